@@ -1,0 +1,488 @@
+//! The JSON-RPC 2.0 envelope: ids, requests, notifications, responses and errors.
+//!
+//! Incoming lines are classified by hand from a JSON object (a request has `method` and `id`,
+//! a notification `method` and no `id`, a response `id` and `result` or `error`) rather than
+//! through an untagged serde enum, so that every malformed message gets a precise reason.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A request id: the host always sends integers, but backends may use strings, and every side
+/// echoes the id exactly as it received it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RequestId {
+    /// An integer id (the host's ids are integers counting up from 0).
+    Number(i64),
+    /// A string id.
+    String(String),
+}
+
+impl From<i64> for RequestId {
+    fn from(n: i64) -> Self {
+        RequestId::Number(n)
+    }
+}
+
+impl From<&str> for RequestId {
+    fn from(s: &str) -> Self {
+        RequestId::String(s.to_owned())
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestId::Number(n) => write!(f, "{n}"),
+            RequestId::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// Error codes: the standard JSON-RPC ones, two protocol codes, and the application codes every
+/// backend can use by number (see SPEC.md, "Error codes").
+pub mod code {
+    /// The line was not valid JSON (backends should log junk rather than answer it).
+    pub const PARSE_ERROR: i64 = -32700;
+    /// The message was JSON but not a valid JSON-RPC request.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// The method is unknown to the receiver.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// The params failed validation.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// An unexpected failure inside the receiver.
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// A request other than `initialize` arrived before `initialize`.
+    pub const NOT_INITIALIZED: i64 = -32002;
+    /// The request was cancelled by the host: close it out and post nothing.
+    pub const REQUEST_CANCELLED: i64 = -32800;
+    /// The backend is at capacity; redeliver later.
+    pub const BUSY: i64 = 1001;
+    /// An upstream model or API throttled the backend; redeliver after `retryAfterMs`.
+    pub const RATE_LIMITED: i64 = 1002;
+    /// A dependency of the backend is down; redeliver with backoff.
+    pub const UPSTREAM_UNAVAILABLE: i64 = 1003;
+    /// A part kind or MIME type the backend cannot handle.
+    pub const UNSUPPORTED_CONTENT: i64 = 1004;
+    /// The backend gave up within its own deadline.
+    pub const DEADLINE_EXCEEDED: i64 = 1005;
+    /// A policy or safety refusal.
+    pub const REFUSED: i64 = 1006;
+    /// The reply would exceed the advertised message size limit.
+    pub const REPLY_TOO_LARGE: i64 = 1007;
+
+    /// Whether an error with this code is worth retrying when its `data.retryable` is absent.
+    pub fn retryable_by_default(code: i64) -> bool {
+        matches!(code, BUSY | RATE_LIMITED | UPSTREAM_UNAVAILABLE)
+    }
+}
+
+/// A JSON-RPC error object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct RpcError {
+    /// One of [`code`]'s constants, or another integer.
+    pub code: i64,
+    /// A short human-readable description, for logs.
+    pub message: String,
+    /// Structured detail; for application codes an [`ErrorData`] object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// The `data` member of an application error: how the host should treat the failure.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorData {
+    /// Whether redelivering the same message may succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+    /// How long to wait before a retry, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// Text that is safe to show the sender of the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_message: Option<String>,
+    /// Anything else, for the operator's log only (never sent to the sender).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+impl RpcError {
+    /// An error with no data.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// An error carrying [`ErrorData`].
+    pub fn with_data(code: i64, message: impl Into<String>, data: ErrorData) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+            data: serde_json::to_value(data).ok(),
+        }
+    }
+
+    /// `-32601` for `method`.
+    pub fn method_not_found(method: &str) -> Self {
+        RpcError::new(
+            code::METHOD_NOT_FOUND,
+            format!("method not found: {method}"),
+        )
+    }
+
+    /// `-32602` with a reason.
+    pub fn invalid_params(reason: impl std::fmt::Display) -> Self {
+        RpcError::new(code::INVALID_PARAMS, format!("invalid params: {reason}"))
+    }
+
+    /// `-32002`: a request arrived before `initialize`.
+    pub fn not_initialized() -> Self {
+        RpcError::new(
+            code::NOT_INITIALIZED,
+            "not initialized: send initialize first",
+        )
+    }
+
+    /// `-32800`: the request was cancelled by the host.
+    pub fn cancelled() -> Self {
+        RpcError::new(code::REQUEST_CANCELLED, "request cancelled by the host")
+    }
+
+    /// The error's [`ErrorData`], when `data` has that shape.
+    pub fn error_data(&self) -> ErrorData {
+        self.data
+            .as_ref()
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether a retry may succeed: `data.retryable` when given, else the code's default.
+    pub fn is_retryable(&self) -> bool {
+        self.error_data()
+            .retryable
+            .unwrap_or_else(|| code::retryable_by_default(self.code))
+    }
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (code {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// A request: it carries an id and expects exactly one response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The id the response must echo.
+    pub id: RequestId,
+    /// The method name.
+    pub method: String,
+    /// The params, when present (object or array).
+    pub params: Option<Value>,
+}
+
+/// A notification: a method call with no id and no response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    /// The method name.
+    pub method: String,
+    /// The params, when present.
+    pub params: Option<Value>,
+}
+
+/// A response to a request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    /// The id of the request answered; `None` for an error about an unreadable request.
+    pub id: Option<RequestId>,
+    /// The result, or the error.
+    pub result: Result<Value, RpcError>,
+}
+
+/// Any JSON-RPC message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// A request.
+    Request(Request),
+    /// A notification.
+    Notification(Notification),
+    /// A response.
+    Response(Response),
+}
+
+/// Why a line is not a usable JSON-RPC message.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MessageError {
+    /// The line is not JSON at all (a stray log line, say).
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// The line is JSON but not an object.
+    #[error("not a JSON-RPC object (a JSON {0})")]
+    NotObject(&'static str),
+    /// `jsonrpc` is missing or not "2.0".
+    #[error("missing or wrong \"jsonrpc\" member (must be \"2.0\")")]
+    BadVersion,
+    /// The id is neither an integer nor a string.
+    #[error("\"id\" must be an integer or a string")]
+    BadId,
+    /// `method` is present but not a string.
+    #[error("\"method\" must be a string")]
+    BadMethod,
+    /// Neither a request, a notification nor a response.
+    #[error("neither a request, a notification nor a response")]
+    Unclassifiable,
+    /// A response whose `error` member is not an error object.
+    #[error("malformed \"error\" member: {0}")]
+    BadError(String),
+    /// A response with both `result` and `error`.
+    #[error("response has both \"result\" and \"error\"")]
+    ResultAndError,
+}
+
+impl MessageError {
+    /// Whether the line was JSON-RPC-shaped enough to deserve an Invalid Request answer, rather
+    /// than junk that must only be logged and counted.
+    pub fn is_junk(&self) -> bool {
+        matches!(self, MessageError::NotJson(_) | MessageError::NotObject(_))
+    }
+}
+
+impl Message {
+    /// Parses one line (without its newline).
+    pub fn parse(line: &[u8]) -> Result<Message, MessageError> {
+        let value: Value =
+            serde_json::from_slice(line).map_err(|e| MessageError::NotJson(e.to_string()))?;
+        Message::from_value(value)
+    }
+
+    /// Classifies a parsed JSON value.
+    pub fn from_value(value: Value) -> Result<Message, MessageError> {
+        let mut obj = match value {
+            Value::Object(map) => map,
+            other => return Err(MessageError::NotObject(json_type_name(&other))),
+        };
+        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Err(MessageError::BadVersion);
+        }
+        let id = match obj.remove("id") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(v) => Some(Some(
+                serde_json::from_value::<RequestId>(v).map_err(|_| MessageError::BadId)?,
+            )),
+        };
+        let method = match obj.remove("method") {
+            None => None,
+            Some(Value::String(m)) => Some(m),
+            Some(_) => return Err(MessageError::BadMethod),
+        };
+        let params = obj.remove("params");
+        if let Some(method) = method {
+            return match id {
+                None => Ok(Message::Notification(Notification { method, params })),
+                Some(Some(id)) => Ok(Message::Request(Request { id, method, params })),
+                Some(None) => Err(MessageError::BadId),
+            };
+        }
+        let id = id.ok_or(MessageError::Unclassifiable)?;
+        let result = match (obj.remove("result"), obj.remove("error")) {
+            (Some(_), Some(_)) => return Err(MessageError::ResultAndError),
+            (Some(result), None) => Ok(result),
+            (None, Some(err)) => Err(serde_json::from_value::<RpcError>(err)
+                .map_err(|e| MessageError::BadError(e.to_string()))?),
+            (None, None) => return Err(MessageError::Unclassifiable),
+        };
+        Ok(Message::Response(Response { id, result }))
+    }
+
+    /// The message as a JSON value, in the member order `jsonrpc, id, method, params` /
+    /// `jsonrpc, id, result|error` (the id first, so an over-long line can still be attributed).
+    pub fn to_value(&self) -> Value {
+        let mut obj = Map::new();
+        obj.insert("jsonrpc".into(), Value::from("2.0"));
+        match self {
+            Message::Request(r) => {
+                obj.insert("id".into(), id_value(&r.id));
+                obj.insert("method".into(), Value::from(r.method.clone()));
+                if let Some(p) = &r.params {
+                    obj.insert("params".into(), p.clone());
+                }
+            }
+            Message::Notification(n) => {
+                obj.insert("method".into(), Value::from(n.method.clone()));
+                if let Some(p) = &n.params {
+                    obj.insert("params".into(), p.clone());
+                }
+            }
+            Message::Response(r) => {
+                obj.insert("id".into(), r.id.as_ref().map_or(Value::Null, id_value));
+                match &r.result {
+                    Ok(v) => obj.insert("result".into(), v.clone()),
+                    Err(e) => obj.insert("error".into(), error_value(e)),
+                };
+            }
+        }
+        Value::Object(obj)
+    }
+
+    /// The message as one compact line, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        // Serialising a `Value` cannot fail, and compact JSON never contains a raw newline.
+        self.to_value().to_string()
+    }
+}
+
+impl Response {
+    /// A successful response.
+    pub fn ok(id: RequestId, result: Value) -> Self {
+        Response {
+            id: Some(id),
+            result: Ok(result),
+        }
+    }
+
+    /// An error response.
+    pub fn err(id: RequestId, error: RpcError) -> Self {
+        Response {
+            id: Some(id),
+            result: Err(error),
+        }
+    }
+}
+
+fn id_value(id: &RequestId) -> Value {
+    match id {
+        RequestId::Number(n) => Value::from(*n),
+        RequestId::String(s) => Value::from(s.clone()),
+    }
+}
+
+fn error_value(e: &RpcError) -> Value {
+    serde_json::to_value(e).unwrap_or_else(|_| Value::from(e.message.clone()))
+}
+
+fn json_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_each_kind() {
+        let req = Message::parse(br#"{"jsonrpc":"2.0","id":3,"method":"ping","params":{}}"#);
+        assert!(matches!(
+            req,
+            Ok(Message::Request(Request {
+                id: RequestId::Number(3),
+                ..
+            }))
+        ));
+        let note = Message::parse(br#"{"jsonrpc":"2.0","method":"$/progress"}"#);
+        assert!(matches!(note, Ok(Message::Notification(_))));
+        let resp = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#);
+        assert!(matches!(
+            resp,
+            Ok(Message::Response(Response {
+                id: Some(RequestId::String(_)),
+                result: Ok(_)
+            }))
+        ));
+        let err =
+            Message::parse(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#);
+        assert!(matches!(
+            err,
+            Ok(Message::Response(Response {
+                id: None,
+                result: Err(_)
+            }))
+        ));
+    }
+
+    #[test]
+    fn rejects_junk_precisely() {
+        assert!(Message::parse(b"Loading model...").unwrap_err().is_junk());
+        assert_eq!(
+            Message::parse(b"[1]").unwrap_err(),
+            MessageError::NotObject("array")
+        );
+        assert_eq!(
+            Message::parse(br#"{"id":1,"method":"x"}"#).unwrap_err(),
+            MessageError::BadVersion
+        );
+        assert_eq!(
+            Message::parse(br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#).unwrap_err(),
+            MessageError::BadId
+        );
+        assert_eq!(
+            Message::parse(
+                br#"{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":""}}"#
+            )
+            .unwrap_err(),
+            MessageError::ResultAndError
+        );
+    }
+
+    #[test]
+    fn large_ids_round_trip_exactly() {
+        let line = r#"{"jsonrpc":"2.0","id":9007199254740991,"result":null}"#;
+        let msg = Message::parse(line.as_bytes()).unwrap();
+        assert_eq!(msg.to_line(), line);
+    }
+
+    #[test]
+    fn pins_wire_bytes() {
+        let msg = Message::Response(Response::err(
+            RequestId::Number(7),
+            RpcError::with_data(
+                code::BUSY,
+                "busy",
+                ErrorData {
+                    retryable: Some(true),
+                    retry_after_ms: Some(250),
+                    ..Default::default()
+                },
+            ),
+        ));
+        assert_eq!(
+            msg.to_line(),
+            r#"{"jsonrpc":"2.0","id":7,"error":{"code":1001,"message":"busy","data":{"retryable":true,"retryAfterMs":250}}}"#
+        );
+        let back = Message::parse(msg.to_line().as_bytes()).unwrap();
+        assert_eq!(back, msg);
+        assert_eq!(json!(RequestId::from("x")), json!("x"));
+    }
+
+    #[test]
+    fn retryable_follows_data_then_code() {
+        assert!(RpcError::new(code::BUSY, "b").is_retryable());
+        assert!(!RpcError::new(code::REFUSED, "r").is_retryable());
+        let forced = RpcError::with_data(
+            code::INTERNAL_ERROR,
+            "boom",
+            ErrorData {
+                retryable: Some(true),
+                ..Default::default()
+            },
+        );
+        assert!(forced.is_retryable());
+    }
+}

@@ -1,0 +1,45 @@
+//! The command line: one subcommand per job, each defined in its own module.
+
+use crate::exit;
+use crate::logging::LogFormat;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Attach an agent written in any language to the Molecule AI platform.
+#[derive(Debug, Parser)]
+#[command(name = "molecule", version, after_help = exit::HELP)]
+pub struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, global = true, env = "MOLECULE_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
+    #[command(name = "echo-backend", hide = true)]
+    EchoBackend,
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::EchoBackend => ExitCode::from(exit::INTERNAL),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,35 @@
+//! The `molecule` host: attaches a workspace of the Molecule AI platform to a backend process
+//! written in any language.
+//!
+//! Start at [`run`]; `ARCHITECTURE.md` at the repository root maps the modules.
+
+pub mod backoff;
+pub mod cli;
+pub mod exit;
+pub mod logging;
+pub mod rng;
+pub mod signal;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Parses `args` (program name first) and runs the command; returns the process exit code.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli::dispatch(cli),
+        Err(e) => {
+            // --help and --version are "errors" to clap but succeed.
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(exit::CONFIG)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
