@@ -10,7 +10,13 @@ use std::process::ExitCode;
 #[command(name = "molecule", version, after_help = exit::HELP)]
 pub struct Cli {
     /// Log line format on stderr.
-    #[arg(long, global = true, env = "MOLECULE_LOG_FORMAT", value_enum, default_value_t)]
+    #[arg(
+        long,
+        global = true,
+        env = "MOLECULE_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
     pub log_format: LogFormat,
 
     /// What to do.
