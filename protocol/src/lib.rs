@@ -12,6 +12,8 @@ pub mod jsonrpc;
 pub mod keys;
 pub mod methods;
 pub mod normalize;
+#[cfg(feature = "schemars")]
+pub mod schema;
 pub mod time;
 pub mod version;
 
