@@ -1,6 +1,9 @@
 //! Shared by the protocol crate's integration tests: the committed schemas, validators built
 //! from them, and round trips through the Rust wire types.
 
+pub mod rules;
+pub mod transcript;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
