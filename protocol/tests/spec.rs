@@ -94,3 +94,18 @@ fn every_transcript_is_listed() {
         .map(|n| format!("`{n}`"));
     assert_documented(&spec, names, "transcripts");
 }
+
+#[test]
+fn the_version_messages_quoted_are_the_real_ones() {
+    use molecule_protocol::version::check_backend_version;
+    let spec = spec();
+    for (backend, theirs) in [("my-agent 2.0.0", 2), ("my-agent 0.3.0", 0)] {
+        let message = check_backend_version(backend, theirs, "0.1.0")
+            .expect_err("an unsupported version")
+            .to_string();
+        assert!(
+            spec.contains(&message),
+            "SPEC.md §4.2 should quote: {message}"
+        );
+    }
+}
