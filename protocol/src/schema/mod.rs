@@ -334,6 +334,36 @@ mod tests {
     }
 
     #[test]
+    fn the_cancel_reason_schema_lists_every_variant() {
+        // The match is exhaustive: a new variant does not compile until it is listed here, and
+        // the assertion then fails until the hand-written schema lists it too.
+        let all = |r: CancelReason| match r {
+            CancelReason::Deadline
+            | CancelReason::IdleTimeout
+            | CancelReason::HostShutdown
+            | CancelReason::Superseded
+            | CancelReason::Other => r,
+        };
+        let schema = Value::from(CancelReason::json_schema(&mut SchemaGenerator::default()));
+        let listed: Vec<&Value> = schema["anyOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("const"))
+            .collect();
+        for reason in [
+            CancelReason::Deadline,
+            CancelReason::IdleTimeout,
+            CancelReason::HostShutdown,
+            CancelReason::Superseded,
+            CancelReason::Other,
+        ] {
+            let wire = serde_json::to_value(all(reason)).unwrap_or_default();
+            assert!(listed.contains(&&wire), "{wire} is missing from the schema");
+        }
+    }
+
+    #[test]
     fn doc_comment_line_breaks_are_unwrapped() {
         assert_eq!(unwrap_lines("a\nb\n\nc\n d"), "a b\n\nc d");
     }
