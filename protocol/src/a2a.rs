@@ -20,7 +20,7 @@ pub enum Role {
     Agent,
 }
 
-/// The fixed discriminator of a [`Message`]: always `"message"`.
+/// The fixed discriminator of an A2A message: always `"message"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
@@ -33,6 +33,7 @@ pub enum MessageKind {
 /// An A2A message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(rename = "A2aMessage"))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     /// Always `"message"`.

@@ -196,8 +196,9 @@ impl<'a> Scanner<'a> {
             self.i += 1;
         }
         let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-        // An integer that runs to the end of the prefix might be cut short.
-        if self.i == self.b.len() {
+        // An integer that runs to the end of the prefix might be cut short, and one followed by
+        // a fraction or an exponent is not an integer id at all.
+        if matches!(self.b.get(self.i), None | Some(b'.' | b'e' | b'E')) {
             return None;
         }
         text.parse().ok().map(RequestId::Number)
@@ -320,6 +321,16 @@ mod tests {
             "a number cut by the prefix is not trusted"
         );
         assert_eq!(sniff_id(b"not json"), None);
+        assert_eq!(
+            sniff_id(br#"{"id":1.5,"result":"#),
+            None,
+            "not an integer id"
+        );
+        assert_eq!(
+            sniff_id(br#"{"id":12e3,"result":"#),
+            None,
+            "not an integer id"
+        );
     }
 
     #[test]

@@ -82,11 +82,13 @@ pub mod code {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RpcError {
-    /// One of [`code`]'s constants, or another integer.
+    /// The error code: a standard JSON-RPC code, -32002, -32800, an application code
+    /// (1001–1007), or another integer.
     pub code: i64,
     /// A short human-readable description, for logs.
     pub message: String,
-    /// Structured detail; for application codes an [`ErrorData`] object.
+    /// Structured detail. With an application code it is an object with `retryable`,
+    /// `retryAfterMs`, `userMessage` and `details` (see SPEC.md, "Error codes").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
 }

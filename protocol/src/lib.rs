@@ -1,9 +1,4 @@
-//! The Molecule backend protocol: the contract between the `molecule` host and the backends it
-//! runs, in any language.
-//!
-//! This crate holds the wire types and the small pure helpers every side must agree on. It does
-//! no I/O; the NDJSON line codec is behind the `codec` feature. The normative text is
-//! `protocol/SPEC.md`; the JSON Schemas in `protocol/schemas/` are generated from these types.
+#![doc = include_str!("../README.md")]
 
 pub mod a2a;
 #[cfg(feature = "codec")]
@@ -12,6 +7,8 @@ pub mod jsonrpc;
 pub mod keys;
 pub mod methods;
 pub mod normalize;
+#[cfg(feature = "schemars")]
+pub mod schema;
 pub mod time;
 pub mod version;
 

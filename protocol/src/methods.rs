@@ -72,6 +72,7 @@ pub struct HostInfo {
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceRef {
     /// The workspace UUID.
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
     pub id: String,
     /// Its display name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,8 +229,9 @@ pub struct HandleA2aParams {
 pub struct Sender {
     /// `agent`, `canvas` or `other`.
     pub kind: SenderKind,
-    /// The sending workspace; set only for agents.
+    /// The sending workspace's id; null for every kind but `agent`.
     #[serde(default)]
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
     pub workspace_id: Option<String>,
     /// The sender's display name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,12 +263,19 @@ pub struct DispatchContext {
     /// The platform activity row this message came from.
     pub activity_id: String,
     /// 1 on first delivery; higher after a retry or a crash redelivery.
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1)))]
     pub attempt: u32,
     /// When the host stops waiting, RFC 3339 UTC.
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "date-time")))]
     pub deadline: String,
     /// Stable across redeliveries of this message; derive side-effect ids from it.
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
     pub idempotency_key: String,
     /// Messages with the same key are delivered one at a time, in order.
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(pattern(r"^(agent:[^#]+|canvas|other)(#[\s\S]+)?$"))
+    )]
     pub conversation_key: String,
     /// Set when the message is itself an automatic reply: the messageId it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,14 +328,14 @@ impl Method for CancelRequest {
 pub struct CancelParams {
     /// The request to cancel.
     pub id: RequestId,
-    /// Why.
+    /// Why; a missing or unknown reason is treated like `other`.
     #[serde(default)]
     pub reason: CancelReason,
 }
 
-/// Why the host cancels a request.
+/// Why the host cancels a request. (Its JSON Schema is written by hand in `schema.rs`: the
+/// derive cannot express that unknown reasons are accepted.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// The request's hard timeout passed.

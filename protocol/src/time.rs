@@ -73,12 +73,15 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     }
     let offset_secs: i64 = match rest {
         "Z" | "z" => 0,
+        // Bytes, not string slices: a multi-byte character here must not panic.
         _ if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
         {
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
+            let (h, m) = (two_digits(rest, 1)?, two_digits(rest, 4)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
             let sign = if rest.starts_with('-') { -1 } else { 1 };
             sign * (h * 3600 + m * 60)
         }
@@ -88,6 +91,14 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
     let secs = u64::try_from(secs).ok()?;
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// The two ASCII digits of `s` at byte `at`, as a number.
+fn two_digits(s: &str, at: usize) -> Option<i64> {
+    match s.as_bytes().get(at..at + 2)? {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(i64::from((a - b'0') * 10 + (b - b'0'))),
+        _ => None,
+    }
 }
 
 // Howard Hinnant's civil-calendar algorithms (public domain).
@@ -143,6 +154,10 @@ mod tests {
             "2026-13-01T00:00:00Z",
             "2026-05-06T06:42:13",
             "2026-05-06T06:42:13.Z",
+            "2026-05-06T06:42:13+0\u{e9}00",
+            "2026-05-06T06:42:13+\u{e9}:000",
+            "2026-05-06T06:42:13+-1:00",
+            "2026-05-06T06:42:13+24:00",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

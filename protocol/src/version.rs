@@ -12,8 +12,9 @@ pub enum VersionError {
     /// The backend is newer than the host.
     #[error(
         "backend {backend} speaks protocol {theirs}; this molecule ({host_version}) speaks \
-         {OLDEST_SUPPORTED}..={PROTOCOL_VERSION}: upgrade molecule, or use a release of {backend} \
-         that speaks protocol {PROTOCOL_VERSION}"
+         {supported}: upgrade molecule, or use a release of {backend} that speaks protocol \
+         {PROTOCOL_VERSION}",
+        supported = supported_versions()
     )]
     BackendTooNew {
         /// The backend's name and version.
@@ -36,6 +37,15 @@ pub enum VersionError {
         /// The host's version string.
         host_version: String,
     },
+}
+
+/// The versions this host speaks, for messages: `protocol 1`, or `protocols 1 to 2`.
+pub fn supported_versions() -> String {
+    if OLDEST_SUPPORTED == PROTOCOL_VERSION {
+        format!("protocol {PROTOCOL_VERSION}")
+    } else {
+        format!("protocols {OLDEST_SUPPORTED} to {PROTOCOL_VERSION}")
+    }
 }
 
 /// Checks the version a backend answered `initialize` with.
@@ -70,7 +80,11 @@ mod tests {
         let new = check_backend_version("my-agent 2.0", 2, "0.1.0")
             .unwrap_err()
             .to_string();
-        assert!(new.contains("upgrade molecule"), "{new}");
+        assert_eq!(
+            new,
+            "backend my-agent 2.0 speaks protocol 2; this molecule (0.1.0) speaks protocol 1: \
+             upgrade molecule, or use a release of my-agent 2.0 that speaks protocol 1"
+        );
         let old = check_backend_version("my-agent 0.1", 0, "0.1.0")
             .unwrap_err()
             .to_string();
