@@ -16,6 +16,8 @@
 //! `X-Molecule-Org-Id` (when set), `X-Workspace-ID`, `User-Agent: molecule/<version>` and, on
 //! bodies, `Content-Type: application/json`. The token never appears in logs or errors.
 
+mod calls;
+mod client;
 pub mod config;
 pub mod error;
 pub mod limiter;
@@ -23,6 +25,7 @@ pub mod retry;
 pub mod token;
 pub mod types;
 
+pub use client::PlatformClient;
 pub use config::{ConfigError, Limits, PlatformConfig, Timeouts};
 pub use error::{Call, ErrorClass, PlatformError, Transport};
 pub use limiter::{CallClass, RateLimitConfig, RateLimiter};
