@@ -179,30 +179,35 @@ pub struct ActivityRow {
     pub peer_name: Option<String>,
     /// The sender's role (`include=peer_info`).
     pub peer_role: Option<String>,
-    /// The whole row.
+    /// The row's other keys (`agent_card_url`, `attachments`, keys added later); the bodies
+    /// are moved out into their fields, not copied.
     pub raw: Value,
 }
 
 impl ActivityRow {
     /// Reads a row; only a string `id` is required.
     pub fn from_value(value: Value) -> Result<Self, String> {
-        let obj = value.as_object().ok_or("the row is not a JSON object")?;
-        let id = str_field(obj, "id").ok_or("the row has no string id")?;
+        let Value::Object(mut obj) = value else {
+            return Err("the row is not a JSON object".into());
+        };
+        let id = str_field(&obj, "id").ok_or("the row has no string id")?;
+        let mut take = |key: &str| obj.remove(key).filter(|v| !v.is_null());
+        let (request_body, response_body) = (take("request_body"), take("response_body"));
         Ok(ActivityRow {
             id,
-            activity_type: str_field(obj, "activity_type"),
-            source_id: str_field(obj, "source_id"),
-            target_id: str_field(obj, "target_id"),
-            method: str_field(obj, "method"),
-            summary: str_field(obj, "summary"),
-            request_body: obj.get("request_body").filter(|v| !v.is_null()).cloned(),
-            response_body: obj.get("response_body").filter(|v| !v.is_null()).cloned(),
-            status: str_field(obj, "status"),
-            created_at: str_field(obj, "created_at"),
+            activity_type: str_field(&obj, "activity_type"),
+            source_id: str_field(&obj, "source_id"),
+            target_id: str_field(&obj, "target_id"),
+            method: str_field(&obj, "method"),
+            summary: str_field(&obj, "summary"),
+            request_body,
+            response_body,
+            status: str_field(&obj, "status"),
+            created_at: str_field(&obj, "created_at"),
             seq: obj.get("seq").and_then(Value::as_i64),
-            peer_name: str_field(obj, "peer_name"),
-            peer_role: str_field(obj, "peer_role"),
-            raw: value,
+            peer_name: str_field(&obj, "peer_name"),
+            peer_role: str_field(&obj, "peer_role"),
+            raw: Value::Object(obj),
         })
     }
 }
