@@ -126,19 +126,27 @@ impl PlatformClient {
         }
     }
 
-    /// Sends `req`; after a 401 re-reads the token file once and, if the token changed,
+    /// Sends `req`; after a 401 re-reads the token file once and, if the token now differs
+    /// from the one that was refused (this call's re-read or a concurrent one changed it),
     /// sends it again. A 401 that stands becomes [`PlatformError::Unauthorized`].
     pub(super) async fn execute(&self, req: Request) -> Result<Reply, PlatformError> {
         let mut reread = false;
         loop {
-            let reply = self.send_once(&req).await?;
+            let sent = self.inner.token.current();
+            let reply = self.send_once(&req, sent.as_ref()).await?;
             if reply.status != 401 {
                 return Ok(reply);
             }
-            if !reread && self.inner.token.reload()? {
-                tracing::info!(call = %req.call, "the token file changed after a 401; retrying with the new token");
+            if !reread {
                 reread = true;
-                continue;
+                self.inner.token.reload()?;
+                if self.inner.token.current() != sent {
+                    tracing::info!(
+                        call = %req.call,
+                        "the token changed after a 401; retrying with the new token"
+                    );
+                    continue;
+                }
             }
             return Err(PlatformError::Unauthorized {
                 call: req.call,
@@ -148,7 +156,11 @@ impl PlatformClient {
         }
     }
 
-    async fn send_once(&self, req: &Request) -> Result<Reply, PlatformError> {
+    async fn send_once(
+        &self,
+        req: &Request,
+        token: Option<&Secret>,
+    ) -> Result<Reply, PlatformError> {
         let class = self.class_for(req.call);
         self.inner.limiter.acquire(class, req.call).await;
         let mut builder = self
@@ -156,7 +168,7 @@ impl PlatformClient {
             .http
             .request(req.method.clone(), req.url.clone())
             .timeout(req.timeout)
-            .headers(self.headers());
+            .headers(self.headers(token));
         if let Some(body) = &req.body {
             builder = builder
                 .header(header::CONTENT_TYPE, "application/json")
@@ -193,10 +205,10 @@ impl PlatformClient {
         Ok(reply)
     }
 
-    fn headers(&self) -> HeaderMap {
+    fn headers(&self, token: Option<&Secret>) -> HeaderMap {
         let cfg = &self.inner.cfg;
         let mut h = HeaderMap::new();
-        if let Some(token) = self.inner.token.current()
+        if let Some(token) = token
             && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
         {
             v.set_sensitive(true);

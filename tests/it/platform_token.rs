@@ -63,7 +63,7 @@ async fn a_401_rereads_the_token_file_so_rotation_needs_no_restart() {
         seen,
         [format!("Bearer {TOKEN}"), format!("Bearer {ROTATED}")]
     );
-    logs.wait_for("the token file changed after a 401").await;
+    logs.wait_for("the token changed after a 401").await;
 
     // Revoked with no new token in the file: an auth error, after one attempt.
     workspace_accepts(&server, "something-else").await;
@@ -75,6 +75,39 @@ async fn a_401_rereads_the_token_file_so_rotation_needs_no_restart() {
             .contains(&format!("token file {}", s.token_file.display()))
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_calls_refused_with_the_old_token_all_retry_with_the_new_one() {
+    let server = MockServer::start().await;
+    let s = client(&server);
+    Mock::given(method("GET"))
+        .and(header("authorization", format!("Bearer {ROTATED}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": WS})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // Slow refusals keep all four calls in flight with the old token before any re-read.
+    let refused = ResponseTemplate::new(401).set_delay(std::time::Duration::from_millis(200));
+    Mock::given(method("GET"))
+        .respond_with(refused)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    write_token(&s.token_file, ROTATED);
+    let c = &s.client;
+    let (a, b, d, e) = tokio::join!(
+        c.get_workspace(ws()),
+        c.get_workspace(ws()),
+        c.get_workspace(ws()),
+        c.get_workspace(ws())
+    );
+    for r in [a, b, d, e] {
+        r.unwrap();
+    }
+    let seen = bearers(&server.received_requests().await.unwrap());
+    let old = seen.iter().filter(|b| b.ends_with(TOKEN)).count();
+    assert_eq!((old, seen.len()), (4, 8), "{seen:?}");
 }
 
 #[tokio::test]
