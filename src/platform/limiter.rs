@@ -200,16 +200,16 @@ impl Budget {
         now: Instant,
     ) {
         self.observe(h, now);
-        if !self.limited {
-            self.limited = !h.unlimited;
-            self.window_ends = now + h.reset.unwrap_or(self.cfg.default_window);
-        }
-        self.remaining = 0;
-        self.granted_since = 0;
         let wait = retry_after
             .or(h.reset)
             .unwrap_or(Duration::from_secs(1))
             .max(Duration::from_millis(1));
+        // A 429 proves there is a limit, whatever the headers said.
+        self.limited = true;
+        self.remaining = 0;
+        self.granted_since = 0;
+        // Without a reset header, the platform's window restarts when Retry-After runs out.
+        self.window_ends = now + h.reset.unwrap_or(wait);
         self.blocked_until = Some(now + wait);
     }
 }
