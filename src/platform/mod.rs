@@ -9,7 +9,7 @@
 //! - [`types`]: the request and response bodies, read tolerantly.
 //! - [`error`]: one error enum, classified transient / rate-limited / permanent, plus the
 //!   answers with their own meaning (cursor gone, no such workspace, removed).
-//! - [`retry`]: capped exponential backoff with jitter that honours `Retry-After`.
+//! - [`retry`](mod@retry): capped exponential backoff with jitter that honours `Retry-After`.
 //! - [`limiter`]: the client-side rate limiter with a heartbeat reserve.
 //!
 //! A 401 re-reads a token file once before it becomes [`PlatformError::Unauthorized`]; callers
