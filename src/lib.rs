@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod cli;
 pub mod exit;
 pub mod logging;
+pub mod platform;
 pub mod rng;
 pub mod signal;
 

@@ -1,2 +1,9 @@
 //! The host's integration tests: one binary, one module per area, each running the real
 //! `molecule` binary (and real backends) against real HTTP servers.
+
+mod platform_calls;
+mod platform_errors;
+mod platform_limiter;
+mod platform_retry;
+mod platform_support;
+mod platform_token;

@@ -1,0 +1,346 @@
+//! The request pipeline every platform call goes through: the rate limiter, the headers, one
+//! HTTP exchange with a capped body, the token re-read after a 401, and the classification of
+//! what came back. The typed calls built on it are in `calls.rs`.
+
+use super::config::PlatformConfig;
+use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
+use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
+use super::token::{Secret, TokenError, TokenSource, store_token};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The platform's HTTP client: the only code in the host that speaks HTTP to the platform.
+///
+/// Cheap to clone; clones share the connection pool, the token and the rate limiter.
+#[derive(Clone, Debug)]
+pub struct PlatformClient {
+    inner: Arc<Inner>,
+    class: Option<CallClass>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: PlatformConfig,
+    http: reqwest::Client,
+    token: TokenSource,
+    limiter: RateLimiter,
+}
+
+/// One request, before it is sent.
+pub(super) struct Request {
+    pub call: Call,
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Vec<u8>>,
+    pub timeout: Duration,
+    pub max_body: u64,
+}
+
+/// A response whose body has been read.
+pub(super) struct Reply {
+    pub call: Call,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl PlatformClient {
+    /// A client for `cfg`, authenticating with `token`.
+    pub fn new(cfg: PlatformConfig, token: TokenSource) -> Result<Self, PlatformError> {
+        let http = reqwest::Client::builder()
+            .user_agent(cfg.user_agent())
+            .connect_timeout(cfg.timeouts.connect)
+            // A redirect usually means a mistyped --api-url (http for https); say so rather
+            // than replay a POST elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| PlatformError::Client {
+                reason: e.to_string(),
+            })?;
+        let limiter = RateLimiter::new(cfg.rate_limit.clone());
+        Ok(PlatformClient {
+            inner: Arc::new(Inner {
+                cfg,
+                http,
+                token,
+                limiter,
+            }),
+            class: None,
+        })
+    }
+
+    /// A handle whose calls all count as `class` in the rate limiter (the peer calls use
+    /// `CallClass::Peer` for their `a2a` and `get_workspace` calls).
+    pub fn with_class(&self, class: CallClass) -> Self {
+        PlatformClient {
+            inner: self.inner.clone(),
+            class: Some(class),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PlatformConfig {
+        &self.inner.cfg
+    }
+
+    /// The token source.
+    pub fn token(&self) -> &TokenSource {
+        &self.inner.token
+    }
+
+    /// The rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+
+    /// Saves a token the platform minted at registration to `path` (atomically, mode 0600)
+    /// and, when the client had no token, uses it from now on. Returns whether it was adopted.
+    pub fn store_minted_token(&self, token: &Secret, path: &Path) -> Result<bool, TokenError> {
+        store_token(path, token)?;
+        Ok(self.inner.token.adopt_if_unset(token))
+    }
+
+    pub(super) fn class_for(&self, call: Call) -> CallClass {
+        self.class.unwrap_or(match call {
+            Call::Heartbeat | Call::Register => CallClass::Heartbeat,
+            Call::Activity | Call::AckActivity => CallClass::Poll,
+            Call::ListPeers | Call::Discover => CallClass::Peer,
+            _ => CallClass::Reply,
+        })
+    }
+
+    /// A request for `call` with the default timeout and body cap.
+    pub(super) fn request(&self, call: Call, method: Method, url: Url) -> Request {
+        Request {
+            call,
+            method,
+            url,
+            body: None,
+            timeout: self.inner.cfg.timeouts.request,
+            max_body: self.inner.cfg.limits.max_response_bytes,
+        }
+    }
+
+    /// Sends `req`; after a 401 re-reads the token file once and, if the token now differs
+    /// from the one that was refused (this call's re-read or a concurrent one changed it),
+    /// sends it again. A 401 that stands becomes [`PlatformError::Unauthorized`].
+    pub(super) async fn execute(&self, req: Request) -> Result<Reply, PlatformError> {
+        let mut reread = false;
+        loop {
+            let sent = self.inner.token.current();
+            let reply = self.send_once(&req, sent.as_ref()).await?;
+            if reply.status != 401 {
+                return Ok(reply);
+            }
+            if !reread {
+                reread = true;
+                self.inner.token.reload()?;
+                if self.inner.token.current() != sent {
+                    tracing::info!(
+                        call = %req.call,
+                        "the token changed after a 401; retrying with the new token"
+                    );
+                    continue;
+                }
+            }
+            return Err(PlatformError::Unauthorized {
+                call: req.call,
+                origin: self.inner.token.origin().to_string(),
+                excerpt: self.excerpt(&reply.body),
+            });
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: &Request,
+        token: Option<&Secret>,
+    ) -> Result<Reply, PlatformError> {
+        let class = self.class_for(req.call);
+        self.inner.limiter.acquire(class, req.call).await;
+        let mut builder = self
+            .inner
+            .http
+            .request(req.method.clone(), req.url.clone())
+            .timeout(req.timeout)
+            .headers(self.headers(token));
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let started = Instant::now();
+        let mut resp = builder
+            .send()
+            .await
+            .map_err(|e| transport_error(req.call, &e))?;
+        let status = resp.status().as_u16();
+        let headers = std::mem::take(resp.headers_mut());
+        let body = read_capped(req.call, resp, req.max_body).await;
+        let rate = RateLimitHeaders::parse(&headers, SystemTime::now());
+        let body = body.inspect_err(|_| self.inner.limiter.observe(&rate))?;
+        let reply = Reply {
+            call: req.call,
+            status,
+            headers,
+            body,
+        };
+        if status == 429 {
+            self.inner.limiter.observe_429(&rate, reply.retry_after());
+        } else {
+            self.inner.limiter.observe(&rate);
+        }
+        tracing::debug!(
+            call = %req.call,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            bytes = reply.body.len(),
+            "platform call"
+        );
+        Ok(reply)
+    }
+
+    fn headers(&self, token: Option<&Secret>) -> HeaderMap {
+        let cfg = &self.inner.cfg;
+        let mut h = HeaderMap::new();
+        if let Some(token) = token
+            && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        {
+            v.set_sensitive(true);
+            h.insert(header::AUTHORIZATION, v);
+        }
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(cfg.origin()) {
+            h.insert(header::ORIGIN, v);
+        }
+        if let Some(v) = cfg.org_id().and_then(|o| HeaderValue::from_str(o).ok()) {
+            h.insert("x-molecule-org-id", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&cfg.workspace_id().to_string()) {
+            h.insert("x-workspace-id", v);
+        }
+        h
+    }
+
+    /// An excerpt of `body` with the current token masked.
+    pub(super) fn excerpt(&self, body: &[u8]) -> String {
+        let token = self.inner.token.current();
+        excerpt(body, token.as_ref().map(Secret::expose))
+    }
+
+    /// The error for a reply no call-specific rule claimed.
+    pub(super) fn classify(&self, reply: &Reply) -> PlatformError {
+        let (call, status) = (reply.call, reply.status);
+        let mut excerpt = self.excerpt(&reply.body);
+        match status {
+            429 => PlatformError::RateLimited {
+                call,
+                retry_after: reply.retry_after(),
+                excerpt,
+            },
+            500..=599 => PlatformError::Transient {
+                call,
+                cause: Transport::Status(status),
+                retry_after: reply.retry_after(),
+                excerpt,
+            },
+            _ => {
+                if let Some(loc) = reply.headers.get(header::LOCATION) {
+                    let loc = String::from_utf8_lossy(loc.as_bytes());
+                    excerpt = format!("redirected to {loc}; check --api-url");
+                }
+                PlatformError::Permanent {
+                    call,
+                    status,
+                    excerpt,
+                }
+            }
+        }
+    }
+
+    /// The body as `T`, or a decode error with an excerpt (none when `secret_body`).
+    pub(super) fn decode<T: DeserializeOwned>(
+        &self,
+        reply: &Reply,
+        secret_body: bool,
+    ) -> Result<T, PlatformError> {
+        serde_json::from_slice(&reply.body).map_err(|e| PlatformError::Decode {
+            call: reply.call,
+            status: reply.status,
+            reason: e.to_string(),
+            excerpt: if secret_body {
+                String::new()
+            } else {
+                self.excerpt(&reply.body)
+            },
+        })
+    }
+}
+
+impl Reply {
+    /// `Retry-After` (seconds or a date), else a numeric `retry_after` in a JSON body.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let header = self
+            .headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        header.or_else(|| {
+            let body: Value = serde_json::from_slice(&self.body).ok()?;
+            let secs = body.get("retry_after")?.as_f64()?;
+            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+        })
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
+    let cause = if e.is_timeout() {
+        Transport::Timeout
+    } else if e.is_connect() {
+        Transport::Connect
+    } else {
+        Transport::Io
+    };
+    // The URL in reqwest's message carries no secret; the chain names the OS error.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    PlatformError::Transient {
+        call,
+        cause,
+        retry_after: None,
+        excerpt: text,
+    }
+}
+
+async fn read_capped(
+    call: Call,
+    mut resp: reqwest::Response,
+    max: u64,
+) -> Result<Vec<u8>, PlatformError> {
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(PlatformError::TooLarge { call, limit: max });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, &e))? {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            return Err(PlatformError::TooLarge { call, limit: max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
