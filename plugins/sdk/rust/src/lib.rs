@@ -120,5 +120,5 @@ pub use env::HostEnv;
 pub use error::ServeError;
 pub use host::{HostCallError, HostHandle};
 pub use serve::{ServeOptions, serve, serve_with};
-pub use stdio::{run, serve_stdio};
+pub use stdio::{Threads, run, run_with, serve_stdio};
 pub use tokio_util::sync::CancellationToken;
