@@ -24,6 +24,7 @@ process) writes to stderr, which the host logs, so nothing can corrupt the proto
 
 import json
 import os
+import queue
 import re
 import sys
 import threading
@@ -152,6 +153,7 @@ class RequestContext:
         self.deadline = _parse_deadline((params.get("context") or {}).get("deadline"))
         self._lock = threading.Lock()
         self._answered = False
+        self._done = threading.Event()  # the handler returned
 
     def is_cancelled(self):
         return self.cancelled.is_set()
@@ -240,7 +242,10 @@ class Connection:
         self._grace = shutdown_grace
         self._write_lock, self._lock = threading.Lock(), threading.Lock()
         self._ready = False
-        self._inflight = {}  # request id -> (RequestContext, Thread)
+        self._inflight = {}  # request id -> RequestContext
+        # Idle handler threads wait on this queue, so a thread is started only when none is
+        # free: no per-request thread start, and a hung handler never blocks the next request.
+        self._work, self._idle = queue.SimpleQueue(), 0
         self._calls = {}  # our call id -> [Event, answer]
         self._call_seq = 0
         self._closed = False
@@ -344,9 +349,20 @@ class Connection:
                 return self._respond(rid, error={"code": INVALID_REQUEST,
                                                  "message": "request id %r is already in flight" % (rid,)})
             ctx = RequestContext(self, rid, params)
-            thread = threading.Thread(target=self._run_handler, args=(ctx, params), daemon=True)
-            self._inflight[rid] = (ctx, thread)
-        thread.start()
+            self._inflight[rid] = ctx
+            reuse = self._idle > 0
+            self._idle -= 1 if reuse else 0
+        if reuse:
+            self._work.put((ctx, params))
+        else:
+            threading.Thread(target=self._worker, args=((ctx, params),), daemon=True).start()
+
+    def _worker(self, job):
+        while True:
+            self._run_handler(*job)
+            with self._lock:
+                self._idle += 1
+            job = self._work.get()
 
     def _initialize(self, rid, params):
         if self._ready:
@@ -380,9 +396,9 @@ class Connection:
         if not self._ready or method != "$/cancelRequest" or not isinstance(params, dict):
             return  # unknown notifications are ignored
         with self._lock:
-            entry = self._inflight.get(params.get("id"))
-        if entry:
-            self._cancel(entry[0], self.backend.cancel_grace)
+            ctx = self._inflight.get(params.get("id"))
+        if ctx:
+            self._cancel(ctx, self.backend.cancel_grace)
 
     def _cancel(self, ctx, grace):
         ctx.cancelled.set()
@@ -417,6 +433,7 @@ class Connection:
         ctx._answer(answer)
         with self._lock:
             self._inflight.pop(ctx.id, None)
+        ctx._done.set()
 
     def call_host(self, method, params=None, timeout=None, origin=None):
         """Calls a host method listed in the host's ``capabilities.hostMethods``."""
@@ -454,15 +471,15 @@ class Connection:
         with self._lock:
             self._closed = True
             calls, self._calls = self._calls, {}
-            running = [(c, t) for c, t in self._inflight.values() if not c._answered]
+            running = [c for c in self._inflight.values() if not c._answered]
         for slot in calls.values():
             slot[1] = HostCallError("the connection to the host closed before it answered")
             slot[0].set()
         end = time.monotonic() + self._grace
-        for ctx, thread in running:
-            thread.join(max(0.0, end - time.monotonic()))
-        for ctx, thread in running:
-            if thread.is_alive():
+        for ctx in running:
+            ctx._done.wait(max(0.0, end - time.monotonic()))
+        for ctx in running:
+            if not ctx._done.is_set():
                 self._cancel(ctx, 0)
 
 
