@@ -11,7 +11,7 @@ const echo = {
   agentCard: { description, skills: [{ id: 'echo', name: 'Echo', tags: ['echo', 'test'], examples: ['hello'],
     description: 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.' }] },
   async handleA2a(params) {
-    if (params.context.inReplyTo) return mp.noReply();
+    if (params.context.inReplyTo != null) return mp.noReply();
     return mp.reply(...params.message.parts.map((p) => (p.kind === 'text' ? { ...p, text: `echo: ${p.text}` } : p)));
   },
 };

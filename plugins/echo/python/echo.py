@@ -17,7 +17,7 @@ class Echo(mp.Backend):
         "description": 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.'}]}
 
     def handle_a2a(self, params, ctx):
-        if params["context"].get("inReplyTo"):
+        if params["context"].get("inReplyTo") is not None:
             return mp.no_reply()
         return mp.reply(*[dict(p, text="echo: " + p["text"]) if p.get("kind") == "text" else p
                           for p in params["message"]["parts"]])

@@ -70,13 +70,19 @@ impl RequestContext {
     /// hosts of backends that advertise the `progress` capability apply an idle timer. The
     /// message is logged by the host, never shown to the sender. Ignored once the request was
     /// cancelled or answered.
-    pub async fn progress(&self, message: impl Into<Option<String>>) {
-        self.send_progress(message.into(), None).await;
+    pub async fn progress(&self, message: impl Into<String>) {
+        self.send_progress(Some(message.into()), None).await;
     }
 
     /// Like [`RequestContext::progress`], with a completion percentage (0–100).
-    pub async fn progress_percent(&self, message: impl Into<Option<String>>, percent: f64) {
-        self.send_progress(message.into(), Some(percent)).await;
+    pub async fn progress_percent(&self, message: impl Into<String>, percent: f64) {
+        self.send_progress(Some(message.into()), Some(percent))
+            .await;
+    }
+
+    /// Like [`RequestContext::progress`], without a message.
+    pub async fn keep_alive(&self) {
+        self.send_progress(None, None).await;
     }
 
     async fn send_progress(&self, message: Option<String>, percent: Option<f64>) {

@@ -99,7 +99,7 @@ impl Backend for Scripted {
                 let events = self.events.clone();
                 tokio::spawn(async move {
                     gate.notified().await;
-                    cx.progress("after the answer".to_owned()).await;
+                    cx.progress("after the answer").await;
                     let _ = events.send("late progress sent".into());
                 });
                 Ok(reply::text("answered"))
