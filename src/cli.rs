@@ -35,7 +35,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::EchoBackend => ExitCode::from(exit::INTERNAL),
+        Command::EchoBackend => molecule_echo::run(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The host's integration tests: one binary, one module per area, each running the real
 //! `molecule` binary (and real backends) against real HTTP servers.
 
+mod echo_backend;
 mod platform_calls;
 mod platform_errors;
 mod platform_limiter;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `molecule-echo`: the echo backend as a program of its own.
+
+fn main() -> std::process::ExitCode {
+    molecule_echo::run()
+}

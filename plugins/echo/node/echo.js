@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+'use strict';
+// The echo backend in Node: text comes back prefixed "echo: ", data and file parts unchanged,
+// and an automatic reply (context.inReplyTo) gets no reply, so two echoes never ping-pong.
+const path = require('node:path');
+const mp = require(path.join(__dirname, '..', '..', 'sdk', 'node', 'molecule-plugin.js'));
+
+const description = 'Replies with whatever it is sent, text prefixed "echo: ".';
+const echo = {
+  name: 'molecule-echo-node', version: '0.1.0', description, maxConcurrency: 16,
+  agentCard: { description, skills: [{ id: 'echo', name: 'Echo', tags: ['echo', 'test'], examples: ['hello'],
+    description: 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.' }] },
+  async handleA2a(params) {
+    if (params.context.inReplyTo != null) return mp.noReply();
+    return mp.reply(...params.message.parts.map((p) => (p.kind === 'text' ? { ...p, text: `echo: ${p.text}` } : p)));
+  },
+};
+
+if (require.main === module) mp.run(echo);
+module.exports = echo;

@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""The echo backend in Python: text comes back prefixed "echo: ", data and file parts unchanged,
+and an automatic reply (context.inReplyTo) gets no reply, so two echoes never ping-pong."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "sdk", "python"))
+import molecule_plugin as mp  # noqa: E402
+
+
+class Echo(mp.Backend):
+    name, version = "molecule-echo-python", "0.1.0"
+    description = 'Replies with whatever it is sent, text prefixed "echo: ".'
+    max_concurrency = 16
+    agent_card = {"description": description, "skills": [{
+        "id": "echo", "name": "Echo", "tags": ["echo", "test"], "examples": ["hello"],
+        "description": 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.'}]}
+
+    def handle_a2a(self, params, ctx):
+        if params["context"].get("inReplyTo") is not None:
+            return mp.no_reply()
+        return mp.reply(*[dict(p, text="echo: " + p["text"]) if p.get("kind") == "text" else p
+                          for p in params["message"]["parts"]])
+
+
+if __name__ == "__main__":
+    mp.run(Echo())
