@@ -70,7 +70,9 @@ mod tests {
         }
         b.reset();
         assert_eq!(b.attempt(), 0);
-        let exact = Backoff::new(Duration::from_millis(10), Duration::from_secs(1)).with_jitter(0.0).next_delay();
+        let exact = Backoff::new(Duration::from_millis(10), Duration::from_secs(1))
+            .with_jitter(0.0)
+            .next_delay();
         assert_eq!(exact, Duration::from_millis(10));
     }
 }

@@ -10,7 +10,13 @@ use std::process::ExitCode;
 #[command(name = "molecule", version, after_help = exit::HELP)]
 pub struct Cli {
     /// Log line format on stderr.
-    #[arg(long, global = true, env = "MOLECULE_LOG_FORMAT", value_enum, default_value_t)]
+    #[arg(
+        long,
+        global = true,
+        env = "MOLECULE_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
     pub log_format: LogFormat,
 
     /// What to do.
@@ -24,12 +30,16 @@ pub enum Command {
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
+    /// Run the local platform emulator alone (what `molecule dev` starts).
+    #[command(name = "emulator", hide = true)]
+    Emulator(crate::emulator::cli::EmulatorArgs),
 }
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::EchoBackend => ExitCode::from(exit::INTERNAL),
+        Command::Emulator(args) => crate::emulator::cli::run(args),
     }
 }
 

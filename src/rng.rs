@@ -60,8 +60,12 @@ mod tests {
 
     #[test]
     fn seeded_sequences_repeat() {
-        let a: Vec<u64> = (0..4).scan(Rng::seeded(7), |r, _| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..4).scan(Rng::seeded(7), |r, _| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..4)
+            .scan(Rng::seeded(7), |r, _| Some(r.next_u64()))
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .scan(Rng::seeded(7), |r, _| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a[0], a[1]);
         let x = random_f64();

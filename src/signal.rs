@@ -36,7 +36,9 @@ impl Shutdown {
                 };
                 count += 1;
                 if count == 1 {
-                    tracing::info!("{name} received: shutting down (send it again to skip the drain)");
+                    tracing::info!(
+                        "{name} received: shutting down (send it again to skip the drain)"
+                    );
                     tokens.graceful.cancel();
                 } else {
                     tracing::warn!("{name} received again: skipping the drain");
