@@ -99,13 +99,14 @@ impl ChatLog {
 
 /// The readable text of a message body (`params.message.parts`): text parts joined, files named.
 pub fn text_of(body: &Value) -> String {
-    let parts = body
+    let Some(parts) = body
         .pointer("/params/message/parts")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    else {
+        return String::new();
+    };
     let mut out: Vec<String> = Vec::new();
-    for p in &parts {
+    for p in parts {
         if let Some(t) = p.get("text").and_then(Value::as_str) {
             out.push(t.to_owned());
         } else if let Some(f) = p.get("file") {

@@ -281,29 +281,34 @@ pub struct NewRow {
 }
 
 impl NewRow {
-    /// Renders the row's JSON head (no closing brace, no `seq`).
+    /// Renders the row's JSON head (no closing brace, no `seq`), in the platform's key order.
     pub fn render_head(&self, id: Uuid, created_at: SystemTime) -> String {
-        let mut obj = serde_json::Map::new();
-        obj.insert("id".into(), json!(id));
-        obj.insert("workspace_id".into(), json!(self.workspace_id));
-        obj.insert("activity_type".into(), json!(self.activity_type));
-        obj.insert("source_id".into(), json!(self.source_id));
-        obj.insert("target_id".into(), json!(self.target_id));
-        obj.insert("method".into(), json!(self.method));
-        obj.insert("summary".into(), json!(self.summary));
+        fn field(out: &mut String, key: &str, value: &impl Serialize) {
+            out.push_str(if out.is_empty() { "{\"" } else { ",\"" });
+            out.push_str(key);
+            out.push_str("\":");
+            // Serialising plain data into a String cannot fail.
+            out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()));
+        }
+        let mut out = String::with_capacity(384);
+        field(&mut out, "id", &id);
+        field(&mut out, "workspace_id", &self.workspace_id);
+        field(&mut out, "activity_type", &self.activity_type);
+        field(&mut out, "source_id", &self.source_id);
+        field(&mut out, "target_id", &self.target_id);
+        field(&mut out, "method", &self.method);
+        field(&mut out, "summary", &self.summary);
         if let Some(b) = &self.request_body {
-            obj.insert("request_body".into(), b.clone());
+            field(&mut out, "request_body", b);
         }
         if let Some(b) = &self.response_body {
-            obj.insert("response_body".into(), b.clone());
+            field(&mut out, "response_body", b);
         }
-        obj.insert("duration_ms".into(), json!(self.duration_ms));
-        obj.insert("status".into(), json!(self.status));
-        obj.insert("error_detail".into(), json!(self.error_detail));
-        obj.insert("created_at".into(), json!(format_rfc3339_nanos(created_at)));
-        let mut s = Value::Object(obj).to_string();
-        s.pop(); // the closing brace, added back at read time
-        s
+        field(&mut out, "duration_ms", &self.duration_ms);
+        field(&mut out, "status", &self.status);
+        field(&mut out, "error_detail", &self.error_detail);
+        field(&mut out, "created_at", &format_rfc3339_nanos(created_at));
+        out
     }
 
     /// The `attachments` list of `include=peer_info`: the file parts of the message.

@@ -5,6 +5,7 @@ use super::config::Compat;
 use super::store::Store;
 use molecule_protocol::time::parse_rfc3339;
 use std::collections::HashMap;
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
@@ -199,7 +200,7 @@ fn render(
         }
         out.extend_from_slice(r.json_head.as_bytes());
         if new {
-            out.extend_from_slice(format!(",\"seq\":{}", r.seq).as_bytes());
+            let _ = write!(out, ",\"seq\":{}", r.seq);
         }
         if peer_info {
             push_peer_info(&mut out, store, r.source_id, r.attachments.as_deref(), base);

@@ -2,6 +2,7 @@
 //! `molecule` binary (and real backends) against real HTTP servers.
 
 mod emulator_a2a;
+mod emulator_cli;
 mod emulator_feed;
 mod emulator_guard;
 mod emulator_persist;

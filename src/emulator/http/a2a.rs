@@ -54,6 +54,9 @@ pub async fn deliver(
     caller: Caller,
     raw: &[u8],
 ) -> Result<(StatusCode, Value), ApiError> {
+    // Parsed outside the lock; its errors are reported after access control, as on the
+    // platform.
+    let norm = normalize(raw, app.config.compat);
     let (norm, mode, url, target_name) = {
         let mut store = app.store();
         let ws = store
@@ -67,25 +70,18 @@ pub async fn deliver(
         {
             return Err(access_denied());
         }
-        let norm = normalize(raw, app.config.compat)?;
+        let norm = norm?;
         if mode == DeliveryMode::Poll {
-            let row = receive_row(
-                &norm,
-                caller,
-                target,
-                format!("{} → {name} (queued for poll)", norm.method),
-            );
-            let inserted = store.insert_row(row)?;
+            let text = text_of(&norm.body);
+            let summary = format!("{} → {name} (queued for poll)", norm.method);
+            let method = norm.method.clone();
+            let inserted = store.insert_row(receive_row(norm, caller, target, summary))?;
             drop(store);
             if !inserted.deduplicated {
-                app.chat.push(
-                    caller.source_id(),
-                    Some(target),
-                    "message",
-                    text_of(&norm.body),
-                );
+                app.chat
+                    .push(caller.source_id(), Some(target), "message", text);
             }
-            let body = json!({"status": "queued", "delivery_mode": "poll", "method": norm.method});
+            let body = json!({"status": "queued", "delivery_mode": "poll", "method": method});
             return Ok((StatusCode::OK, body));
         }
         (norm, mode, url, name)
@@ -94,17 +90,17 @@ pub async fn deliver(
     forward(app, target, caller, norm, url, &target_name).await
 }
 
-fn receive_row(norm: &Normalized, caller: Caller, target: Uuid, summary: String) -> NewRow {
+fn receive_row(norm: Normalized, caller: Caller, target: Uuid, summary: String) -> NewRow {
     NewRow {
         workspace_id: target,
         activity_type: "a2a_receive".into(),
         source_id: caller.source_id(),
         target_id: Some(target),
-        method: Some(norm.method.clone()),
+        method: Some(norm.method),
         summary: Some(summary),
-        request_body: Some(norm.body.clone()),
+        request_body: Some(norm.body),
         status: "ok".into(),
-        message_id: norm.message_id.clone(),
+        message_id: norm.message_id,
         ..NewRow::default()
     }
 }
@@ -155,7 +151,8 @@ async fn forward(
             ))
         }
     };
-    let mut row = receive_row(&norm, caller, target, format!("{} → {name}", norm.method));
+    let summary = format!("{} → {name}", norm.method);
+    let mut row = receive_row(norm, caller, target, summary);
     row.duration_ms = Some(started.elapsed().as_millis() as i64);
     match &sent {
         Ok((_, body)) => row.response_body = Some(body.clone()),
