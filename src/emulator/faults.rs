@@ -204,6 +204,21 @@ mod tests {
     }
 
     #[test]
+    fn latency_is_added_at_its_rate() {
+        let inj = Injector::new(FaultConfig::everywhere(
+            3,
+            FaultRule {
+                latency: 1.0,
+                latency_ms: 25,
+                ..FaultRule::default()
+            },
+        ));
+        let plan = inj.plan(Endpoint::Activity);
+        assert_eq!(plan.delay, Some(Duration::from_millis(25)));
+        assert_eq!(plan.fault, None);
+    }
+
+    #[test]
     fn endpoint_rules_win_over_catch_all() {
         let inj = Injector::new(FaultConfig {
             seed: 1,

@@ -17,14 +17,16 @@ use uuid::Uuid;
 
 const BAD_BODY: &str = "invalid request body";
 
-/// `POST /registry/register`
-pub async fn register(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let raw = read_body(body, app.config.limits.json_body).await?;
-    let obj = parse_object(&raw, BAD_BODY)?;
+/// A register body, validated as the platform's binding does.
+struct RegisterPayload {
+    id: Uuid,
+    agent_card: Value,
+    mode: Option<DeliveryMode>,
+    url: Option<String>,
+}
+
+fn parse_register(raw: &[u8]) -> Result<RegisterPayload, ApiError> {
+    let obj = parse_object(raw, BAD_BODY)?;
     let (Some(Value::String(id)), Some(card)) = (obj.get("id"), obj.get("agent_card")) else {
         return Err(ApiError::bad_request(BAD_BODY));
     };
@@ -46,44 +48,66 @@ pub async fn register(
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
+    Ok(RegisterPayload {
+        id,
+        agent_card: card.clone(),
+        mode,
+        url,
+    })
+}
+
+/// Push mode needs a URL. The platform also SSRF-checks it; the emulator accepts loopback
+/// addresses, since that is where local agents listen.
+fn check_push_url(url: Option<&str>) -> Result<(), ApiError> {
+    match url {
+        None => Err(ApiError::bad_request(
+            "url is required for push-mode workspaces",
+        )),
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+            Err(ApiError::bad_request("invalid agent URL: must be http(s)"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// `POST /registry/register`
+pub async fn register(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let raw = read_body(body, app.config.limits.json_body).await?;
+    let p = parse_register(&raw)?;
     let mut store = app.store();
-    registry_gate(&app, &store, &headers, id)?;
-    let existing = store.workspaces.get(&id).cloned();
-    let mode = mode
+    registry_gate(&app, &store, &headers, p.id)?;
+    let existing = store.workspaces.get(&p.id).cloned();
+    let mode = p
+        .mode
         .or(existing.as_ref().map(|w| w.delivery_mode))
         .unwrap_or_default();
     if mode == DeliveryMode::Push {
-        match &url {
-            None => {
-                return Err(ApiError::bad_request(
-                    "url is required for push-mode workspaces",
-                ));
-            }
-            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                return Err(ApiError::bad_request("invalid agent URL: must be http(s)"));
-            }
-            Some(_) => {}
-        }
+        check_push_url(p.url.as_deref())?;
     }
     let now = SystemTime::now();
-    let mut ws = existing.unwrap_or_else(|| Workspace::new(id, id.to_string(), now));
+    let mut ws = existing.unwrap_or_else(|| Workspace::new(p.id, p.id.to_string(), now));
     let secret = ws.inbound_secret.clone();
+    // A removed workspace is never updated, yet the call answers 200.
     if ws.status != Status::Removed {
         ws.status = Status::Online;
         ws.last_heartbeat_at = Some(now);
         ws.registered_at = Some(now);
-        ws.agent_card = Some(card.clone());
+        ws.agent_card = Some(p.agent_card);
         ws.delivery_mode = mode;
         if mode == DeliveryMode::Push {
-            ws.url = url;
+            ws.url = p.url;
         }
         store.save_workspace(ws)?;
     }
     let kind = app.config.compat.is_new().then_some(TokenKind::Instance);
-    let minted = if store.has_live_token(id, kind) {
+    let minted = if store.has_live_token(p.id, kind) {
         None
     } else {
-        Some(store.mint_token(id, TokenKind::Instance)?)
+        Some(store.mint_token(p.id, TokenKind::Instance)?)
     };
     drop(store);
     app.chat.touch();
