@@ -30,12 +30,16 @@ pub enum Command {
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
+    /// Run the local platform emulator alone (what `molecule dev` starts).
+    #[command(name = "emulator", hide = true)]
+    Emulator(crate::emulator::cli::EmulatorArgs),
 }
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::EchoBackend => molecule_echo::run(),
+        Command::Emulator(args) => crate::emulator::cli::run(args),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod cli;
+pub mod emulator;
 pub mod exit;
 pub mod logging;
 pub mod platform;

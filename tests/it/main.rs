@@ -2,6 +2,13 @@
 //! `molecule` binary (and real backends) against real HTTP servers.
 
 mod echo_backend;
+mod emulator_a2a;
+mod emulator_cli;
+mod emulator_feed;
+mod emulator_guard;
+mod emulator_persist;
+mod emulator_registry;
+mod emulator_support;
 mod platform_calls;
 mod platform_errors;
 mod platform_limiter;

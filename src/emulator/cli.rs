@@ -1,0 +1,111 @@
+//! `molecule emulator` (hidden): the emulator alone, for poking at it by hand and for tests
+//! and benchmarks in other languages. `molecule dev` is the user-facing way to run it.
+
+use super::{Compat, Emulator, EmulatorConfig, FaultConfig, TenantGuard};
+use crate::exit;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The hidden subcommand's arguments.
+#[derive(Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Platform generation to imitate.
+    #[arg(long, value_enum, default_value_t = CompatArg::New)]
+    pub compat: CompatArg,
+    /// SQLite data file that keeps state across restarts.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Rate limit in requests per minute (off when absent).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Enforce TenantGuard with this org id.
+    #[arg(long)]
+    pub org_id: Option<String>,
+    /// Fault settings as JSON (`{"seed":1,"rules":[{"error_before":0.3}]}`).
+    #[arg(long)]
+    pub faults: Option<String>,
+    /// Seed for the fault generator (overrides the one in --faults).
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
+    /// Staleness window in milliseconds.
+    #[arg(long)]
+    pub stale_after_ms: Option<u64>,
+}
+
+/// `--compat` values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompatArg {
+    /// The newer platform.
+    New,
+    /// The older platform.
+    Old,
+}
+
+impl EmulatorArgs {
+    /// The emulator settings these arguments describe.
+    pub fn to_config(&self) -> Result<EmulatorConfig, String> {
+        let compat = match self.compat {
+            CompatArg::New => Compat::New,
+            CompatArg::Old => Compat::Old,
+        };
+        let mut c = EmulatorConfig::for_compat(compat);
+        c.listen = self.listen;
+        c.data_file = self.data.clone();
+        c.rate_limit_per_minute = self.rate_limit;
+        c.tenant = self.org_id.clone().map(|org_id| TenantGuard {
+            org_id,
+            allowed_origins: Vec::new(),
+        });
+        if let Some(f) = &self.faults {
+            c.faults = serde_json::from_str::<FaultConfig>(f)
+                .map_err(|e| format!("--faults is not valid fault JSON: {e}"))?;
+        }
+        if let Some(seed) = self.fault_seed {
+            c.faults.seed = seed;
+        }
+        if let Some(ms) = self.stale_after_ms {
+            c.timers.stale_after = Duration::from_millis(ms);
+        }
+        Ok(c)
+    }
+}
+
+/// Runs the emulator until SIGINT/SIGTERM. Prints one JSON line with the base URL on stdout.
+pub fn run(args: EmulatorArgs) -> ExitCode {
+    let config = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("molecule: error: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("molecule: error: cannot start the runtime: {e}");
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    rt.block_on(async {
+        let emu = match Emulator::start(config).await {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("molecule: error: {e}");
+                return ExitCode::from(exit::CONFIG);
+            }
+        };
+        println!("{}", serde_json::json!({"base_url": emu.base_url()}));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        emu.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
