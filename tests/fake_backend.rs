@@ -20,7 +20,7 @@
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
 //! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
 //! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
-//! (the initialize params received), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
+//! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
 //! `dup`, `stray`, `stop-reading`.
 //!
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
@@ -324,6 +324,7 @@ impl Backend {
                     std::env::vars().map(|(k, v)| (k, json!(v))).collect();
                 self.finish(&id, Ok(data_reply(Value::Object(env))));
             }
+            "params" => self.finish(&id, Ok(data_reply(params.clone()))),
             "init" => {
                 let init = self.state.lock().unwrap().init_params.clone();
                 self.finish(&id, Ok(data_reply(init)));

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::field::{Field, Visit};
-use tracing::subscriber::DefaultGuard;
-use tracing::{Event, Level, Subscriber};
+use tracing::subscriber::{DefaultGuard, NoSubscriber};
+use tracing::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// One captured event.
@@ -27,9 +27,17 @@ pub struct Capture(Arc<Mutex<Vec<Captured>>>);
 impl Capture {
     /// Records every event of this thread until the guard is dropped.
     pub fn install() -> (Capture, DefaultGuard) {
+        // tracing caches each callsite's interest. With a single registered dispatcher it
+        // computes that interest from the *registering thread's* default, so a callsite first
+        // hit by another test's thread would be cached "never" for this one too. A second,
+        // permanent dispatcher makes it ask every registered dispatcher instead.
+        static SECOND: OnceLock<Dispatch> = OnceLock::new();
+        SECOND.get_or_init(|| Dispatch::new(NoSubscriber::default()));
         let capture = Capture::default();
         let subscriber = tracing_subscriber::registry().with(capture.clone());
         let guard = tracing::subscriber::set_default(subscriber);
+        // Callsites cached "never" before this capture existed are asked again.
+        tracing::callsite::rebuild_interest_cache();
         (capture, guard)
     }
 
