@@ -251,16 +251,18 @@ impl Backend {
     }
 
     fn handle_a2a(self: &Arc<Self>, id: Value, params: Value) {
-        let parts = params["message"]["parts"]
+        let text: Vec<&str> = params["message"]["parts"]
             .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let text: String = parts
-            .iter()
+            .into_iter()
+            .flatten()
             .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let word = text.split_whitespace().next().unwrap_or("").to_owned();
+            .collect();
+        let word = text
+            .join(" ")
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned();
         let (command, arg) = word.split_once(':').unwrap_or((word.as_str(), ""));
         let held = match command {
             "hang" | "stop-reading" => Held::Hang,
@@ -281,43 +283,19 @@ impl Backend {
             eprintln!("test-backend: crashing with {open} requests in flight (on purpose)");
             std::process::exit(42);
         }
-        let echoed: Vec<Value> = parts
-            .iter()
-            .map(|p| match p["text"].as_str() {
-                Some(t) => json!({"kind": "text", "text": format!("echo: {t}")}),
-                None => p.clone(),
-            })
-            .collect();
-        let echo = move || json!({"parts": echoed.clone()});
-        let text_reply = |t: String| json!({"parts": [{"kind": "text", "text": t}]});
-        let data_reply = |d: Value| json!({"parts": [{"kind": "data", "data": d}]});
-        let me = self.clone();
+        self.run(id, command, arg, &params);
+    }
+
+    /// Carries out one request's command.
+    fn run(self: &Arc<Self>, id: Value, command: &str, arg: &str, params: &Value) {
+        let echo = echo(params);
         match command {
             "hang" | "cancel-answers" => {}
             "stop-reading" => loop {
                 std::thread::sleep(Duration::from_secs(3600));
             },
             "gather" => self.gather(),
-            "sleep" => {
-                let ms = arg.parse().unwrap_or(0);
-                std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_millis(ms));
-                    me.finish(&id, Ok(echo()));
-                });
-            }
-            "progress" => {
-                let (count, ms) = arg.split_once(':').unwrap_or(("3", "10"));
-                let (count, ms): (u64, u64) =
-                    (count.parse().unwrap_or(3), ms.parse().unwrap_or(10));
-                std::thread::spawn(move || {
-                    for i in 0..count {
-                        std::thread::sleep(Duration::from_millis(ms));
-                        me.out.send(json!({"jsonrpc": "2.0", "method": "$/progress", "params": {"id": id, "message": format!("step {i}")}}));
-                    }
-                    std::thread::sleep(Duration::from_millis(ms));
-                    me.finish(&id, Ok(echo()));
-                });
-            }
+            "sleep" | "progress" => self.later(id, command, arg, echo),
             "big" => self.finish(&id, Ok(text_reply("x".repeat(arg.parse().unwrap_or(0))))),
             "env" => {
                 let env: serde_json::Map<String, Value> =
@@ -331,37 +309,54 @@ impl Backend {
             }
             "stderr" => {
                 flood_stderr(arg.parse().unwrap_or(0));
-                self.finish(&id, Ok(echo()));
+                self.finish(&id, Ok(echo));
             }
             "log-json" => {
                 eprintln!(r#"{{"level":"warn","msg":"json log line","detail":7}}"#);
-                self.finish(&id, Ok(echo()));
+                self.finish(&id, Ok(echo));
             }
             "call-host" => self.call_host(&id, arg),
             "junk" => {
                 self.out.line("Loading model weights...");
-                self.finish(&id, Ok(echo()));
+                self.finish(&id, Ok(echo));
             }
-            "dup" => {
-                self.finish(&id, Ok(echo()));
-                self.reply(&id, Ok(echo()));
+            "dup" | "stray" => {
+                self.finish(&id, Ok(echo.clone()));
+                let again = if command == "dup" { id } else { json!(999_999) };
+                self.reply(&again, Ok(echo));
             }
-            "stray" => {
-                self.finish(&id, Ok(echo()));
-                self.reply(&json!(999_999), Ok(echo()));
+            _ if self.has("host-call") => {
+                let method =
+                    var("MOLECULE_TEST_HOST_METHOD").unwrap_or_else(|| "peers/list".into());
+                self.call_host(&id, &method)
             }
-            _ if self.has("host-call") => self.call_host(
-                &id,
-                &var("MOLECULE_TEST_HOST_METHOD").unwrap_or_else(|| "peers/list".into()),
-            ),
             _ if self.has("oversize") => {
-                let max = self.state.lock().unwrap().init_params["limits"]["maxMessageBytes"]
-                    .as_u64()
-                    .unwrap_or(0);
-                self.finish(&id, Ok(text_reply("x".repeat(max as usize + 1))));
+                let limits = &self.state.lock().unwrap().init_params["limits"];
+                let max = limits["maxMessageBytes"].as_u64().unwrap_or(0) as usize;
+                self.finish(&id, Ok(text_reply("x".repeat(max + 1))));
             }
-            _ => self.finish(&id, Ok(echo())),
+            _ => self.finish(&id, Ok(echo)),
         }
+    }
+
+    /// `sleep:MS` and `progress:COUNT:MS`: answered from a thread, after a while.
+    fn later(self: &Arc<Self>, id: Value, command: &str, arg: &str, reply: Value) {
+        let (count, ms) = match command {
+            "progress" => arg.split_once(':').unwrap_or(("3", "10")),
+            _ => ("0", arg),
+        };
+        let (count, ms): (u64, u64) = (count.parse().unwrap_or(3), ms.parse().unwrap_or(10));
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for i in 0..count {
+                std::thread::sleep(Duration::from_millis(ms));
+                let params = json!({"id": id, "message": format!("step {i}")});
+                me.out
+                    .send(json!({"jsonrpc": "2.0", "method": "$/progress", "params": params}));
+            }
+            std::thread::sleep(Duration::from_millis(ms));
+            me.finish(&id, Ok(reply));
+        });
     }
 
     /// Answers every gathered request once enough are held at the same time.
@@ -379,9 +374,7 @@ impl Backend {
         };
         if ids.len() >= want {
             for id in ids {
-                let result =
-                    json!({"parts": [{"kind": "text", "text": format!("gathered max={max}")}]});
-                self.finish(&id, Ok(result));
+                self.finish(&id, Ok(text_reply(format!("gathered max={max}"))));
             }
         }
     }
@@ -400,9 +393,7 @@ impl Backend {
             .map(|(_, h)| *h);
         match held {
             Some(Held::CancelAnswers) => {
-                let result =
-                    json!({"parts": [{"kind": "text", "text": "finished before the cancel"}]});
-                self.finish(id, Ok(result));
+                self.finish(id, Ok(text_reply("finished before the cancel".into())));
             }
             Some(_) => {
                 let error = json!({"code": -32800, "message": "cancelled", "data": {"details": {"reason": params["reason"]}}});
@@ -436,12 +427,33 @@ impl Backend {
             .remove(&id.to_string());
         match for_id {
             Some(for_id) => {
-                let result = json!({"parts": [{"kind": "data", "data": {"hostResponse": msg}}]});
-                self.finish(&for_id, Ok(result));
+                self.finish(&for_id, Ok(data_reply(json!({"hostResponse": msg}))));
             }
             None => eprintln!("test-backend: an answer for {id}, which it never sent"),
         }
     }
+}
+
+/// The echo of a request: text parts prefixed `echo: `, other parts as they came.
+fn echo(params: &Value) -> Value {
+    let parts: Vec<Value> = params["message"]["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p["text"].as_str() {
+            Some(t) => json!({"kind": "text", "text": format!("echo: {t}")}),
+            None => p.clone(),
+        })
+        .collect();
+    json!({"parts": parts})
+}
+
+fn text_reply(text: String) -> Value {
+    json!({"parts": [{"kind": "text", "text": text}]})
+}
+
+fn data_reply(data: Value) -> Value {
+    json!({"parts": [{"kind": "data", "data": data}]})
 }
 
 fn flood_stderr(lines: usize) {

@@ -54,6 +54,86 @@ pub(crate) struct Instance {
     exit: watch::Receiver<Option<Arc<ExitReport>>>,
 }
 
+/// A spawned backend whose monitor runs, before the handshake.
+struct Launched {
+    pid: u32,
+    conn: Connection,
+    tail: Arc<StderrTail>,
+    cancels: Arc<CancelTracker>,
+    ended: CancellationToken,
+    control: mpsc::UnboundedSender<Control>,
+    exit: watch::Receiver<Option<Arc<ExitReport>>>,
+}
+
+/// Spawns the backend with its environment and starts its stderr drain, its connection and
+/// its monitor.
+async fn launch(
+    config: &SupervisorConfig,
+    counters: &Arc<Counters>,
+) -> Result<Launched, StartError> {
+    create_state_dir(config)?;
+    let vars = HostVars {
+        workspace_id: config.workspace_id.clone(),
+        state_dir: config.state_dir.clone(),
+    };
+    let env = backend_env(&config.env, &vars);
+    let (process, pipes) = BackendProcess::spawn(&config.command, env)
+        .await
+        .map_err(|source| StartError::Spawn {
+            program: config.command.program.clone(),
+            source,
+        })?;
+    let pid = process.pid();
+    let source = Source {
+        name: config.display_name().into(),
+        pid,
+    };
+    let tail = Arc::new(StderrTail::new(config.stderr.tail_bytes));
+    let stderr = stderr::spawn_drain(
+        pipes.stderr,
+        source.clone(),
+        config.stderr,
+        tail.clone(),
+        counters.clone(),
+    );
+    let conn_config = ConnConfig {
+        max_message_bytes: config.max_message_bytes,
+        write_timeout: config.timeouts.write,
+        counters: counters.clone(),
+        handlers: config.handlers.clone(),
+        source,
+    };
+    let (conn, tasks) = Connection::start(pipes.stdin, pipes.stdout, conn_config);
+    let cancels = Arc::new(CancelTracker::new(config.restart.unanswered_cancels));
+    let (control, control_rx) = mpsc::unbounded_channel();
+    let (exit_tx, exit) = watch::channel(None);
+    let ended = CancellationToken::new();
+    let monitor = Monitor {
+        ended: ended.clone(),
+        process,
+        tasks,
+        stderr,
+        conn: conn.clone(),
+        tail: tail.clone(),
+        control: control_rx,
+        cancels: cancels.clone(),
+        timeouts: config.timeouts,
+    };
+    tokio::spawn(async move {
+        let report = monitor.run().await;
+        let _ = exit_tx.send(Some(Arc::new(report)));
+    });
+    Ok(Launched {
+        pid,
+        conn,
+        tail,
+        cancels,
+        ended,
+        control,
+        exit,
+    })
+}
+
 impl Instance {
     /// Spawns the backend and completes the handshake within the startup timeout.
     pub(crate) async fn start(
@@ -62,85 +142,34 @@ impl Instance {
         abort: &CancellationToken,
     ) -> Result<Arc<Instance>, StartError> {
         let deadline = Instant::now() + config.timeouts.startup;
-        create_state_dir(config)?;
-        let vars = HostVars {
-            workspace_id: config.workspace_id.clone(),
-            state_dir: config.state_dir.clone(),
-        };
-        let env = backend_env(&config.env, &vars);
-        let (process, pipes) =
-            BackendProcess::spawn(&config.command, env)
-                .await
-                .map_err(|source| StartError::Spawn {
-                    program: config.command.program.clone(),
-                    source,
-                })?;
-        let pid = process.pid();
-        let source = Source {
-            name: config.display_name().into(),
-            pid,
-        };
-        let tail = Arc::new(StderrTail::new(config.stderr.tail_bytes));
-        let stderr = stderr::spawn_drain(
-            pipes.stderr,
-            source.clone(),
-            config.stderr,
-            tail.clone(),
-            counters.clone(),
-        );
-        let conn_config = ConnConfig {
-            max_message_bytes: config.max_message_bytes,
-            write_timeout: config.timeouts.write,
-            counters: counters.clone(),
-            handlers: config.handlers.clone(),
-            source,
-        };
-        let (conn, tasks) = Connection::start(pipes.stdin, pipes.stdout, conn_config);
-        let cancels = Arc::new(CancelTracker::new(config.restart.unanswered_cancels));
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let (exit_tx, exit) = watch::channel(None);
-        let ended = CancellationToken::new();
-        let monitor = Monitor {
-            ended: ended.clone(),
-            process,
-            tasks,
-            stderr,
-            conn: conn.clone(),
-            tail: tail.clone(),
-            control: control_rx,
-            cancels: cancels.clone(),
-            timeouts: config.timeouts,
-        };
-        tokio::spawn(async move {
-            let report = monitor.run().await;
-            let _ = exit_tx.send(Some(Arc::new(report)));
-        });
-        let outcome = handshake(&conn, config, deadline, abort).await;
-        let info = match outcome {
+        let l = launch(config, counters).await?;
+        let info = match handshake(&l.conn, config, deadline, abort).await {
             Ok(info) => info,
             Err(failure) => {
-                let _ = control.send(Control::Stop(config.timeouts.ladder(), ExitCause::Stopped));
-                let report = wait_exit(exit).await;
-                return Err(failure.into_start_error(report, conn.first_junk(), &tail));
+                let _ = l
+                    .control
+                    .send(Control::Stop(config.timeouts.ladder(), ExitCause::Stopped));
+                let report = wait_exit(l.exit).await;
+                return Err(failure.into_start_error(report, l.conn.first_junk(), &l.tail));
             }
         };
         // Remember the descendants it started while getting ready.
-        let _ = control.send(Control::Scan);
+        let _ = l.control.send(Control::Scan);
         let concurrency = info.capabilities.concurrency() as usize;
         Ok(Arc::new(Instance {
-            pid,
-            conn,
+            pid: l.pid,
+            conn: l.conn,
             info: Arc::new(info),
             slots: Arc::new(Semaphore::new(concurrency)),
             inflight: watch::channel(0).0,
             shutdown: CancellationToken::new(),
-            ended,
-            cancels,
-            tail,
+            ended: l.ended,
+            cancels: l.cancels,
+            tail: l.tail,
             started: Instant::now(),
             grace: config.timeouts.cancel_grace,
-            control,
-            exit,
+            control: l.control,
+            exit: l.exit,
         }))
     }
 

@@ -147,14 +147,7 @@ async fn restart(
                     return Ok(next);
                 }
                 Err(e) => {
-                    shared.counters.bump(Counter::crashes);
-                    let line = e.to_string();
-                    tracing::error!("the backend failed to restart: {line}");
-                    shared.status.send_modify(|s| {
-                        s.crashes += 1;
-                        s.last_error = Some(line.clone());
-                    });
-                    breaker.record_crash(Instant::now());
+                    on_start_failed(shared, breaker, &e);
                     continue;
                 }
             },
@@ -169,6 +162,17 @@ async fn restart(
         }
         return Err(end);
     }
+}
+
+fn on_start_failed(shared: &Shared, breaker: &mut Breaker, error: &super::error::StartError) {
+    shared.counters.bump(Counter::crashes);
+    let line = error.to_string();
+    tracing::error!("the backend failed to restart: {line}");
+    shared.status.send_modify(|s| {
+        s.crashes += 1;
+        s.last_error = Some(line.clone());
+    });
+    breaker.record_crash(Instant::now());
 }
 
 fn on_started(shared: &Shared, instance: &Arc<Instance>) {
