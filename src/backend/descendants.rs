@@ -3,7 +3,7 @@
 //!
 //! `killpg` reaches only the group. A backend's child may call `setsid`, and once its parent
 //! exits it is reparented (to the host, which makes itself a child subreaper, see
-//! [`crate::backend::process`]), so its `ppid` no longer says where it came from. A [`Lineage`]
+//! [`BackendProcess`](super::BackendProcess)), so its `ppid` no longer says where it came from. A [`Lineage`]
 //! therefore remembers every descendant it has seen, by pid *and* start time, and counts as a
 //! member anything in the backend's group, anything remembered, and any child of a member.
 

@@ -18,10 +18,10 @@
 //!   [`Supervisor::status`];
 //! - serves backend → host requests through the [`HostHandlers`] registry;
 //! - shuts down by draining, cancelling, closing stdin, SIGTERM and SIGKILL to the group, and a
-//!   sweep that leaves no descendant, even one that left the group ([`descendants`]).
+//!   sweep that leaves no descendant, even one that left the group ([`descendants()`]).
 //!
 //! The lower layers are public for `molecule backend-check`, which drives backends by hand:
-//! [`BackendProcess`] (spawn, the stop ladder, the sweep) and the [`descendants`] functions.
+//! [`BackendProcess`] (spawn, the stop ladder, the sweep) and the [`descendants`](mod@descendants) module.
 
 mod breaker;
 mod command;
