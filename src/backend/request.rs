@@ -105,16 +105,20 @@ impl Why {
     }
 }
 
-/// Stops waiting for a request whose caller went away, and tells the backend.
+/// Stops waiting for a request whose caller went away (the future was dropped), telling the
+/// backend unless a cancel was already sent.
 struct Abandon<'a> {
     conn: &'a Connection,
     id: i64,
-    armed: bool,
+    /// Whether the backend still has to be told.
+    tell: bool,
+    /// Whether the request still waits (cleared once its outcome is taken).
+    waiting: bool,
 }
 
 impl Drop for Abandon<'_> {
     fn drop(&mut self) {
-        if self.armed && self.conn.forget(self.id) {
+        if self.waiting && self.conn.forget(self.id) && self.tell {
             let params =
                 serde_json::json!({"id": self.id, "reason": reason_name(CancelReason::Other)});
             self.conn.notify(name::CANCEL_REQUEST, params);
@@ -151,7 +155,8 @@ pub(crate) async fn run<P: Serialize>(
     let abandon = Abandon {
         conn: ctx.conn,
         id,
-        armed: true,
+        tell: true,
+        waiting: true,
     };
     Some(wait(ctx, &call, registered, abandon, hard_deadline).await)
 }
@@ -171,7 +176,7 @@ async fn wait<P>(
         tokio::select! {
             biased;
             r = &mut outcome => {
-                abandon.armed = false;
+                abandon.waiting = false;
                 return flatten(r);
             }
             _ = registered.progress.notified() => {
@@ -185,7 +190,7 @@ async fn wait<P>(
             _ = ctx.shutdown.cancelled() => break Why::Shutdown,
         }
     };
-    abandon.armed = false;
+    abandon.tell = false;
     let params = serde_json::json!({"id": id, "reason": reason_name(why.reason())});
     ctx.conn.notify(name::CANCEL_REQUEST, params);
     let answer = match timeout(ctx.grace, &mut outcome).await {
@@ -194,6 +199,7 @@ async fn wait<P>(
         Err(_) if !ctx.conn.forget(id) => outcome.try_recv().ok().map(Ok).map(flatten),
         Err(_) => None,
     };
+    abandon.waiting = false;
     settle_cancel(ctx, why, answer)
 }
 

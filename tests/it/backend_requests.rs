@@ -250,3 +250,19 @@ async fn ping_goes_through_the_generic_call() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_caller_that_drops_its_request_frees_the_slot_and_cancels_it() {
+    let run = Setup::new().start().await;
+    tokio::select! {
+        outcome = run.ask("hang") => panic!("the hung request ended: {outcome:?}"),
+        () = until("the request to be sent", || run.sup.stats().requests_sent >= 2) => {}
+    }
+    // The request's future is gone: its slot is free (maxConcurrency is 1)…
+    assert_eq!(reply_text(&run.ask("hello").await.unwrap()), "echo: hello");
+    // …and the backend was told: its -32800 arrives for an id nobody waits for any more.
+    until("the cancelled request's answer", || {
+        run.sup.stats().duplicate_responses == 1
+    })
+    .await;
+}
