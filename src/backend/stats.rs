@@ -43,7 +43,7 @@ counters! {
     starts,
     /// Backend processes that crashed or failed to start after the first start.
     crashes,
-    /// Requests written to a backend (`initialize` included).
+    /// Requests queued for a backend (`initialize` included).
     requests_sent,
     /// Stdout lines that were not JSON objects.
     junk_lines,
