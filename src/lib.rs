@@ -3,6 +3,7 @@
 //!
 //! Start at [`run`]; `ARCHITECTURE.md` at the repository root maps the modules.
 
+pub mod backend;
 pub mod backoff;
 pub mod cli;
 pub mod emulator;

@@ -1,1 +1,495 @@
-fn main() {}
+//! `molecule-test-backend`: a backend that misbehaves on purpose, for the host's tests and for
+//! `backend-check`'s self-test. Standard library, serde_json and nix only.
+//!
+//! Without `MOLECULE_TEST_FAULT` it is a correct echo backend: it answers `initialize`, `ping`,
+//! `handle_a2a` (each text part prefixed `echo: `, data parts passed back), honours
+//! `$/cancelRequest` with `-32800`, and exits at stdin EOF.
+//!
+//! `MOLECULE_TEST_FAULT` (comma-separated) picks what goes wrong for the whole process:
+//! `exit-before-init`, `no-init` (never answers initialize), `init-error` (answers it with
+//! error `MOLECULE_TEST_INIT_ERROR_CODE`, default -32002), `wrong-version` (answers with
+//! `MOLECULE_TEST_PROTOCOL_VERSION`, default 2), `junk-handshake` (a log line on stdout instead
+//! of the answer), `junk-stdout` (a log line before every reply), `oversize` (every reply one
+//! byte over `maxMessageBytes`), `dup-id` (every reply twice), `stray-id` (plus a reply for an
+//! id never sent), `crash-on-request`, `ignore-cancel`, `ignore-sigterm` (also ignores EOF),
+//! `grandchild` (starts a process in its own session that holds the pipes and writes its pid to
+//! `MOLECULE_TEST_PID_FILE`), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
+//! 50000), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
+//!
+//! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
+//! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
+//! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
+//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
+//! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
+//! `dup`, `stray`, `stop-reading`.
+//!
+//! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
+//! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
+//! flight), `MOLECULE_TEST_FAIL_IF_EXISTS` (exit before initialize while that file exists).
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fixture: any failure should be loud"
+)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn num(name: &str, default: usize) -> usize {
+    var(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The one writer of stdout: one line per write, flushed.
+#[derive(Clone)]
+struct Out(Arc<Mutex<std::io::Stdout>>);
+
+impl Out {
+    fn line(&self, text: &str) {
+        let mut out = self.0.lock().unwrap();
+        let _ = out.write_all(format!("{text}\n").as_bytes());
+        let _ = out.flush();
+    }
+    fn send(&self, msg: Value) {
+        self.line(&msg.to_string());
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Held {
+    Hang,
+    Gather,
+    CancelAnswers,
+    Timed,
+}
+
+#[derive(Default)]
+struct State {
+    initialized: bool,
+    init_params: Value,
+    /// Requests received and not answered, by id text.
+    open: HashMap<String, (Value, Held)>,
+    max_open: usize,
+    /// Host calls in flight: their id → the request they serve.
+    host_calls: HashMap<String, Value>,
+    next_host_call: u64,
+}
+
+struct Backend {
+    faults: HashSet<String>,
+    out: Out,
+    state: Mutex<State>,
+}
+
+fn main() {
+    if var("MOLECULE_TEST_ROLE").as_deref() == Some("grandchild") {
+        return grandchild();
+    }
+    let faults: HashSet<String> = var("MOLECULE_TEST_FAULT")
+        .unwrap_or_default()
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty())
+        .collect();
+    let failing_file =
+        var("MOLECULE_TEST_FAIL_IF_EXISTS").filter(|p| std::path::Path::new(p).exists());
+    if faults.contains("exit-before-init") || failing_file.is_some() {
+        eprintln!("test-backend: cannot start: configuration missing (on purpose)");
+        std::process::exit(3);
+    }
+    if faults.contains("ignore-sigterm") {
+        use nix::sys::signal::{SigHandler, Signal, signal};
+        // SAFETY: installing SIG_IGN runs no code in the handler.
+        unsafe { signal(Signal::SIGTERM, SigHandler::SigIgn) }.unwrap();
+    }
+    if faults.contains("grandchild") {
+        spawn_grandchild();
+    }
+    if faults.contains("stderr-flood") {
+        let lines = num("MOLECULE_TEST_FLOOD_LINES", 50_000);
+        std::thread::spawn(move || flood_stderr(lines));
+    }
+    let backend = Arc::new(Backend {
+        faults,
+        out: Out(Arc::new(Mutex::new(std::io::stdout()))),
+        state: Mutex::new(State::default()),
+    });
+    let mut stdin = std::io::stdin().lock();
+    let mut line = Vec::new();
+    while stdin.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(msg) => backend.dispatch(msg),
+            Err(_) => eprintln!("test-backend: ignoring a line that is not JSON"),
+        }
+        line.clear();
+    }
+    if backend.has("ignore-sigterm") {
+        eprintln!("test-backend: stdin closed, staying up anyway (on purpose)");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+impl Backend {
+    fn has(&self, fault: &str) -> bool {
+        self.faults.contains(fault)
+    }
+
+    fn dispatch(self: &Arc<Self>, msg: Value) {
+        let method = msg["method"].as_str().map(str::to_owned);
+        match (method, msg.get("id").cloned()) {
+            (Some(m), Some(id)) => self.request(&m, id, msg["params"].clone()),
+            (Some(m), None) if m == "$/cancelRequest" => self.cancel(&msg["params"]),
+            (Some(_), None) => {}
+            (None, Some(id)) => self.host_answer(&id, msg),
+            (None, None) => eprintln!("test-backend: ignoring a message without method or id"),
+        }
+    }
+
+    fn reply(&self, id: &Value, outcome: Result<Value, Value>) {
+        let mut msg = json!({"jsonrpc": "2.0", "id": id});
+        match outcome {
+            Ok(result) => msg["result"] = result,
+            Err(error) => msg["error"] = error,
+        }
+        if self.has("junk-stdout") {
+            self.out.line("Loading model weights... done");
+        }
+        self.out.send(msg.clone());
+        if self.has("dup-id") {
+            self.out.send(msg);
+        }
+        if self.has("stray-id") {
+            let stray = 1_000_000 + id.as_i64().unwrap_or(0);
+            self.out
+                .send(json!({"jsonrpc": "2.0", "id": stray, "result": {"parts": []}}));
+        }
+    }
+
+    /// Answers an open request exactly once.
+    fn finish(&self, id: &Value, outcome: Result<Value, Value>) {
+        if self
+            .state
+            .lock()
+            .unwrap()
+            .open
+            .remove(&id.to_string())
+            .is_some()
+        {
+            self.reply(id, outcome);
+        }
+    }
+
+    fn request(self: &Arc<Self>, method: &str, id: Value, params: Value) {
+        if method == "initialize" {
+            return self.initialize(id, params);
+        }
+        if !self.state.lock().unwrap().initialized {
+            let error = json!({"code": -32002, "message": "not initialized"});
+            return self.reply(&id, Err(error));
+        }
+        match method {
+            "ping" => self.reply(&id, Ok(json!({}))),
+            "handle_a2a" => self.handle_a2a(id, params),
+            other => {
+                let error =
+                    json!({"code": -32601, "message": format!("method not found: {other}")});
+                self.reply(&id, Err(error));
+            }
+        }
+    }
+
+    fn initialize(&self, id: Value, params: Value) {
+        if self.has("no-init") {
+            return;
+        }
+        if self.has("junk-handshake") {
+            return self
+                .out
+                .line("Welcome to my-agent v1.0! Type 'help' for commands.");
+        }
+        if self.has("init-error") {
+            let code = var("MOLECULE_TEST_INIT_ERROR_CODE").and_then(|c| c.parse::<i64>().ok());
+            let code = code.unwrap_or(-32002);
+            return self.reply(
+                &id,
+                Err(json!({"code": code, "message": "cannot initialize (on purpose)"})),
+            );
+        }
+        let version = num("MOLECULE_TEST_PROTOCOL_VERSION", 0);
+        let version = if self.has("wrong-version") {
+            version.max(2)
+        } else {
+            1
+        };
+        let caps = var("MOLECULE_TEST_CAPS").unwrap_or_else(|| "cancel,progress".into());
+        let mut capabilities = json!({
+            "cancel": caps.contains("cancel"),
+            "progress": caps.contains("progress"),
+        });
+        if let Some(n) = var("MOLECULE_TEST_MAX_CONCURRENCY").and_then(|v| v.parse::<u64>().ok()) {
+            capabilities["maxConcurrency"] = json!(n);
+        }
+        let mut state = self.state.lock().unwrap();
+        state.initialized = true;
+        state.init_params = params;
+        drop(state);
+        let result = json!({
+            "protocolVersion": version,
+            "backend": {"name": "test-backend", "version": "0.0.1"},
+            "capabilities": capabilities,
+        });
+        self.reply(&id, Ok(result));
+    }
+
+    fn handle_a2a(self: &Arc<Self>, id: Value, params: Value) {
+        let text: Vec<&str> = params["message"]["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["text"].as_str())
+            .collect();
+        let word = text
+            .join(" ")
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let (command, arg) = word.split_once(':').unwrap_or((word.as_str(), ""));
+        let held = match command {
+            "hang" | "stop-reading" => Held::Hang,
+            "gather" => Held::Gather,
+            "cancel-answers" => Held::CancelAnswers,
+            _ => Held::Timed,
+        };
+        let open = {
+            let mut state = self.state.lock().unwrap();
+            state.open.insert(id.to_string(), (id.clone(), held));
+            state.max_open = state.max_open.max(state.open.len());
+            state.open.len()
+        };
+        if self.has("crash-on-request")
+            || command == "crash"
+            || open == num("MOLECULE_TEST_CRASH_AT", 0)
+        {
+            eprintln!("test-backend: crashing with {open} requests in flight (on purpose)");
+            std::process::exit(42);
+        }
+        self.run(id, command, arg, &params);
+    }
+
+    /// Carries out one request's command.
+    fn run(self: &Arc<Self>, id: Value, command: &str, arg: &str, params: &Value) {
+        let echo = echo(params);
+        match command {
+            "hang" | "cancel-answers" => {}
+            "stop-reading" => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+            "gather" => self.gather(),
+            "sleep" | "progress" => self.later(id, command, arg, echo),
+            "big" => self.finish(&id, Ok(text_reply("x".repeat(arg.parse().unwrap_or(0))))),
+            "env" => {
+                let env: serde_json::Map<String, Value> =
+                    std::env::vars().map(|(k, v)| (k, json!(v))).collect();
+                self.finish(&id, Ok(data_reply(Value::Object(env))));
+            }
+            "params" => self.finish(&id, Ok(data_reply(params.clone()))),
+            "init" => {
+                let init = self.state.lock().unwrap().init_params.clone();
+                self.finish(&id, Ok(data_reply(init)));
+            }
+            "stderr" => {
+                flood_stderr(arg.parse().unwrap_or(0));
+                self.finish(&id, Ok(echo));
+            }
+            "log-json" => {
+                eprintln!(r#"{{"level":"warn","msg":"json log line","detail":7}}"#);
+                self.finish(&id, Ok(echo));
+            }
+            "call-host" => self.call_host(&id, arg),
+            "junk" => {
+                self.out.line("Loading model weights...");
+                self.finish(&id, Ok(echo));
+            }
+            "dup" | "stray" => {
+                self.finish(&id, Ok(echo.clone()));
+                let again = if command == "dup" { id } else { json!(999_999) };
+                self.reply(&again, Ok(echo));
+            }
+            _ if self.has("host-call") => {
+                let method =
+                    var("MOLECULE_TEST_HOST_METHOD").unwrap_or_else(|| "peers/list".into());
+                self.call_host(&id, &method)
+            }
+            _ if self.has("oversize") => {
+                let limits = &self.state.lock().unwrap().init_params["limits"];
+                let max = limits["maxMessageBytes"].as_u64().unwrap_or(0) as usize;
+                self.finish(&id, Ok(text_reply("x".repeat(max + 1))));
+            }
+            _ => self.finish(&id, Ok(echo)),
+        }
+    }
+
+    /// `sleep:MS` and `progress:COUNT:MS`: answered from a thread, after a while.
+    fn later(self: &Arc<Self>, id: Value, command: &str, arg: &str, reply: Value) {
+        let (count, ms) = match command {
+            "progress" => arg.split_once(':').unwrap_or(("3", "10")),
+            _ => ("0", arg),
+        };
+        let (count, ms): (u64, u64) = (count.parse().unwrap_or(3), ms.parse().unwrap_or(10));
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for i in 0..count {
+                std::thread::sleep(Duration::from_millis(ms));
+                let params = json!({"id": id, "message": format!("step {i}")});
+                me.out
+                    .send(json!({"jsonrpc": "2.0", "method": "$/progress", "params": params}));
+            }
+            std::thread::sleep(Duration::from_millis(ms));
+            me.finish(&id, Ok(reply));
+        });
+    }
+
+    /// Answers every gathered request once enough are held at the same time.
+    fn gather(&self) {
+        let want = num("MOLECULE_TEST_GATHER", 2);
+        let (ids, max) = {
+            let state = self.state.lock().unwrap();
+            let ids: Vec<Value> = state
+                .open
+                .values()
+                .filter(|(_, h)| *h == Held::Gather)
+                .map(|(id, _)| id.clone())
+                .collect();
+            (ids, state.max_open)
+        };
+        if ids.len() >= want {
+            for id in ids {
+                self.finish(&id, Ok(text_reply(format!("gathered max={max}"))));
+            }
+        }
+    }
+
+    fn cancel(&self, params: &Value) {
+        if self.has("ignore-cancel") {
+            return eprintln!("test-backend: ignoring $/cancelRequest (on purpose)");
+        }
+        let id = &params["id"];
+        let held = self
+            .state
+            .lock()
+            .unwrap()
+            .open
+            .get(&id.to_string())
+            .map(|(_, h)| *h);
+        match held {
+            Some(Held::CancelAnswers) => {
+                self.finish(id, Ok(text_reply("finished before the cancel".into())));
+            }
+            Some(_) => {
+                let error = json!({"code": -32800, "message": "cancelled", "data": {"details": {"reason": params["reason"]}}});
+                self.finish(id, Err(error));
+            }
+            None => {}
+        }
+    }
+
+    fn call_host(&self, for_id: &Value, method: &str) {
+        let call_id = {
+            let mut state = self.state.lock().unwrap();
+            state.next_host_call += 1;
+            let call_id = format!("host-{}", state.next_host_call);
+            state
+                .host_calls
+                .insert(json!(call_id).to_string(), for_id.clone());
+            call_id
+        };
+        let params = json!({"_meta": {"requestId": for_id}, "note": "from the test backend"});
+        self.out
+            .send(json!({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}));
+    }
+
+    fn host_answer(&self, id: &Value, msg: Value) {
+        let for_id = self
+            .state
+            .lock()
+            .unwrap()
+            .host_calls
+            .remove(&id.to_string());
+        match for_id {
+            Some(for_id) => {
+                self.finish(&for_id, Ok(data_reply(json!({"hostResponse": msg}))));
+            }
+            None => eprintln!("test-backend: an answer for {id}, which it never sent"),
+        }
+    }
+}
+
+/// The echo of a request: text parts prefixed `echo: `, other parts as they came.
+fn echo(params: &Value) -> Value {
+    let parts: Vec<Value> = params["message"]["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p["text"].as_str() {
+            Some(t) => json!({"kind": "text", "text": format!("echo: {t}")}),
+            None => p.clone(),
+        })
+        .collect();
+    json!({"parts": parts})
+}
+
+fn text_reply(text: String) -> Value {
+    json!({"parts": [{"kind": "text", "text": text}]})
+}
+
+fn data_reply(data: Value) -> Value {
+    json!({"parts": [{"kind": "data", "data": data}]})
+}
+
+fn flood_stderr(lines: usize) {
+    let mut err = std::io::stderr().lock();
+    for i in 0..lines {
+        let _ = writeln!(err, "flood line {i}");
+    }
+    let _ = writeln!(err, "flood done");
+}
+
+fn spawn_grandchild() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.env("MOLECULE_TEST_ROLE", "grandchild")
+        .env_remove("MOLECULE_TEST_FAULT");
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    // Inherited stdio: the grandchild holds all three pipes open. It is never waited for: it
+    // outlives this process on purpose, and the host's sweep must end it.
+    let child = cmd.spawn().unwrap();
+    std::mem::forget(child);
+}
+
+fn grandchild() {
+    if let Some(path) = var("MOLECULE_TEST_PID_FILE") {
+        let tmp = format!("{path}.tmp");
+        std::fs::write(&tmp, std::process::id().to_string()).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}

@@ -1,6 +1,11 @@
 //! The host's integration tests: one binary, one module per area, each running the real
 //! `molecule` binary (and real backends) against real HTTP servers.
 
+mod backend_command;
+mod backend_faults;
+mod backend_lifecycle;
+mod backend_requests;
+mod backend_start;
 mod echo_backend;
 mod emulator_a2a;
 mod emulator_cli;
@@ -15,3 +20,4 @@ mod platform_limiter;
 mod platform_retry;
 mod platform_support;
 mod platform_token;
+mod support;
