@@ -9,6 +9,7 @@ use crate::process::{self, REAPER_FLAG, Reaper, Registry};
 use crate::sessions::SessionStore;
 use clap::Parser;
 use molecule_plugin::ServeError;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -33,6 +34,11 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    // Before any start-up message, so a person who ran it by hand reads first what it is.
+    if let Err(e) = check_started_by_host(&argv) {
+        eprintln!("{e}");
+        return ExitCode::from(e.exit_code());
+    }
     let config = match args.into_config() {
         Ok(config) => config,
         Err(e) => return fail(&e.to_string()),
@@ -71,6 +77,20 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Run on a terminal without the host, the program explains itself instead of waiting for
+/// JSON; piped input is accepted, so tools and tests can drive it.
+fn check_started_by_host(argv: &[std::ffi::OsString]) -> Result<(), ServeError> {
+    let under_host = std::env::var_os("MOLECULE_BACKEND").is_some_and(|v| v == "1");
+    if under_host || !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let program = argv.first().map_or_else(
+        || "molecule-claude-code".into(),
+        |p| p.to_string_lossy().into_owned(),
+    );
+    Err(ServeError::NotUnderHost { program })
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -6,6 +6,7 @@ use std::io;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
@@ -140,9 +141,12 @@ impl TurnProcess {
     /// After the leader is gone: kills the rest of its group and the remembered descendants,
     /// waits for them to go, and reaps the ones reparented to the backend.
     async fn cleanup(&mut self) {
+        // ESRCH: nothing is left in the group, so only remembered descendants need a look.
+        let group_empty = killpg(Pid::from_raw(self.pid), Signal::SIGKILL) == Err(Errno::ESRCH);
         self.signal_all(Signal::SIGKILL);
         let start = Instant::now();
-        while start.elapsed() < SWEEP_LIMIT && self.any_alive() {
+        let must_wait = !group_empty || !self.seen.is_empty();
+        while must_wait && start.elapsed() < SWEEP_LIMIT && self.any_alive() {
             sleep(POLL).await;
         }
         self.registry.remove(self.pid);

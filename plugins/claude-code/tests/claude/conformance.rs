@@ -12,9 +12,17 @@ fn molecule_backend_check_passes_on_this_backend() {
     };
     let rig = Rig::new();
     let backend = rig.command(&[]);
+    let help = std::process::Command::new(&host)
+        .args(["backend-check", "--help"])
+        .output()
+        .expect("backend-check --help");
     let mut cmd = std::process::Command::new(host);
-    cmd.arg("backend-check")
-        .arg("--")
+    cmd.arg("backend-check");
+    if String::from_utf8_lossy(&help.stdout).contains("--busy-message") {
+        // A turn that runs until cancelled, for the checks that need a request in flight.
+        cmd.args(["--busy-message", "[fake:hang] busy"]);
+    }
+    cmd.arg("--")
         .arg(backend.get_program())
         .args(backend.get_args());
     for (k, v) in backend.get_envs() {

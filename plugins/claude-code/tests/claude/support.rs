@@ -336,11 +336,14 @@ pub fn reply_text(answer: &Value) -> &str {
         .unwrap_or_else(|| panic!("not a text reply: {answer}"))
 }
 
-/// The `molecule` host binary, next to this crate's binaries in the target directory, when
-/// it was built (`cargo test --workspace` builds every member's binaries before any test runs).
+/// The `molecule` host binary: `$MOLECULE_BIN` when set, else the one next to this crate's
+/// binaries in the target directory, when it was built (`cargo test --workspace` builds every member's binaries before any test runs).
 /// It is not built from here: a nested `cargo build` would wait on the lock the running
 /// `cargo test` holds.
 pub fn molecule_binary() -> Option<PathBuf> {
+    if let Some(given) = std::env::var_os("MOLECULE_BIN") {
+        return Some(PathBuf::from(given));
+    }
     let ours = Path::new(env!("CARGO_BIN_EXE_molecule-claude-code"));
     let host = ours.with_file_name("molecule");
     host.is_file().then_some(host)
