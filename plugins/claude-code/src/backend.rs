@@ -1,0 +1,297 @@
+//! [`ClaudeCode`], the [`Backend`]: one Claude turn per `handle_a2a`, in the Claude session of
+//! the message's conversation, with the recovery and limits of the crate docs.
+
+use crate::command::{Session, turn_command, turn_env};
+use crate::config::Config;
+use crate::outcome::{self, Verdict};
+use crate::process::Registry;
+use crate::prompt;
+use crate::sessions::{SessionStore, now_ms};
+use crate::turn::{self, TurnEnd, TurnSetup};
+use molecule_plugin::protocol::methods::{AgentCard, BackendInfo, InitializeParams, Skill};
+use molecule_plugin::protocol::{
+    BackendCapabilities, HandleA2aParams, HandleA2aResult, RpcError, code,
+};
+use molecule_plugin::{AppError, Backend, RequestContext};
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// The host's idle timeout when it announces none (SPEC §13).
+const DEFAULT_IDLE: Duration = Duration::from_secs(120);
+/// How far ahead of the host's deadline the backend gives up, so its 1005 arrives first.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// The claude-code backend.
+#[derive(Clone)]
+pub struct ClaudeCode {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    env: Vec<(OsString, OsString)>,
+    registry: Registry,
+    sessions: Mutex<SessionStore>,
+    busy: Mutex<HashSet<String>>,
+    slots: Semaphore,
+    limits: Mutex<Option<HostLimits>>,
+    attachments: PathBuf,
+}
+
+#[derive(Clone, Copy)]
+struct HostLimits {
+    idle: Option<Duration>,
+    request: Duration,
+}
+
+impl ClaudeCode {
+    /// A backend with `config`, keeping its turns in `registry`, and the given session map.
+    pub fn new(config: Config, registry: Registry, sessions: SessionStore) -> ClaudeCode {
+        let attachments = config
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("molecule-claude-code"))
+            .join("attachments");
+        ClaudeCode {
+            shared: Arc::new(Shared {
+                env: turn_env(std::env::vars_os()),
+                slots: Semaphore::new(config.max_concurrency as usize),
+                config,
+                registry,
+                sessions: Mutex::new(sessions),
+                busy: Mutex::new(HashSet::new()),
+                limits: Mutex::new(None),
+                attachments,
+            }),
+        }
+    }
+
+    /// The registry of live turns.
+    pub fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+}
+
+impl Backend for ClaudeCode {
+    fn info(&self) -> BackendInfo {
+        molecule_plugin::package_info!()
+    }
+
+    fn capabilities(&self) -> BackendCapabilities {
+        BackendCapabilities {
+            max_concurrency: Some(self.shared.config.max_concurrency),
+            cancel: true,
+            progress: true,
+        }
+    }
+
+    fn agent_card(&self) -> Option<AgentCard> {
+        Some(AgentCard {
+            description: Some(
+                "Claude Code, answering each correspondent in a conversation of its own.".into(),
+            ),
+            skills: Some(vec![Skill {
+                id: Some("claude-code".into()),
+                name: "Claude Code".into(),
+                description: Some(
+                    "Answers questions and works on the files of its project directory.".into(),
+                ),
+                tags: Some(vec!["claude".into(), "coding".into()]),
+                examples: None,
+            }]),
+        })
+    }
+
+    async fn initialize(&self, params: &InitializeParams) -> Result<(), RpcError> {
+        let limits = HostLimits {
+            idle: params.limits.idle_timeout_ms.map(Duration::from_millis),
+            request: Duration::from_millis(params.limits.request_timeout_ms),
+        };
+        *lock(&self.shared.limits) = Some(limits);
+        Ok(())
+    }
+
+    fn cancel_grace(&self) -> Duration {
+        // Long enough to stop the turn's processes by the ladder and answer -32800 ourselves.
+        self.shared.config.timers.kill_grace + Duration::from_secs(2)
+    }
+
+    async fn handle_a2a(
+        &self,
+        params: HandleA2aParams,
+        cx: RequestContext,
+    ) -> Result<HandleA2aResult, RpcError> {
+        let key = params.context.conversation_key.clone();
+        let _busy = self.shared.claim(&key)?;
+        let _slot = self.shared.slots.try_acquire().map_err(|_| {
+            RpcError::from(
+                AppError::busy("every turn slot is taken").retry_after(Duration::from_secs(5)),
+            )
+        })?;
+        let attachments = self.shared.attachments.clone();
+        let prompt = prompt::build(&params.message, &attachments).map_err(|e| {
+            RpcError::from(AppError::unsupported_content(e.clone()).user_message(e))
+        })?;
+        let preamble = prompt::preamble(&params.sender, &params.context);
+        self.shared.converse(&key, prompt, &preamble, &cx).await
+    }
+}
+
+impl Shared {
+    /// Marks the conversation busy; a second turn on it meanwhile is answered 1001.
+    fn claim(&self, key: &str) -> Result<BusyGuard<'_>, RpcError> {
+        if !lock(&self.busy).insert(key.to_owned()) {
+            let e = AppError::busy("a turn of this conversation is already running")
+                .retry_after(Duration::from_secs(5));
+            return Err(e.into());
+        }
+        Ok(BusyGuard {
+            busy: &self.busy,
+            key: key.to_owned(),
+        })
+    }
+
+    /// Runs the turn in the conversation's session, and once more in a fresh session when
+    /// that one turns out to be broken.
+    async fn converse(
+        &self,
+        key: &str,
+        prompt: String,
+        preamble: &str,
+        cx: &RequestContext,
+    ) -> Result<HandleA2aResult, RpcError> {
+        let cwd = &self.config.cwd;
+        let mut session = match lock(&self.sessions).lookup(key, cwd, now_ms()) {
+            Some(id) => Session::Resume(id),
+            None => Session::Fresh(uuid::Uuid::new_v4().to_string()),
+        };
+        let setup = self.setup(cx);
+        for retry in [false, true] {
+            if let Session::Fresh(id) = &session {
+                // Recorded before the run, so that the next turn resumes even if this one is cut.
+                self.remember(key, id);
+            }
+            let cmd = turn_command(&self.config, &session, preamble, &self.env);
+            let end = turn::run(&cmd, prompt.clone(), &setup, cx).await;
+            match self.settle(key, &session, end, retry) {
+                Some(answer) => return answer,
+                None => {
+                    crate::log::info(
+                        "the conversation's Claude session could not be used; starting a fresh one",
+                    );
+                    self.forget(key);
+                    session = Session::Fresh(uuid::Uuid::new_v4().to_string());
+                }
+            }
+        }
+        Err(RpcError::new(
+            code::INTERNAL_ERROR,
+            "no fresh session could be started",
+        ))
+    }
+
+    /// The answer a turn's end gives, or `None` to retry in a fresh session.
+    fn settle(
+        &self,
+        key: &str,
+        session: &Session,
+        end: TurnEnd,
+        retried: bool,
+    ) -> Option<Result<HandleA2aResult, RpcError>> {
+        match end {
+            TurnEnd::Cancelled => Some(Err(RpcError::cancelled())),
+            TurnEnd::TimedOut => Some(Err(AppError::deadline_exceeded("the turn timed out")
+                .user_message("This took me too long, so I stopped. Please try again, perhaps with a smaller request.")
+                .into())),
+            TurnEnd::SpawnFailed(e) => Some(Err(AppError::new(code::INTERNAL_ERROR, format!("cannot start claude: {e}"))
+                .user_message("This agent could not start Claude; its operator has been told.")
+                .into())),
+            TurnEnd::Result { result, init_session, rate_limit, assistant } => {
+                let verdict = outcome::from_result(&result, rate_limit.as_ref(), &assistant);
+                if matches!(verdict, Verdict::FreshSession) {
+                    return if retried { Some(Err(broken_twice())) } else { None };
+                }
+                let adopted = result.session_id.as_deref().or(init_session.as_deref());
+                if let Some(id) = adopted.filter(|id| *id != session.id()) {
+                    self.remember(key, id);
+                } else {
+                    self.remember(key, session.id());
+                }
+                let Verdict::Answer(answer) = verdict else { return None };
+                Some(answer)
+            }
+            TurnEnd::NoResult { exit, stderr_tail } => {
+                let broken = outcome::session_broken(&stderr_tail.join("\n"));
+                if !retried && (broken || matches!(session, Session::Resume(_))) {
+                    return None;
+                }
+                self.forget(key);
+                Some(Err(outcome::no_result(exit.status, &stderr_tail)))
+            }
+        }
+    }
+
+    fn setup(&self, cx: &RequestContext) -> TurnSetup<'_> {
+        let limits = *lock(&self.limits);
+        let idle = limits.and_then(|l| l.idle).unwrap_or(DEFAULT_IDLE);
+        let progress_every = self
+            .config
+            .timers
+            .progress_interval
+            .unwrap_or_else(|| (idle / 4).max(Duration::from_secs(1)));
+        let from_host = limits.map(|l| l.request.saturating_sub(DEADLINE_MARGIN));
+        let before_deadline = cx
+            .remaining()
+            .map(|r| r.saturating_sub(DEADLINE_MARGIN + self.config.timers.kill_grace));
+        let timeout = [self.config.turn_timeout.or(from_host), before_deadline]
+            .into_iter()
+            .flatten()
+            .min();
+        TurnSetup {
+            registry: &self.registry,
+            timers: self.config.timers,
+            progress_every,
+            timeout,
+        }
+    }
+
+    fn remember(&self, key: &str, session_id: &str) {
+        if let Err(e) = lock(&self.sessions).put(key, session_id, &self.config.cwd, now_ms()) {
+            crate::log::warn(&format!("the session map was not saved: {e}"));
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        if let Err(e) = lock(&self.sessions).remove(key) {
+            crate::log::warn(&format!("the session map was not saved: {e}"));
+        }
+    }
+}
+
+fn broken_twice() -> RpcError {
+    AppError::new(
+        code::INTERNAL_ERROR,
+        "a fresh Claude session failed as well",
+    )
+    .into()
+}
+
+/// Releases a conversation's busy mark when its turn ends, however it ends.
+struct BusyGuard<'a> {
+    busy: &'a Mutex<HashSet<String>>,
+    key: String,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.busy).remove(&self.key);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
