@@ -331,8 +331,10 @@ impl Backend {
                 self.call_host(&id, &method)
             }
             _ if self.has("oversize") => {
-                let limits = &self.state.lock().unwrap().init_params["limits"];
-                let max = limits["maxMessageBytes"].as_u64().unwrap_or(0) as usize;
+                // One statement, so the state lock is released before `finish` takes it.
+                let max = self.state.lock().unwrap().init_params["limits"]["maxMessageBytes"]
+                    .as_u64()
+                    .unwrap_or(0) as usize;
                 self.finish(&id, Ok(text_reply("x".repeat(max + 1))));
             }
             _ => self.finish(&id, Ok(echo)),
