@@ -57,7 +57,9 @@ impl From<SessionError> for Problem {
                 "check the command: the program must exist, be executable, and start on its own \
                  (a script needs a #! line)"
             }
-            SessionError::Write(_) => "keep reading stdin until it reaches end of file",
+            SessionError::Write(_) | SessionError::Stalled { .. } => {
+                "keep reading stdin until it reaches end of file, also while requests run"
+            }
             SessionError::Exited { .. } => {
                 "keep running until stdin closes, and answer every request first; its stderr \
                  (below) says why it stopped"

@@ -64,7 +64,10 @@ fn parse_initialize(value: &Value) -> Result<InitializeResult, Problem> {
         None => return bad("has no protocolVersion".into()),
         Some(v) if !v.is_u64() => {
             return Err(problem(
-                format!("has protocolVersion {v}, which is not a non-negative JSON integer"),
+                format!(
+                    "the initialize result has protocolVersion {v}, which is not a \
+                     non-negative JSON integer"
+                ),
                 "write protocolVersion as a JSON integer (1, not 1.0 or \"1\")",
             ));
         }
@@ -86,7 +89,10 @@ fn parse_initialize(value: &Value) -> Result<InitializeResult, Problem> {
         && !n.is_u64()
     {
         return Err(problem(
-            format!("has capabilities.maxConcurrency {n}, which is not a non-negative integer"),
+            format!(
+                "the initialize result has capabilities.maxConcurrency {n}, which is not a \
+                 non-negative integer"
+            ),
             "write maxConcurrency as a JSON integer, or leave it out (meaning 1)",
         ));
     }
@@ -235,4 +241,39 @@ pub async fn startup_time(ctx: &mut Ctx<'_>) -> Verdict {
         );
     }
     pass(format!("answered initialize in {figures}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(value: Value) -> String {
+        parse_initialize(&value).unwrap_err().message
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_an_initialize_result() {
+        let backend = json!({"name": "b", "version": "1"});
+        assert_eq!(
+            why(json!({"protocolVersion": 1.0, "backend": backend})),
+            "the initialize result has protocolVersion 1.0, which is not a non-negative JSON integer"
+        );
+        assert_eq!(
+            why(json!({"protocolVersion": 1, "backend": {"name": "b", "version": " "}})),
+            "the initialize result has no backend.version (a non-empty string)"
+        );
+        assert_eq!(
+            why(json!({"protocolVersion": 1, "backend": backend,
+                       "capabilities": {"maxConcurrency": "4"}})),
+            "the initialize result has capabilities.maxConcurrency \"4\", which is not a \
+             non-negative integer"
+        );
+        assert_eq!(
+            why(json!({"backend": backend})),
+            "the initialize result has no protocolVersion"
+        );
+        let ok = parse_initialize(&json!({"protocolVersion": 1, "backend": backend,
+                                          "capabilities": {"future": true}}));
+        assert_eq!(ok.unwrap().capabilities.concurrency(), 1);
+    }
 }

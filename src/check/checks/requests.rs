@@ -9,6 +9,7 @@ use crate::check::outcome::{Problem, Verdict, fail, pass, problem};
 use crate::check::probe;
 use crate::check::record::{Kind, Side};
 use crate::check::runner::Ctx;
+use crate::check::session::SessionError;
 
 /// The largest integer every JSON implementation reads exactly (2^53 − 1).
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -226,15 +227,19 @@ pub async fn a2a_large(ctx: &mut Ctx<'_>) -> Verdict {
     let text = probe::large_text("backend-check-large", bytes);
     let params = probe::text(ctx.plan, &text);
     let session = ctx.start().await?;
-    let id = session.request("handle_a2a", Some(params)).await?;
     let what = format!("a {}-byte message", text.len());
-    let answer = session.answer(&id).await.map_err(|e| {
+    let failed = |e: SessionError| {
         hinted(
             Problem::from(e).context(&format!("after {what}")),
             "read lines of any length up to limits.maxMessageBytes (Python's asyncio readline \
              stops at 64 KiB unless given a limit)",
         )
-    })?;
+    };
+    let id = session
+        .request("handle_a2a", Some(params))
+        .await
+        .map_err(failed)?;
+    let answer = session.answer(&id).await.map_err(failed)?;
     let summary = judge_a2a(answer, &what)?;
     pass(format!("answered {what} with {summary}"))
 }
@@ -273,4 +278,55 @@ pub async fn a2a_utf8(ctx: &mut Ctx<'_>) -> Verdict {
     pass(format!(
         "answered a message of multi-byte UTF-8 text with {summary}{note}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use molecule_protocol::RpcError;
+
+    fn response(id: Value) -> Kind {
+        Kind::Response {
+            id: serde_json::from_value(id).ok(),
+            result: Err(RpcError::new(-32600, "bad id")),
+        }
+    }
+
+    fn miss(kind: &Kind, sent: RequestId) -> String {
+        match near_miss(kind, &sent) {
+            Relation::Miss(text) => text,
+            Relation::Exact => "exact".into(),
+            Relation::Unrelated => "unrelated".into(),
+        }
+    }
+
+    #[test]
+    fn tells_near_misses_from_other_answers() {
+        let big = RequestId::Number(MAX_SAFE_INTEGER);
+        assert_eq!(
+            miss(&response(json!(MAX_SAFE_INTEGER)), big.clone()),
+            "exact"
+        );
+        assert_eq!(
+            miss(&response(json!("9007199254740991")), big.clone()),
+            "\"9007199254740991\" (a string)"
+        );
+        let float = Kind::Invalid {
+            reason: "\"id\" must be an integer or a string".into(),
+            raw_id: Some(json!(9007199254740991.0)),
+        };
+        assert_eq!(
+            miss(&float, big.clone()),
+            "9007199254740991.0 (not an integer: rounded through a float?)"
+        );
+        assert_eq!(
+            miss(&response(Value::Null), RequestId::from("a")),
+            "null (bad id (code -32600))"
+        );
+        assert_eq!(miss(&response(json!(12)), big), "unrelated");
+        assert_eq!(
+            miss(&response(json!(7)), RequestId::from("7")),
+            "7 (an integer)"
+        );
+    }
 }

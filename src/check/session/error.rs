@@ -28,6 +28,14 @@ pub enum SessionError {
         /// Its last stderr lines.
         stderr: Vec<String>,
     },
+    /// A write to stdin blocked: the backend stopped reading.
+    #[error("the backend stopped reading its stdin: writing {what} blocked for {}", human(*.after))]
+    Stalled {
+        /// What was being written.
+        what: String,
+        /// How long the write blocked.
+        after: Duration,
+    },
     /// Nothing came in time.
     #[error("no answer to {waiting} within {}{}", human(*.after), junk_suffix(.junk))]
     Timeout {

@@ -159,12 +159,7 @@ impl Session {
         match self.write(msg).await {
             // A pipe closed under the write: the backend is gone, say how.
             Err(SessionError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                let what = match msg {
-                    Message::Request(r) => format!("{} (id {})", r.method, r.id),
-                    Message::Notification(n) => n.method.clone(),
-                    Message::Response(_) => "its call to the host to be answered".into(),
-                };
-                Err(self.ended(what).await)
+                Err(self.ended(describe_message(msg)).await)
             }
             result => {
                 self.answer_host_calls().await;
@@ -191,10 +186,9 @@ impl Session {
                 written = &mut write => break written.map_err(SessionError::Write),
                 next = self.reader.next(&self.record, deadline) => {
                     if let Next::Elapsed = next {
-                        break Err(SessionError::Timeout {
-                            waiting: "the backend to read its stdin".into(),
+                        break Err(SessionError::Stalled {
+                            what: describe_message(msg),
                             after: self.timers.answer,
-                            junk: None,
                         });
                     }
                 }
@@ -356,6 +350,15 @@ enum Waiting<'a> {
     Id(&'a RequestId),
     /// Something described in words.
     Text(&'a str),
+}
+
+/// "ping (id 3)", "$/cancelRequest", "the answer to a host call".
+fn describe_message(msg: &Message) -> String {
+    match msg {
+        Message::Request(r) => format!("{} (id {})", r.method, r.id),
+        Message::Notification(n) => n.method.clone(),
+        Message::Response(_) => "the answer to its call to the host".into(),
+    }
 }
 
 /// "ping (id 3)", from the request the checker sent.
