@@ -14,7 +14,7 @@
 //! id never sent), `crash-on-request`, `ignore-cancel`, `ignore-sigterm` (also ignores EOF),
 //! `grandchild` (starts a process in its own session that holds the pipes and writes its pid to
 //! `MOLECULE_TEST_PID_FILE`), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
-//! 50000), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
+//! 50000, all written before it exits), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
 //!
 //! Faults that `backend-check` must each catch: `echo-version` (answers initialize with the
 //! version offered), `no-init-check` (serves requests before initialize), `numeric-ids`
@@ -122,10 +122,10 @@ fn main() {
     if faults.contains("grandchild") {
         spawn_grandchild();
     }
-    if faults.contains("stderr-flood") {
+    let flood = faults.contains("stderr-flood").then(|| {
         let lines = num("MOLECULE_TEST_FLOOD_LINES", 50_000);
-        std::thread::spawn(move || flood_stderr(lines));
-    }
+        std::thread::spawn(move || flood_stderr(lines))
+    });
     let backend = Arc::new(Backend {
         faults,
         out: Out(Arc::new(Mutex::new(std::io::stdout()))),
@@ -143,6 +143,10 @@ fn main() {
             Err(_) => eprintln!("test-backend: ignoring a line that is not JSON"),
         }
         line.clear();
+    }
+    // The whole flood is written before the exit, so its size does not depend on timing.
+    if let Some(flood) = flood {
+        let _ = flood.join();
     }
     if backend.has("ignore-sigterm") {
         eprintln!("test-backend: stdin closed, staying up anyway (on purpose)");
