@@ -51,7 +51,8 @@ fn a_backend_that_speaks_another_protocol_version() {
 
 #[test]
 fn a_backend_that_greets_on_stdout_instead_of_answering() {
-    let run = only("junk-handshake", "handshake", &["--startup-timeout=300ms"]);
+    // Long enough for the greeting to be read before the timeout, even on a busy machine.
+    let run = only("junk-handshake", "handshake", &["--startup-timeout=2s"]);
     run.assert_fails(
         "handshake",
         "it wrote non-protocol output to stdout: \"Welcome to my-agent v1.0! Type 'help' for \
@@ -284,7 +285,12 @@ fn a_backend_that_leaves_a_grandchild_holding_the_pipes() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("grandchild.pid");
     let env = format!("--env=MOLECULE_TEST_PID_FILE={}", pid_file.display());
-    let run = only("grandchild", "shutdown.descendants", &[&env]);
+    // The grandchild is sure to outlive the exit grace: keep it short.
+    let run = only(
+        "grandchild",
+        "shutdown.descendants",
+        &[&env, "--exit-grace=300ms"],
+    );
     let pid = std::fs::read_to_string(&pid_file).expect("the grandchild wrote its pid");
     run.assert_fails(
         "shutdown.descendants",
@@ -313,7 +319,10 @@ fn a_backend_that_floods_stderr_still_conforms() {
         ],
     );
     assert_eq!(run.code, 0, "{:#}", run.report);
-    run.assert_fails("stderr.volume", "lines to stderr in a short session");
+    run.assert_fails(
+        "stderr.volume",
+        "wrote 5001 lines to stderr in a short session (initialize, ping, one message)",
+    );
     assert_eq!(run.outcome("stdout.clean"), "pass");
 }
 

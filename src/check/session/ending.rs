@@ -73,9 +73,11 @@ impl Session {
         self.drain_stdout(Instant::now() + t.exit_grace).await;
         let survivors = self.survivors(t.exit_grace).await;
         self.process.sweep(None).await;
-        self.drain_stdout(Instant::now() + t.exit_grace).await;
+        // Nothing of the backend is left to hold the pipes: both reach end of file as soon as
+        // what is buffered is read (the bound only guards against a process that escaped).
+        self.drain_stdout(Instant::now() + t.answer).await;
         if let Some(task) = self.stderr.take() {
-            let _ = timeout(t.exit_grace, task).await;
+            let _ = timeout(t.answer, task).await;
         }
         Finished {
             status: self.process.try_status(),
