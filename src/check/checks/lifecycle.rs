@@ -53,6 +53,13 @@ pub async fn shutdown_eof(ctx: &mut Ctx<'_>) -> Verdict {
             format!("{} {} after stdin closed", exit_text(status), human(took)),
             hint_exit,
         ),
+        (None, status) if finished.step == StopStep::AlreadyExited => fail(
+            format!(
+                "{} before its stdin was closed",
+                status.map_or_else(|| "ended".to_owned(), exit_text)
+            ),
+            "keep running until stdin closes: the host treats any other exit as a crash",
+        ),
         _ => {
             let then = match finished.step {
                 StopStep::ExitedAfterSigterm => "it exited after SIGTERM",

@@ -48,10 +48,12 @@ impl Session {
     pub async fn finish(mut self) -> Finished {
         // Remember the tree while its parent links still lead to the backend.
         self.process.scan();
+        // Looked at before stdin closes: a quick backend is gone a moment after.
+        let already = self.process.try_status().is_some();
         self.stdin = None;
         let closed = Instant::now();
         let t = self.timers;
-        let mut exited = self.process.try_status().is_some();
+        let mut exited = already;
         while !exited {
             tokio::select! {
                 _ = self.process.wait() => exited = true,
@@ -60,8 +62,10 @@ impl Session {
                 }
             }
         }
-        let exit_after_eof = exited.then(|| closed.elapsed());
-        let step = if exited {
+        let exit_after_eof = (exited && !already).then(|| closed.elapsed());
+        let step = if already {
+            StopStep::AlreadyExited
+        } else if exited {
             StopStep::ExitedAfterEof
         } else {
             let ladder = Ladder {
