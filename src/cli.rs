@@ -27,6 +27,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
+    #[command(name = "backend-check")]
+    BackendCheck(crate::check::CheckArgs),
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
@@ -38,6 +41,13 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::BackendCheck(args) => {
+            // The report is the output; the checker's own logs are for debugging it.
+            if std::env::var_os("RUST_LOG").is_some() {
+                crate::logging::init(cli.log_format);
+            }
+            crate::check::run(args)
+        }
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::cli::run(args),
     }

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod backoff;
+pub mod check;
 pub mod cli;
 pub mod emulator;
 pub mod exit;

@@ -14,7 +14,17 @@
 //! id never sent), `crash-on-request`, `ignore-cancel`, `ignore-sigterm` (also ignores EOF),
 //! `grandchild` (starts a process in its own session that holds the pipes and writes its pid to
 //! `MOLECULE_TEST_PID_FILE`), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
-//! 50000), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
+//! 50000, all written before it exits), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
+//!
+//! Faults that `backend-check` must each catch: `echo-version` (answers initialize with the
+//! version offered), `no-init-check` (serves requests before initialize), `numeric-ids`
+//! (answers a string id that looks like a number with an integer id), `unknown-method-result`,
+//! `answer-notifications` (answers unknown notifications with an `"id": null` error),
+//! `lax-params` (answers handle_a2a without a message with a result, not -32602), `bad-parts`
+//! (`type` instead of `kind` in reply parts), `small-lines` (exits on a line over 64 KiB, like
+//! asyncio's default reader), `mangle-utf8` (non-ASCII text comes back as `?`),
+//! `answer-any-cancel` (answers -32800 even for ids not in flight), `late-progress` (a
+//! `$/progress` after each answer), `exit-1-at-eof`.
 //!
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
@@ -112,10 +122,10 @@ fn main() {
     if faults.contains("grandchild") {
         spawn_grandchild();
     }
-    if faults.contains("stderr-flood") {
+    let flood = faults.contains("stderr-flood").then(|| {
         let lines = num("MOLECULE_TEST_FLOOD_LINES", 50_000);
-        std::thread::spawn(move || flood_stderr(lines));
-    }
+        std::thread::spawn(move || flood_stderr(lines))
+    });
     let backend = Arc::new(Backend {
         faults,
         out: Out(Arc::new(Mutex::new(std::io::stdout()))),
@@ -124,17 +134,28 @@ fn main() {
     let mut stdin = std::io::stdin().lock();
     let mut line = Vec::new();
     while stdin.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+        if backend.has("small-lines") && line.len() > 64 * 1024 {
+            eprintln!("test-backend: a line over 64 KiB, the reader's limit: exiting (on purpose)");
+            std::process::exit(1);
+        }
         match serde_json::from_slice::<Value>(&line) {
             Ok(msg) => backend.dispatch(msg),
             Err(_) => eprintln!("test-backend: ignoring a line that is not JSON"),
         }
         line.clear();
     }
+    // The whole flood is written before the exit, so its size does not depend on timing.
+    if let Some(flood) = flood {
+        let _ = flood.join();
+    }
     if backend.has("ignore-sigterm") {
         eprintln!("test-backend: stdin closed, staying up anyway (on purpose)");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
+    }
+    if backend.has("exit-1-at-eof") {
+        std::process::exit(1);
     }
 }
 
@@ -148,6 +169,9 @@ impl Backend {
         match (method, msg.get("id").cloned()) {
             (Some(m), Some(id)) => self.request(&m, id, msg["params"].clone()),
             (Some(m), None) if m == "$/cancelRequest" => self.cancel(&msg["params"]),
+            (Some(_), None) if self.has("answer-notifications") => self.out.send(
+                json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32601, "message": "unknown"}}),
+            ),
             (Some(_), None) => {}
             (None, Some(id)) => self.host_answer(&id, msg),
             (None, None) => eprintln!("test-backend: ignoring a message without method or id"),
@@ -155,9 +179,16 @@ impl Backend {
     }
 
     fn reply(&self, id: &Value, outcome: Result<Value, Value>) {
-        let mut msg = json!({"jsonrpc": "2.0", "id": id});
+        let wire_id = match id.as_str().map(str::parse::<i64>) {
+            Some(Ok(n)) if self.has("numeric-ids") => json!(n),
+            _ => id.clone(),
+        };
+        let mut msg = json!({"jsonrpc": "2.0", "id": wire_id});
         match outcome {
-            Ok(result) => msg["result"] = result,
+            Ok(mut result) => {
+                self.spoil(&mut result);
+                msg["result"] = result
+            }
             Err(error) => msg["error"] = error,
         }
         if self.has("junk-stdout") {
@@ -174,6 +205,30 @@ impl Backend {
         }
     }
 
+    /// `bad-parts` and `mangle-utf8`: what a careless backend does to its reply parts.
+    fn spoil(&self, result: &mut Value) {
+        let parts = result.get_mut("parts").and_then(Value::as_array_mut);
+        for part in parts.into_iter().flatten() {
+            let Some(part) = part.as_object_mut() else {
+                continue;
+            };
+            if self.has("bad-parts")
+                && let Some(kind) = part.remove("kind")
+            {
+                part.insert("type".into(), kind);
+            }
+            if self.has("mangle-utf8")
+                && let Some(text) = part.get("text").and_then(Value::as_str)
+            {
+                let ascii: String = text
+                    .chars()
+                    .map(|c| if c.is_ascii() { c } else { '?' })
+                    .collect();
+                part.insert("text".into(), json!(ascii));
+            }
+        }
+    }
+
     /// Answers an open request exactly once.
     fn finish(&self, id: &Value, outcome: Result<Value, Value>) {
         if self
@@ -185,6 +240,11 @@ impl Backend {
             .is_some()
         {
             self.reply(id, outcome);
+            if self.has("late-progress") {
+                let params = json!({"id": id, "message": "still working (too late)"});
+                self.out
+                    .send(json!({"jsonrpc": "2.0", "method": "$/progress", "params": params}));
+            }
         }
     }
 
@@ -192,13 +252,14 @@ impl Backend {
         if method == "initialize" {
             return self.initialize(id, params);
         }
-        if !self.state.lock().unwrap().initialized {
+        if !self.state.lock().unwrap().initialized && !self.has("no-init-check") {
             let error = json!({"code": -32002, "message": "not initialized"});
             return self.reply(&id, Err(error));
         }
         match method {
             "ping" => self.reply(&id, Ok(json!({}))),
             "handle_a2a" => self.handle_a2a(id, params),
+            _ if self.has("unknown-method-result") => self.reply(&id, Ok(json!({}))),
             other => {
                 let error =
                     json!({"code": -32601, "message": format!("method not found: {other}")});
@@ -227,6 +288,8 @@ impl Backend {
         let version = num("MOLECULE_TEST_PROTOCOL_VERSION", 0);
         let version = if self.has("wrong-version") {
             version.max(2)
+        } else if self.has("echo-version") {
+            params["protocolVersion"].as_u64().unwrap_or(1) as usize
         } else {
             1
         };
@@ -251,6 +314,10 @@ impl Backend {
     }
 
     fn handle_a2a(self: &Arc<Self>, id: Value, params: Value) {
+        if !params["message"]["parts"].is_array() && !self.has("lax-params") {
+            let error = json!({"code": -32602, "message": "invalid params: no message.parts"});
+            return self.reply(&id, Err(error));
+        }
         let text: Vec<&str> = params["message"]["parts"]
             .as_array()
             .into_iter()
@@ -331,8 +398,10 @@ impl Backend {
                 self.call_host(&id, &method)
             }
             _ if self.has("oversize") => {
-                let limits = &self.state.lock().unwrap().init_params["limits"];
-                let max = limits["maxMessageBytes"].as_u64().unwrap_or(0) as usize;
+                // One statement, so the state lock is released before `finish` takes it.
+                let max = self.state.lock().unwrap().init_params["limits"]["maxMessageBytes"]
+                    .as_u64()
+                    .unwrap_or(0) as usize;
                 self.finish(&id, Ok(text_reply("x".repeat(max + 1))));
             }
             _ => self.finish(&id, Ok(echo)),
@@ -398,6 +467,10 @@ impl Backend {
             Some(_) => {
                 let error = json!({"code": -32800, "message": "cancelled", "data": {"details": {"reason": params["reason"]}}});
                 self.finish(id, Err(error));
+            }
+            None if self.has("answer-any-cancel") => {
+                let error = json!({"code": -32800, "message": "cancelled"});
+                self.reply(id, Err(error));
             }
             None => {}
         }

@@ -78,6 +78,22 @@ pub struct BackendProcess {
     status: Option<ExitStatus>,
 }
 
+/// A process just spawned, whose `Child` still holds the pipes to take.
+struct PendingProcess {
+    pid: u32,
+}
+
+impl PendingProcess {
+    fn with_child(self, child: Child) -> BackendProcess {
+        BackendProcess {
+            child,
+            pid: self.pid,
+            lineage: Lineage::new(self.pid),
+            status: None,
+        }
+    }
+}
+
 impl BackendProcess {
     /// Spawns `command` with exactly `env` as its environment, in its own process group, with
     /// all three stdio streams piped.
@@ -85,39 +101,59 @@ impl BackendProcess {
         command: &BackendCommand,
         env: Vec<(OsString, OsString)>,
     ) -> io::Result<(BackendProcess, Pipes)> {
-        let mut cmd = Command::new(&command.program);
-        cmd.args(&command.args)
-            .env_clear()
-            .envs(env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        set_parent_death_signal(&mut cmd);
-        let mut child = spawn_on_spawner_thread(cmd).await?;
-        let pid = child
-            .id()
-            .ok_or_else(|| io::Error::other("the backend exited at once"))?;
+        let (process, mut child) = Self::launch(command, env, Stdio::piped()).await?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(io::Error::other("the backend's pipes are missing"));
         };
-        let process = BackendProcess {
-            child,
-            pid,
-            lineage: Lineage::new(pid),
-            status: None,
-        };
         Ok((
-            process,
+            process.with_child(child),
             Pipes {
                 stdin,
                 stdout,
                 stderr,
             },
         ))
+    }
+
+    /// Spawns `command` like [`spawn`](Self::spawn), but with `stdin` as its standard input
+    /// (`backend-check` gives it a terminal, to see what the program does when a person runs
+    /// it by hand); stdout and stderr are piped.
+    pub async fn spawn_with_stdin(
+        command: &BackendCommand,
+        env: Vec<(OsString, OsString)>,
+        stdin: Stdio,
+    ) -> io::Result<(BackendProcess, ChildStdout, ChildStderr)> {
+        let (process, mut child) = Self::launch(command, env, stdin).await?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(io::Error::other("the backend's pipes are missing"));
+        };
+        Ok((process.with_child(child), stdout, stderr))
+    }
+
+    /// Spawns the process; the returned `BackendProcess` holds the pid and lineage, the
+    /// `Child` still holds the pipes (see [`with_child`](Self::with_child)).
+    async fn launch(
+        command: &BackendCommand,
+        env: Vec<(OsString, OsString)>,
+        stdin: Stdio,
+    ) -> io::Result<(PendingProcess, Child)> {
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args)
+            .env_clear()
+            .envs(env)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        set_parent_death_signal(&mut cmd);
+        let child = spawn_on_spawner_thread(cmd).await?;
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("the backend exited at once"))?;
+        Ok((PendingProcess { pid }, child))
     }
 
     /// The leader's pid (also the process group id).

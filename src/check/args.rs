@@ -1,0 +1,151 @@
+//! The `backend-check` command line.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use super::catalog::CheckId;
+use super::plan::{Settings, Timers};
+use crate::backend::BackendCommand;
+
+/// How the output ends: what each outcome means, and the exit codes.
+const AFTER_HELP: &str = "\
+Each check starts the backend afresh, plays the host, and passes, fails (saying what to fix) or
+is skipped (saying why). Mandatory checks apply to every backend; capability checks to backends
+that advertise the capability (maxConcurrency above 1, cancel, progress); advisory checks report
+recommended behaviour and never fail the run.
+
+Exit codes: 0 every mandatory check (and every check of an advertised capability) passed;
+9 one failed; 3 the backend could not be started at all; 2 usage error.
+
+Example:
+  molecule backend-check -- python3 my_agent.py
+  molecule backend-check --json --busy-message 'write a long essay' -- ./my-agent --verbose";
+
+/// `molecule backend-check`: checks that a backend follows the protocol.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct CheckArgs {
+    /// Print the machine report (one JSON object) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// How long to wait for each answer.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// How long the backend may take from its start to its answer to initialize.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub startup_timeout: Duration,
+
+    /// How long a cancelled request may take to be answered (the host's cancel grace).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub cancel_grace: Duration,
+
+    /// A message your backend works on for a few seconds before answering. It enables the
+    /// checks that need a request in flight: cancel.in-flight, concurrency.ping, and requests
+    /// overtaking a busy one in concurrency.parallel.
+    #[arg(long, value_name = "TEXT")]
+    pub busy_message: Option<String>,
+
+    /// Run only these checks (comma-separated, or repeat the flag); the handshake always runs.
+    #[arg(long, value_name = "CHECK", value_delimiter = ',')]
+    pub only: Vec<CheckId>,
+
+    /// Add a variable to the backend's environment (repeat for more).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(OsString, OsString)>,
+
+    /// How long the backend may take to exit after its stdin closes (the spec's 5 s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, hide = true)]
+    pub eof_timeout: Duration,
+
+    /// How long the backend may take to exit after SIGTERM.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, hide = true)]
+    pub term_timeout: Duration,
+
+    /// Once the backend has exited, how long its pipes and children may take to go.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, hide = true)]
+    pub exit_grace: Duration,
+
+    /// The line cap advertised as limits.maxMessageBytes.
+    #[arg(long, value_name = "BYTES", default_value_t = molecule_protocol::codec::DEFAULT_MAX_MESSAGE_BYTES, hide = true)]
+    pub max_message_bytes: usize,
+
+    /// The backend command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+impl CheckArgs {
+    /// The settings of a run of `command`.
+    pub fn settings(&self, command: BackendCommand) -> Settings {
+        Settings {
+            command,
+            extra_env: self.env.clone(),
+            timers: Timers {
+                startup: self.startup_timeout,
+                answer: self.timeout,
+                cancel_grace: self.cancel_grace,
+                eof: self.eof_timeout,
+                term: self.term_timeout,
+                exit_grace: self.exit_grace,
+            },
+            max_message_bytes: self.max_message_bytes,
+            busy_message: self.busy_message.clone(),
+        }
+    }
+}
+
+/// Parses `250ms`, `5s`, `1.5s`, `2m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 5s or 2m)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use ms, s or m)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// Parses `KEY=VALUE`.
+fn parse_env(text: &str) -> Result<(OsString, OsString), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.into(), v.into())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn parses_env_pairs() {
+        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert!(parse_env("=x").is_err());
+        assert!(parse_env("novalue").is_err());
+    }
+}
