@@ -27,6 +27,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve a workspace: register, heartbeat, poll for messages, hand each to the backend,
+    /// reply.
+    Connect(Box<crate::connect::ConnectArgs>),
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
@@ -38,6 +41,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Connect(args) => crate::connect::main(*args, cli.log_format),
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::cli::run(args),
     }
