@@ -30,7 +30,7 @@ Exit codes:
 
 /// `molecule connect <workspace-id> --backend-cmd ./my-agent`.
 #[derive(Clone, Debug, Default, clap::Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
 pub struct ConnectArgs {
     /// The workspace to serve: its UUID, as shown in the canvas.
     #[arg(value_name = "WORKSPACE_ID", env = "MOLECULE_WORKSPACE_ID")]
