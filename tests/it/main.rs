@@ -9,6 +9,7 @@ mod backend_start;
 mod connect_delivery;
 mod connect_host;
 mod connect_platform;
+mod connect_platform_faults;
 mod connect_startup;
 mod echo_backend;
 mod emulator_a2a;
