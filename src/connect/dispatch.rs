@@ -12,6 +12,8 @@ use molecule_protocol::{HandleA2aParams, HandleA2aResult, RpcError};
 
 use crate::backend::{CallError, CallOptions, State, Supervisor, Unavailable};
 
+use super::health::Failure;
+
 /// What one delivery came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -23,8 +25,8 @@ pub enum Outcome {
     Retry {
         /// The backend's `retryAfterMs`, when given.
         after: Option<Duration>,
-        /// For the log.
-        reason: String,
+        /// What went wrong.
+        failure: Failure,
         /// The backend crashed with the row in flight.
         crashed: bool,
         /// Shown to the sender if the attempts run out.
@@ -34,8 +36,8 @@ pub enum Outcome {
     Failed {
         /// The backend's `userMessage`, when given.
         user_message: Option<String>,
-        /// For the log (never sent).
-        reason: String,
+        /// What went wrong (never sent to the sender).
+        failure: Failure,
     },
     /// The host is shutting down: the row stays unsettled.
     Abandoned,
@@ -62,21 +64,30 @@ pub async fn deliver(sup: &Supervisor, params: HandleA2aParams) -> Outcome {
 
 /// What a failed call means for the row.
 pub fn classify(error: CallError) -> Outcome {
-    let retry = |reason: String, crashed| Outcome::Retry {
+    let retry = |summary: &str, detail: String, crashed| Outcome::Retry {
         after: None,
-        reason,
+        failure: Failure::new(summary, detail),
         crashed,
         user_message: None,
     };
     match error {
         CallError::Rpc(e) => from_rpc(&e),
-        CallError::Crashed(report) => retry(format!("the backend {}", report.summary()), true),
-        e @ (CallError::Timeout(_) | CallError::IdleTimeout(_)) => retry(e.to_string(), false),
+        CallError::Crashed(report) => retry(
+            "the backend crashed",
+            format!("the backend {}", report.summary()),
+            true,
+        ),
+        e @ CallError::Timeout(_) => retry("the backend timed out", e.to_string(), false),
+        e @ CallError::IdleTimeout(_) => retry(
+            "the backend stopped reporting progress",
+            e.to_string(),
+            false,
+        ),
         CallError::Cancelled { .. } | CallError::Unavailable(_) => Outcome::Abandoned,
         e @ (CallError::Protocol(_) | CallError::Encode(_) | CallError::RequestTooLarge { .. }) => {
             Outcome::Failed {
                 user_message: None,
-                reason: e.to_string(),
+                failure: Failure::new("the backend broke the protocol", e.to_string()),
             }
         }
     }
@@ -87,18 +98,21 @@ fn from_rpc(e: &RpcError) -> Outcome {
         return Outcome::Closed;
     }
     let data = e.error_data();
-    let reason = format!("the backend answered error {}: {}", e.code, e.message);
+    let failure = Failure::new(
+        format!("the backend answered error {}", e.code),
+        format!("the backend answered error {}: {}", e.code, e.message),
+    );
     if e.is_retryable() {
         Outcome::Retry {
             after: data.retry_after_ms.map(Duration::from_millis),
-            reason,
+            failure,
             crashed: false,
             user_message: data.user_message,
         }
     } else {
         Outcome::Failed {
             user_message: data.user_message,
-            reason,
+            failure,
         }
     }
 }
@@ -134,7 +148,10 @@ mod tests {
             classify(CallError::Rpc(refused)),
             Outcome::Failed {
                 user_message: Some("No.".into()),
-                reason: "the backend answered error 1006: policy".into(),
+                failure: Failure::new(
+                    "the backend answered error 1006",
+                    "the backend answered error 1006: policy"
+                ),
             }
         );
         let forced = RpcError::with_data(

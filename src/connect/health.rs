@@ -40,6 +40,27 @@ struct Bucket {
     failed: u64,
 }
 
+/// Why a row failed: the detail for the log, and a summary that is safe to show on the
+/// canvas's degraded card (`sample_error`): never the backend's own text, which may quote the
+/// message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// For the operator's log.
+    pub detail: String,
+    /// For the heartbeat.
+    pub summary: String,
+}
+
+impl Failure {
+    /// A failure with its summary and detail.
+    pub fn new(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        Failure {
+            detail: detail.into(),
+            summary: summary.into(),
+        }
+    }
+}
+
 /// Totals for the summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -63,8 +84,8 @@ impl Health {
         }
     }
 
-    /// Records a handled row; `error` is a one-line reason when it failed.
-    pub fn record(&self, error: Option<String>) {
+    /// Records a handled row, and why it failed if it did.
+    pub fn record(&self, error: Option<&Failure>) {
         let now = Instant::now();
         let width = self.window / BUCKETS;
         let mut inner = self.lock();
@@ -88,9 +109,9 @@ impl Health {
                 bucket.ok += 1;
             }
         }
-        if let Some(reason) = error {
+        if let Some(f) = error {
             inner.errors += 1;
-            inner.last_error = Some(reason.chars().take(SAMPLE_MAX).collect());
+            inner.last_error = Some(f.summary.chars().take(SAMPLE_MAX).collect());
         }
         self.expire(&mut inner, now);
     }
@@ -186,11 +207,14 @@ mod tests {
     fn the_error_rate_covers_the_window_and_the_breaker_forces_it() {
         let h = Health::new(Duration::from_secs(60));
         h.record(None);
-        h.record(Some("the backend exited (exit status: 42)".into()));
+        h.record(Some(&Failure::new(
+            "the backend crashed",
+            "exit status 42; stderr: secret",
+        )));
         h.set_load(2, 7);
         let beat = h.beat(&status(State::Ready));
         assert_eq!((beat.error_rate, beat.active_tasks), (0.5, 2));
-        assert_eq!(beat.sample_error, "the backend exited (exit status: 42)");
+        assert_eq!(beat.sample_error, "the backend crashed");
         assert_eq!(beat.current_task, "");
         let open = h.beat(&status(State::BreakerOpen {
             until: Instant::now(),

@@ -6,6 +6,7 @@ mod backend_faults;
 mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;
+mod connect_backend_faults;
 mod connect_delivery;
 mod connect_host;
 mod connect_platform;

@@ -12,6 +12,7 @@ use molecule_protocol::{DispatchContext, HandleA2aParams, HandleA2aResult};
 use crate::backoff::Backoff;
 
 use super::super::dispatch::{Outcome, deliver};
+use super::super::health::Failure;
 use super::super::uploads::rewrite;
 use super::Engine;
 use super::Event;
@@ -98,12 +99,12 @@ impl Engine {
         };
         if let Outcome::Retry {
             after,
-            reason,
+            failure,
             crashed,
             user_message,
         } = outcome
         {
-            return self.retry(id, after, reason, crashed, user_message);
+            return self.retry(id, after, failure, crashed, user_message);
         }
         self.dispatch.release(&conversation);
         self.suspects.retain(|s| *s != id);
@@ -112,7 +113,7 @@ impl Engine {
             Outcome::Closed => self.settle(&id, "closed_by_backend", None),
             Outcome::Failed {
                 user_message,
-                reason,
+                failure,
             } => {
                 if let Some(d) = self.take_delivery(&id) {
                     self.answer_error(
@@ -120,7 +121,7 @@ impl Engine {
                         &d,
                         user_message.as_deref(),
                         "error_reply",
-                        Some(reason),
+                        Some(failure),
                     );
                 }
             }
@@ -151,7 +152,7 @@ impl Engine {
         &mut self,
         id: String,
         after: Option<Duration>,
-        reason: String,
+        failure: Failure,
         crashed: bool,
         user_message: Option<String>,
     ) {
@@ -175,7 +176,8 @@ impl Engine {
                 self.dispatch.release(&conversation);
             }
             if let Some(d) = self.take_delivery(&id) {
-                let error = format!("{attempts} deliveries failed; the last: {reason}");
+                let detail = format!("{attempts} deliveries failed; the last: {}", failure.detail);
+                let error = Failure::new(failure.summary.clone(), detail);
                 self.answer_error(
                     &id,
                     &d,
@@ -186,7 +188,7 @@ impl Engine {
             }
             return;
         }
-        tracing::warn!(row = %id, attempt = attempts, max_attempts = max, "delivery failed ({reason}); it will be delivered again");
+        tracing::warn!(row = %id, attempt = attempts, max_attempts = max, "delivery failed ({}); it will be delivered again", failure.detail);
         if crashed {
             self.retry_ready.push_back(id);
             return;

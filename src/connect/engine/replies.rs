@@ -5,6 +5,7 @@
 
 use molecule_protocol::a2a::{Object, Part};
 
+use super::super::health::Failure;
 use super::super::inbound::ReplyTo;
 use super::super::reply::{ReplyBody, agent_envelope, canvas_message, post};
 use super::super::state::UploadRecord;
@@ -49,7 +50,7 @@ impl Engine {
         id: &str,
         body: ReplyBody,
         outcome: &'static str,
-        error: Option<String>,
+        error: Option<Failure>,
     ) {
         let Some(row) = self.rows.get_mut(id) else {
             return;
@@ -99,7 +100,8 @@ impl Engine {
             Posted::Delivered => self.settle(&id, outcome, error),
             Posted::Refused { status, reason } => {
                 tracing::error!(row = %id, status = status.unwrap_or(0), "the platform refused the reply for good: {reason}");
-                self.settle(&id, "reply_refused", Some(reason));
+                let summary = format!("a reply was refused (HTTP {})", status.unwrap_or(0));
+                self.settle(&id, "reply_refused", Some(Failure::new(summary, reason)));
             }
             Posted::Abandoned => {
                 // Shutting down: the row stays unsettled and is answered after a restart.

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use crate::platform::ActivityRow;
 
 use super::super::feed::Batch;
+use super::super::health::Failure;
 use super::super::inbound::{Class, Inbound, ReplyTo, Upload, classify};
 use super::super::reply::{Answering, ReplyBody, UNREADABLE, error_parts};
 use super::super::state::{Admit, RowKey};
@@ -32,7 +33,7 @@ pub(super) enum Job {
     Reply {
         body: ReplyBody,
         outcome: &'static str,
-        error: Option<String>,
+        error: Option<Failure>,
     },
     /// Answered; its reply is being built.
     Settling,
@@ -137,7 +138,10 @@ impl Engine {
                 };
                 let row = self.new_row(key, fetched, conversation, delivery.clone());
                 self.rows.insert(id.clone(), row);
-                let error = Some(format!("unreadable message: {reason}"));
+                let error = Some(Failure::new(
+                    "an unreadable message",
+                    format!("unreadable message: {reason}"),
+                ));
                 self.answer_error(&id, &delivery, Some(UNREADABLE), "unreadable", error);
             }
             Class::Message(inbound) => {
@@ -192,7 +196,7 @@ impl Engine {
         delivery: &Delivery,
         user_message: Option<&str>,
         outcome: &'static str,
-        error: Option<String>,
+        error: Option<Failure>,
     ) {
         if delivery.suppressed || delivery.reply_to == ReplyTo::Nobody {
             self.settle(id, "error_not_posted", error);
@@ -203,22 +207,22 @@ impl Engine {
     }
 
     /// Settles row `id`: the ledger moves on, and the row's line is logged.
-    pub(super) fn settle(&mut self, id: &str, outcome: &'static str, error: Option<String>) {
+    pub(super) fn settle(&mut self, id: &str, outcome: &'static str, error: Option<Failure>) {
         let Some(row) = self.rows.remove(id) else {
             return;
         };
+        let attempts = self.p.ledger.attempts(id);
         self.p.ledger.settle(&row.key);
         let latency_ms = row.fetched.elapsed().as_millis() as u64;
-        let attempts = self.p.ledger.attempts(id);
         match &error {
             None => {
                 tracing::info!(row = %id, sender = %row.sender, latency_ms, outcome, "row handled")
             }
             Some(e) => {
-                tracing::warn!(row = %id, sender = %row.sender, latency_ms, outcome, attempts, error = %e, "row handled with an error")
+                tracing::warn!(row = %id, sender = %row.sender, latency_ms, outcome, attempts, error = %e.detail, "row handled with an error")
             }
         }
-        self.p.health.record(error);
+        self.p.health.record(error.as_ref());
     }
 }
 

@@ -56,49 +56,101 @@ impl StateWriter {
     }
 }
 
-async fn run(path: PathBuf, slot: Arc<Slot>, mut ack: Option<PlatformClient>) {
-    let mut acked: Option<i64> = None;
-    let mut last_ack: Option<Instant> = None;
+async fn run(path: PathBuf, slot: Arc<Slot>, ack: Option<PlatformClient>) {
+    let mut acker = ack.map(Acker::new);
     loop {
         let next = slot.next.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(state) = next else {
-            if slot.closed.load(Ordering::SeqCst) {
-                return;
-            }
-            slot.wake.notified().await;
-            continue;
-        };
-        let seq = state.cursor.as_ref().and_then(|c| c.seq);
-        let target = path.clone();
-        let written = tokio::task::spawn_blocking(move || save(&target, &state)).await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!("{e}; answered rows may be answered again after a restart");
-                continue;
-            }
-            Err(e) => {
-                tracing::error!("the state writer failed: {e}");
-                continue;
-            }
-        }
         let closing = slot.closed.load(Ordering::SeqCst);
-        let due = last_ack.is_none_or(|t| t.elapsed() >= ACK_SPACING) || closing;
-        if let (Some(client), Some(seq)) = (&ack, seq)
-            && due
-            && acked != Some(seq)
-        {
-            last_ack = Some(Instant::now());
-            match client.ack_activity(seq).await {
-                Ok(AckOutcome::Acked(_)) => acked = Some(seq),
-                Ok(AckOutcome::Unsupported) => {
-                    tracing::info!(
-                        "this platform has no /activity/ack (older version); --ack is ignored"
-                    );
-                    ack = None;
-                }
-                Err(e) => tracing::warn!("acknowledging rows failed (retried later): {e}"),
+        if let Some(state) = next {
+            let seq = state.cursor.as_ref().and_then(|c| c.seq);
+            if write(&path, state).await
+                && let (Some(a), Some(seq)) = (&mut acker, seq)
+            {
+                a.pending = Some(seq);
             }
+            continue;
         }
+        if let Some(a) = &mut acker
+            && (a.due() || closing)
+            && !a.ack().await
+        {
+            acker = None;
+        }
+        if closing {
+            return;
+        }
+        let wake = acker.as_ref().and_then(Acker::next_due);
+        match wake {
+            Some(at) => {
+                let _ = tokio::time::timeout_at(at, slot.wake.notified()).await;
+            }
+            None => slot.wake.notified().await,
+        }
+    }
+}
+
+async fn write(path: &std::path::Path, state: StateFile) -> bool {
+    let target = path.to_owned();
+    match tokio::task::spawn_blocking(move || save(&target, &state)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!("{e}; answered rows may be answered again after a restart");
+            false
+        }
+        Err(e) => {
+            tracing::error!("the state writer failed: {e}");
+            false
+        }
+    }
+}
+
+/// Acknowledges the saved prefix, at most once per [`ACK_SPACING`].
+struct Acker {
+    client: PlatformClient,
+    pending: Option<i64>,
+    acked: Option<i64>,
+    last: Option<Instant>,
+}
+
+impl Acker {
+    fn new(client: PlatformClient) -> Self {
+        Acker {
+            client,
+            pending: None,
+            acked: None,
+            last: None,
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        self.pending.is_some() && self.pending != self.acked
+    }
+
+    fn due(&self) -> bool {
+        self.wanted() && self.last.is_none_or(|t| t.elapsed() >= ACK_SPACING)
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.wanted()
+            .then(|| self.last.map_or_else(Instant::now, |t| t + ACK_SPACING))
+    }
+
+    /// Sends the ack; `false` when the platform has no ack endpoint (acking stops).
+    async fn ack(&mut self) -> bool {
+        let Some(seq) = self.pending.filter(|_| self.wanted()) else {
+            return true;
+        };
+        self.last = Some(Instant::now());
+        match self.client.ack_activity(seq).await {
+            Ok(AckOutcome::Acked(_)) => self.acked = Some(seq),
+            Ok(AckOutcome::Unsupported) => {
+                tracing::info!(
+                    "this platform has no /activity/ack (older version); --ack is ignored"
+                );
+                return false;
+            }
+            Err(e) => tracing::warn!("acknowledging rows failed (retried later): {e}"),
+        }
+        true
     }
 }
