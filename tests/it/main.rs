@@ -11,6 +11,7 @@ mod connect_delivery;
 mod connect_host;
 mod connect_platform;
 mod connect_platform_faults;
+mod connect_process;
 mod connect_startup;
 mod echo_backend;
 mod emulator_a2a;
