@@ -8,6 +8,7 @@ mod backend_requests;
 mod backend_start;
 mod connect_backend_faults;
 mod connect_delivery;
+mod connect_emulator;
 mod connect_host;
 mod connect_platform;
 mod connect_platform_faults;
