@@ -156,7 +156,7 @@ impl Poller {
             max,
         )
         .await?;
-        if let Some((n, more)) = rb.skipped {
+        if let Some((n, more)) = rb.skipped.filter(|(n, _)| *n > 0) {
             tracing::warn!(
                 skipped = n,
                 "the --since window holds more than {max} rows: starting from the newest {max} \
