@@ -212,3 +212,26 @@ async fn a_message_at_the_hop_limit_is_delivered_but_not_answered() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_summary_line_reports_rows_handled_and_the_backlog() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut args = site.args(&platform.url(), &echo());
+    args.extend(["--summary-interval", "50ms"].map(String::from));
+    let host = Host::start(&args);
+    platform.canvas_says("count me");
+    platform.wait_replies(1).await;
+    let summary = host.wait_log("summary:", |e| e["handled"] == 1).await;
+    assert_eq!(
+        (&summary["errors"], &summary["backlog"], &summary["level"]),
+        (&json!(0), &json!(0), &json!("INFO"))
+    );
+    let handled = host.wait_log("row handled", |_| true).await;
+    assert!(handled["latency_ms"].is_u64());
+    assert!(
+        !host.lines().iter().any(|l| l.contains("count me")),
+        "no message content at info"
+    );
+    host.stop().await;
+}

@@ -299,3 +299,43 @@ async fn with_ack_the_settled_prefix_is_acknowledged() {
         .await;
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_refused_canvas_reply_is_logged_with_its_reason_and_the_row_settles() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let refused = json!({"error":"talk_to_user_disabled","hint":"enable talking to the user"});
+    platform
+        .fault(
+            "POST",
+            "/notify$",
+            ResponseTemplate::new(403).set_body_json(refused),
+            1,
+        )
+        .await;
+    platform.canvas_says("first");
+    platform.canvas_says("second");
+    let host = Host::start(&site.args(&platform.url(), &echo()));
+    let logged = host.wait_log("refused the reply for good", |_| true).await;
+    assert_eq!(logged["status"], 403);
+    assert!(
+        logged["message"]
+            .as_str()
+            .expect("text")
+            .contains("talk_to_user_disabled")
+    );
+    platform.wait_replies(2).await;
+    let outcomes: Vec<Value> = host
+        .handled()
+        .iter()
+        .map(|e| e["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, [json!("reply_refused"), json!("replied")]);
+    platform.more_polls(2).await;
+    assert_eq!(
+        platform.notifies().await.len(),
+        2,
+        "a refused reply is not retried"
+    );
+    host.stop().await;
+}

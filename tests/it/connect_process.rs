@@ -259,3 +259,49 @@ async fn a_slow_reply_holds_neither_a_backend_slot_nor_other_conversations() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn fetching_stops_while_the_window_of_unsettled_rows_is_full() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut args = site.args(&platform.url(), TEST_BACKEND);
+    test_backend(&mut args, &[]);
+    args.extend(["--window", "3", "--drain-timeout", "100ms"].map(String::from));
+    platform.agent_says(PEER, "hang", Some("slow"));
+    for i in 0..4 {
+        platform.agent_says(PEER2, &format!("b{i}"), Some("quick"));
+    }
+    let host = Host::start(&args);
+    assert_eq!(platform.wait_replies(2).await, ["echo: b0", "echo: b1"]);
+    let beats = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path() == "/registry/heartbeat")
+            .count()
+    };
+    let polls = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path().ends_with("/activity"))
+            .count()
+    };
+    let now = beats(&platform.requests().await);
+    let at = platform
+        .wait_for("a heartbeat", |r| (beats(r) > now).then(|| polls(r)))
+        .await;
+    let later = platform
+        .wait_for("three more", |r| (beats(r) > now + 3).then(|| polls(r)))
+        .await;
+    assert_eq!(
+        at, later,
+        "no fetch while one slow row and the two after it fill the window"
+    );
+    assert_eq!(platform.replies().await.len(), 2);
+    host.stop().await;
+
+    let host = Host::start(&site.args(&platform.url(), &echo()));
+    let mut texts = platform.wait_replies(5).await;
+    platform.more_polls(3).await;
+    texts[2..].sort();
+    assert_eq!(texts[2..], ["echo: b2", "echo: b3", "echo: hang"]);
+    assert_eq!(platform.replies().await.len(), 5);
+    host.stop().await;
+}

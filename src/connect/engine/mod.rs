@@ -17,6 +17,7 @@ mod rows;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -144,15 +145,14 @@ impl Engine {
         let timers = self.p.settings.timers.clone();
         let mut flush = tokio::time::interval(timers.flush);
         let mut summary = tokio::time::interval(timers.summary);
-        let mut sweep = tokio::time::interval(
-            timers
-                .upload_retention
-                .min(std::time::Duration::from_secs(3600)),
-        );
+        let sweep_every = timers
+            .upload_retention
+            .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        let mut sweep = tokio::time::interval(sweep_every);
         flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
         summary.set_missed_tick_behavior(MissedTickBehavior::Delay);
         sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let far = Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
         loop {
             let deadline = self.draining.unwrap_or(far);
             tokio::select! {

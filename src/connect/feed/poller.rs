@@ -113,7 +113,7 @@ impl Poller {
                 (*self.link.free.borrow()).clamp(1, self.settings.batch_size as usize) as u32;
             let step = match &self.mode {
                 Mode::Cursor(c) => self.poll_cursor(c.clone(), limit).await,
-                Mode::ReadBack { from, floor } => self.read_back(*from, floor.clone()).await,
+                Mode::ReadBack { from, floor } => self.read_back(*from, floor.clone(), limit).await,
             };
             match step {
                 Ok(again) => {
@@ -146,16 +146,10 @@ impl Poller {
         &mut self,
         from: SystemTime,
         floor: Option<RowKey>,
+        page: u32,
     ) -> Result<bool, PlatformError> {
         let max = self.settings.since_max_rows;
-        let rb = readback::read_back(
-            &self.client,
-            self.settings.batch_size,
-            from,
-            floor.as_ref(),
-            max,
-        )
-        .await?;
+        let rb = readback::read_back(&self.client, page, from, floor.as_ref(), max).await?;
         if let Some((n, more)) = rb.skipped.filter(|(n, _)| *n > 0) {
             tracing::warn!(
                 skipped = n,
