@@ -80,7 +80,8 @@ pub struct ConnectArgs {
     /// The organisation id, sent as X-Molecule-Org-Id.
     #[arg(long, value_name = "ID", env = "MOLECULE_ORG_ID")]
     pub org_id: Option<String>,
-    /// Automatic replies deeper than this are not answered [default: 4].
+    /// Automatic replies this many hops deep are delivered but not answered, deeper ones are
+    /// dropped: two agents cannot answer each other forever [default: 4].
     #[arg(long, value_name = "N", env = "MOLECULE_HOP_LIMIT")]
     pub hop_limit: Option<String>,
     /// Deliveries of one message before it gets an error reply [default: 5].

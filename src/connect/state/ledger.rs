@@ -92,11 +92,6 @@ impl Ledger {
         self.window.len() + self.late.len()
     }
 
-    /// Rows fetched and not settled.
-    pub fn unsettled(&self) -> usize {
-        self.window.values().filter(|s| !**s).count() + self.late.len()
-    }
-
     /// A row of the normal poll (or of a read-back): new unless settled or being handled.
     pub fn admit(&mut self, key: &RowKey) -> Admit {
         if let Some(claimed) = self.late.get_mut(key) {
