@@ -35,7 +35,7 @@ pub enum ConfigError {
         /// The flag.
         flag: &'static str,
         /// The environment variable.
-        env: &'static str,
+        env: String,
         /// What was given.
         value: String,
         /// What would be accepted.
@@ -221,11 +221,20 @@ fn backend_env(pairs: &[String]) -> Result<Vec<(OsString, OsString)>, ConfigErro
         .collect()
 }
 
-/// Reads one optional setting with `parse`, naming `flag` and `env` when it is malformed.
+/// The environment variable behind `flag`: `--poll-interval` → `MOLECULE_POLL_INTERVAL`.
+pub(super) fn env_of(flag: &str) -> String {
+    let name = flag
+        .trim_start_matches('-')
+        .to_ascii_uppercase()
+        .replace('-', "_");
+    format!("MOLECULE_{name}")
+}
+
+/// Reads one optional setting with `parse`, naming `flag` and its variable when it is
+/// malformed.
 pub(super) fn parse_with<T>(
     value: &Option<String>,
     flag: &'static str,
-    env: &'static str,
     expected: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, ConfigError> {
@@ -233,7 +242,7 @@ pub(super) fn parse_with<T>(
         None => Ok(None),
         Some(v) => parse(v).map(Some).ok_or_else(|| ConfigError::Invalid {
             flag,
-            env,
+            env: env_of(flag),
             value: v.clone(),
             expected: expected.to_owned(),
         }),
@@ -244,12 +253,10 @@ pub(super) fn parse_with<T>(
 pub(super) fn duration(
     value: &Option<String>,
     flag: &'static str,
-    env: &'static str,
 ) -> Result<Option<Duration>, ConfigError> {
     parse_with(
         value,
         flag,
-        env,
         "a duration such as 500ms, 20s or 10m",
         parse_duration,
     )
@@ -259,12 +266,11 @@ pub(super) fn duration(
 pub(super) fn number(
     value: &Option<String>,
     flag: &'static str,
-    env: &'static str,
     min: u64,
     max: u64,
 ) -> Result<Option<u64>, ConfigError> {
     let expected = format!("a whole number from {min} to {max}");
-    parse_with(value, flag, env, &expected, |v| {
+    parse_with(value, flag, &expected, |v| {
         v.trim()
             .parse::<u64>()
             .ok()
@@ -277,7 +283,7 @@ pub(super) fn check_heartbeat(value: &Option<String>, every: Duration) -> Result
     if every >= HEARTBEAT_LIMIT || every.is_zero() {
         return Err(ConfigError::Invalid {
             flag: "--heartbeat-interval",
-            env: "MOLECULE_HEARTBEAT_INTERVAL",
+            env: env_of("--heartbeat-interval"),
             value: value.clone().unwrap_or_default(),
             expected: "a duration under 90s (the platform marks a workspace stale after 90s \
                        without a heartbeat)"

@@ -1,258 +1,207 @@
-//! Applies the optional numeric settings of the command line to a [`Config`]: each one parsed,
-//! range-checked, and named (flag and variable) when it is refused.
+//! Applies the optional timers and limits of the command line to a [`Config`]: each parsed,
+//! range-checked, and named (flag and variable) when it is refused. Every flag here has the
+//! variable `MOLECULE_<FLAG>`, so one table row per setting is enough.
+
+use std::time::Duration;
 
 use super::args::ConnectArgs;
 use super::config::{BATCH_MAX, Config, ConfigError, check_heartbeat, duration, number};
 
 /// Sets every timer and limit given on the command line; the others keep their defaults.
 pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
-    let s = &mut c.settings;
-    let t = &args.tuning;
-    macro_rules! dur {
-        ($field:expr, $value:expr, $flag:literal, $env:literal) => {
-            if let Some(d) = duration(&$value, $flag, $env)? {
-                $field = d;
-            }
-        };
+    durations(args, c)?;
+    check_heartbeat(&args.heartbeat_interval, c.settings.timers.heartbeat)?;
+    if let Some(d) = duration(&args.backend_idle_timeout, "--backend-idle-timeout")? {
+        c.backend.timeouts.idle = (!d.is_zero()).then_some(d);
     }
-    macro_rules! num {
-        ($field:expr, $ty:ty, $value:expr, $flag:literal, $env:literal, $min:expr, $max:expr) => {
-            if let Some(n) = number(&$value, $flag, $env, $min, $max)? {
-                $field = n as $ty;
-            }
-        };
-    }
-    dur!(
-        s.poll.interval,
-        args.poll_interval,
-        "--poll-interval",
-        "MOLECULE_POLL_INTERVAL"
-    );
-    dur!(
-        s.timers.heartbeat,
-        args.heartbeat_interval,
-        "--heartbeat-interval",
-        "MOLECULE_HEARTBEAT_INTERVAL"
-    );
-    check_heartbeat(&args.heartbeat_interval, s.timers.heartbeat)?;
-    num!(
-        s.poll.batch_size,
-        u32,
-        args.batch_size,
-        "--batch-size",
-        "MOLECULE_BATCH_SIZE",
-        1,
-        BATCH_MAX
-    );
-    dur!(s.poll.since, args.since, "--since", "MOLECULE_SINCE");
-    num!(
-        s.dispatch.concurrency,
-        u32,
-        args.concurrency,
-        "--concurrency",
-        "MOLECULE_CONCURRENCY",
-        1,
-        1024
-    );
-    num!(
-        s.dispatch.hop_limit,
-        u32,
-        args.hop_limit,
-        "--hop-limit",
-        "MOLECULE_HOP_LIMIT",
-        0,
-        1000
-    );
-    num!(
-        s.dispatch.max_attempts,
-        u32,
-        args.max_attempts,
-        "--max-attempts",
-        "MOLECULE_MAX_ATTEMPTS",
-        1,
-        1000
-    );
-    s.poll.ack = args.ack;
+    numbers(args, c)?;
+    c.settings.poll.ack = args.ack;
+    c.platform.timeouts.request = c.settings.timers.http_timeout;
+    c.platform.timeouts.a2a = c.settings.timers.reply_timeout;
+    Ok(())
+}
 
-    let b = &mut c.backend;
-    dur!(
-        b.timeouts.request,
-        args.request_timeout,
-        "--request-timeout",
-        "MOLECULE_REQUEST_TIMEOUT"
-    );
-    dur!(
-        b.timeouts.drain,
-        args.drain_timeout,
-        "--drain-timeout",
-        "MOLECULE_DRAIN_TIMEOUT"
-    );
-    dur!(
-        b.timeouts.startup,
-        args.backend_startup_timeout,
-        "--backend-startup-timeout",
-        "MOLECULE_BACKEND_STARTUP_TIMEOUT"
-    );
-    if let Some(d) = duration(
-        &args.backend_idle_timeout,
-        "--backend-idle-timeout",
-        "MOLECULE_BACKEND_IDLE_TIMEOUT",
-    )? {
-        b.timeouts.idle = (!d.is_zero()).then_some(d);
+fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
+    let (t, s, b) = (&args.tuning, &mut c.settings, &mut c.backend);
+    let table: [(&Option<String>, &'static str, &mut Duration); 25] = [
+        (&args.poll_interval, "--poll-interval", &mut s.poll.interval),
+        (
+            &args.heartbeat_interval,
+            "--heartbeat-interval",
+            &mut s.timers.heartbeat,
+        ),
+        (&args.since, "--since", &mut s.poll.since),
+        (
+            &args.request_timeout,
+            "--request-timeout",
+            &mut b.timeouts.request,
+        ),
+        (
+            &args.drain_timeout,
+            "--drain-timeout",
+            &mut b.timeouts.drain,
+        ),
+        (
+            &args.backend_startup_timeout,
+            "--backend-startup-timeout",
+            &mut b.timeouts.startup,
+        ),
+        (
+            &t.backend_cancel_grace,
+            "--backend-cancel-grace",
+            &mut b.timeouts.cancel_grace,
+        ),
+        (
+            &t.backend_eof_wait,
+            "--backend-eof-wait",
+            &mut b.timeouts.eof_wait,
+        ),
+        (
+            &t.backend_term_wait,
+            "--backend-term-wait",
+            &mut b.timeouts.term_wait,
+        ),
+        (
+            &t.backend_restart_base,
+            "--backend-restart-base",
+            &mut b.restart.backoff_base,
+        ),
+        (
+            &t.backend_restart_max,
+            "--backend-restart-max",
+            &mut b.restart.backoff_max,
+        ),
+        (
+            &t.backend_breaker_window,
+            "--backend-breaker-window",
+            &mut b.restart.breaker_window,
+        ),
+        (
+            &t.backend_breaker_cooldown,
+            "--backend-breaker-cooldown",
+            &mut b.restart.breaker_cooldown,
+        ),
+        (
+            &t.overlap_interval,
+            "--overlap-interval",
+            &mut s.poll.overlap_interval,
+        ),
+        (
+            &t.overlap_window,
+            "--overlap-window",
+            &mut s.poll.overlap_window,
+        ),
+        (&t.cursor_skew, "--cursor-skew", &mut s.poll.cursor_skew),
+        (&t.retry_base, "--retry-base", &mut s.timers.retry_base),
+        (&t.retry_max, "--retry-max", &mut s.timers.retry_max),
+        (
+            &t.reregister_interval,
+            "--reregister-interval",
+            &mut s.timers.reregister,
+        ),
+        (&t.flush_interval, "--flush-interval", &mut s.timers.flush),
+        (
+            &t.summary_interval,
+            "--summary-interval",
+            &mut s.timers.summary,
+        ),
+        (
+            &t.upload_retention,
+            "--upload-retention",
+            &mut s.timers.upload_retention,
+        ),
+        (
+            &t.error_window,
+            "--error-window",
+            &mut s.timers.error_window,
+        ),
+        (
+            &t.http_timeout,
+            "--http-timeout",
+            &mut s.timers.http_timeout,
+        ),
+        (
+            &t.reply_timeout,
+            "--reply-timeout",
+            &mut s.timers.reply_timeout,
+        ),
+    ];
+    for (value, flag, field) in table {
+        if let Some(d) = duration(value, flag)? {
+            *field = d;
+        }
     }
-    dur!(
-        b.timeouts.cancel_grace,
-        t.backend_cancel_grace,
-        "--backend-cancel-grace",
-        "MOLECULE_BACKEND_CANCEL_GRACE"
-    );
-    dur!(
-        b.timeouts.eof_wait,
-        t.backend_eof_wait,
-        "--backend-eof-wait",
-        "MOLECULE_BACKEND_EOF_WAIT"
-    );
-    dur!(
-        b.timeouts.term_wait,
-        t.backend_term_wait,
-        "--backend-term-wait",
-        "MOLECULE_BACKEND_TERM_WAIT"
-    );
-    dur!(
-        b.restart.backoff_base,
-        t.backend_restart_base,
-        "--backend-restart-base",
-        "MOLECULE_BACKEND_RESTART_BASE"
-    );
-    dur!(
-        b.restart.backoff_max,
-        t.backend_restart_max,
-        "--backend-restart-max",
-        "MOLECULE_BACKEND_RESTART_MAX"
-    );
-    num!(
-        b.restart.breaker_crashes,
-        u32,
-        t.backend_breaker_crashes,
+    Ok(())
+}
+
+fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
+    let (t, s) = (&args.tuning, &mut c.settings);
+    let small: [(&Option<String>, &'static str, u64, u64, &mut u32); 4] = [
+        (
+            &args.batch_size,
+            "--batch-size",
+            1,
+            BATCH_MAX,
+            &mut s.poll.batch_size,
+        ),
+        (
+            &args.concurrency,
+            "--concurrency",
+            1,
+            1024,
+            &mut s.dispatch.concurrency,
+        ),
+        (
+            &args.hop_limit,
+            "--hop-limit",
+            0,
+            1000,
+            &mut s.dispatch.hop_limit,
+        ),
+        (
+            &args.max_attempts,
+            "--max-attempts",
+            1,
+            1000,
+            &mut s.dispatch.max_attempts,
+        ),
+    ];
+    for (value, flag, min, max, field) in small {
+        if let Some(n) = number(value, flag, min, max)? {
+            *field = n as u32;
+        }
+    }
+    let breaker = &mut c.backend.restart.breaker_crashes;
+    if let Some(n) = number(
+        &t.backend_breaker_crashes,
         "--backend-breaker-crashes",
-        "MOLECULE_BACKEND_BREAKER_CRASHES",
         1,
-        1000
-    );
-    dur!(
-        b.restart.breaker_window,
-        t.backend_breaker_window,
-        "--backend-breaker-window",
-        "MOLECULE_BACKEND_BREAKER_WINDOW"
-    );
-    dur!(
-        b.restart.breaker_cooldown,
-        t.backend_breaker_cooldown,
-        "--backend-breaker-cooldown",
-        "MOLECULE_BACKEND_BREAKER_COOLDOWN"
-    );
-
-    num!(
-        s.poll.window,
-        usize,
-        t.window,
-        "--window",
-        "MOLECULE_WINDOW",
-        1,
-        1_000_000
-    );
-    num!(
-        s.poll.since_max_rows,
-        usize,
-        t.since_max_rows,
-        "--since-max-rows",
-        "MOLECULE_SINCE_MAX_ROWS",
-        1,
-        10_000_000
-    );
-    dur!(
-        s.poll.overlap_interval,
-        t.overlap_interval,
-        "--overlap-interval",
-        "MOLECULE_OVERLAP_INTERVAL"
-    );
-    dur!(
-        s.poll.overlap_window,
-        t.overlap_window,
-        "--overlap-window",
-        "MOLECULE_OVERLAP_WINDOW"
-    );
-    dur!(
-        s.poll.cursor_skew,
-        t.cursor_skew,
-        "--cursor-skew",
-        "MOLECULE_CURSOR_SKEW"
-    );
-    num!(
-        s.timers.reply_concurrency,
-        usize,
-        t.reply_concurrency,
-        "--reply-concurrency",
-        "MOLECULE_REPLY_CONCURRENCY",
-        1,
-        1024
-    );
-    dur!(
-        s.timers.retry_base,
-        t.retry_base,
-        "--retry-base",
-        "MOLECULE_RETRY_BASE"
-    );
-    dur!(
-        s.timers.retry_max,
-        t.retry_max,
-        "--retry-max",
-        "MOLECULE_RETRY_MAX"
-    );
-    dur!(
-        s.timers.reregister,
-        t.reregister_interval,
-        "--reregister-interval",
-        "MOLECULE_REREGISTER_INTERVAL"
-    );
-    dur!(
-        s.timers.flush,
-        t.flush_interval,
-        "--flush-interval",
-        "MOLECULE_FLUSH_INTERVAL"
-    );
-    dur!(
-        s.timers.summary,
-        t.summary_interval,
-        "--summary-interval",
-        "MOLECULE_SUMMARY_INTERVAL"
-    );
-    dur!(
-        s.timers.upload_retention,
-        t.upload_retention,
-        "--upload-retention",
-        "MOLECULE_UPLOAD_RETENTION"
-    );
-    dur!(
-        s.timers.error_window,
-        t.error_window,
-        "--error-window",
-        "MOLECULE_ERROR_WINDOW"
-    );
-    dur!(
-        s.timers.http_timeout,
-        t.http_timeout,
-        "--http-timeout",
-        "MOLECULE_HTTP_TIMEOUT"
-    );
-    dur!(
-        s.timers.reply_timeout,
-        t.reply_timeout,
-        "--reply-timeout",
-        "MOLECULE_REPLY_TIMEOUT"
-    );
-    c.platform.timeouts.request = s.timers.http_timeout;
-    c.platform.timeouts.a2a = s.timers.reply_timeout;
+        1000,
+    )? {
+        *breaker = n as u32;
+    }
+    let large: [(&Option<String>, &'static str, u64, u64, &mut usize); 3] = [
+        (&t.window, "--window", 1, 1_000_000, &mut s.poll.window),
+        (
+            &t.since_max_rows,
+            "--since-max-rows",
+            1,
+            10_000_000,
+            &mut s.poll.since_max_rows,
+        ),
+        (
+            &t.reply_concurrency,
+            "--reply-concurrency",
+            1,
+            1024,
+            &mut s.timers.reply_concurrency,
+        ),
+    ];
+    for (value, flag, min, max, field) in large {
+        if let Some(n) = number(value, flag, min, max)? {
+            *field = n as usize;
+        }
+    }
     Ok(())
 }
 

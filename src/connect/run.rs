@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Supervisor, SupervisorConfig};
@@ -94,8 +95,65 @@ struct Running {
     card: crate::platform::AgentCard,
 }
 
+/// The tasks of a serving host.
+struct Tasks {
+    heartbeat: JoinHandle<()>,
+    beats: CancellationToken,
+    rereg: JoinHandle<()>,
+    engine: JoinHandle<()>,
+    poller: JoinHandle<Result<(), ConnectError>>,
+    stopping: CancellationToken,
+    abandon: CancellationToken,
+    /// Holds the state directory's lock until the host has stopped.
+    _dir: StateDir,
+}
+
 impl Running {
     async fn serve(self, ledger: Ledger, shutdown: Shutdown) -> Result<(), ConnectError> {
+        let sup = self.sup.clone();
+        let mut tasks = self.start(ledger, &shutdown);
+        let (fatal, poller_done) = tokio::select! {
+            r = &mut tasks.poller => (r.ok().and_then(Result::err), true),
+            () = tasks.stopping.cancelled() => (None, false),
+        };
+        if let Some(e) = &fatal {
+            tracing::error!("stopping: {e}");
+            tasks.abandon.cancel();
+        }
+        tasks.stopping.cancel();
+        // The supervisor drains the deliveries in flight while the engine posts their replies;
+        // a second signal makes a second shutdown call, which skips the drain.
+        let drain = fatal.is_none() && !shutdown.immediate.is_cancelled();
+        let first = tokio::spawn({
+            let sup = sup.clone();
+            async move { sup.shutdown(drain).await }
+        });
+        let skip = tokio::spawn({
+            let (sup, immediate) = (sup.clone(), shutdown.immediate.clone());
+            async move {
+                immediate.cancelled().await;
+                sup.shutdown(false).await;
+            }
+        });
+        let _ = tasks.engine.await;
+        let report = first.await.unwrap_or_default();
+        skip.abort();
+        if !poller_done {
+            let _ = tasks.poller.await;
+        }
+        let _ = tasks.rereg.await;
+        tasks.beats.cancel();
+        let _ = tasks.heartbeat.await;
+        tracing::info!(
+            finished = report.finished,
+            cancelled = report.cancelled,
+            "stopped"
+        );
+        fatal.map_or(Ok(()), Err)
+    }
+
+    /// Starts the heartbeat, re-registration, the engine and the poller.
+    fn start(self, ledger: Ledger, shutdown: &Shutdown) -> Tasks {
         let Running {
             config,
             dir,
@@ -109,25 +167,22 @@ impl Running {
         let stopping = shutdown.graceful.child_token();
         let abandon = shutdown.immediate.child_token();
         let health = Arc::new(Health::new(t.error_window));
-
         let beats = CancellationToken::new();
-        let heartbeat = tokio::spawn(heartbeat::run(
+        let heartbeat = heartbeat::run(
             client.clone(),
             health.clone(),
             sup.status(),
             t.heartbeat,
             beats.clone(),
-        ));
-        let rereg = tokio::spawn(startup::reregister(
+        );
+        let rereg = startup::reregister(
             client.clone(),
             card,
             dir.token_file(),
             t.reregister,
             stopping.clone(),
-        ));
-
-        let pending_late = ledger.pending_late();
-        let cursor = ledger.cursor().cloned();
+        );
+        let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
         let ack = settings.poll.ack.then(|| client.clone());
         let parts = Parts {
             own: config.platform.workspace_id(),
@@ -143,8 +198,7 @@ impl Running {
         };
         let (engine, free, events) = Engine::new(parts);
         let (batches, batches_rx) = mpsc::channel(1);
-        let engine =
-            tokio::spawn(engine.run(batches_rx, events, stopping.clone(), abandon.clone()));
+        let engine = engine.run(batches_rx, events, stopping.clone(), abandon.clone());
         let backoff = Backoff::new(t.retry_base, t.retry_max);
         let link = Link { batches, free };
         let poller = Poller::new(
@@ -156,48 +210,21 @@ impl Running {
             link,
             cursor,
         );
-        let mut poller = tokio::spawn(poller.run(pending_late));
-        tracing::info!(workspace = %config.platform.workspace_id(), state_dir = %dir.path().display(), "serving");
+        let tasks = Tasks {
+            heartbeat: tokio::spawn(heartbeat),
+            beats,
+            rereg: tokio::spawn(rereg),
+            engine: tokio::spawn(engine),
+            poller: tokio::spawn(poller.run(pending_late)),
+            stopping,
+            abandon,
+            _dir: dir,
+        };
+        tracing::info!(workspace = %config.platform.workspace_id(), state_dir = %tasks._dir.path().display(), "serving");
         if let Some(ready) = &hooks.on_ready {
             ready();
         }
-
-        let (fatal, poller_done) = tokio::select! {
-            r = &mut poller => (r.ok().and_then(Result::err), true),
-            () = stopping.cancelled() => (None, false),
-        };
-        if let Some(e) = &fatal {
-            tracing::error!("stopping: {e}");
-            abandon.cancel();
-        }
-        stopping.cancel();
-        let drain = fatal.is_none() && !shutdown.immediate.is_cancelled();
-        let first = tokio::spawn({
-            let sup = sup.clone();
-            async move { sup.shutdown(drain).await }
-        });
-        let skip = tokio::spawn({
-            let (sup, immediate) = (sup.clone(), shutdown.immediate.clone());
-            async move {
-                immediate.cancelled().await;
-                sup.shutdown(false).await;
-            }
-        });
-        let _ = engine.await;
-        let report = first.await.unwrap_or_default();
-        skip.abort();
-        if !poller_done {
-            let _ = poller.await;
-        }
-        let _ = rereg.await;
-        beats.cancel();
-        let _ = heartbeat.await;
-        tracing::info!(
-            finished = report.finished,
-            cancelled = report.cancelled,
-            "stopped"
-        );
-        fatal.map_or(Ok(()), Err)
+        tasks
     }
 }
 

@@ -229,7 +229,7 @@ impl Engine {
         );
     }
 
-    fn publish_load(&mut self) {
+    pub(super) fn publish_load(&mut self) {
         self.p.health.set_load(self.running.len(), self.rows.len());
         let free = self
             .p

@@ -84,6 +84,8 @@ impl Engine {
         if let Some(head) = &batch.head {
             self.p.ledger.fetched_through(head);
         }
+        // The poller reads the room left as soon as it hears back: publish it first.
+        self.publish_load();
         let _ = batch.done.send(());
     }
 
@@ -99,35 +101,19 @@ impl Engine {
             self.p.ledger.settle(&key);
             return;
         }
-        let fetched = Instant::now();
-        let id = key.id.clone();
         match classify(&row, self.p.own, self.p.settings.dispatch.hop_limit) {
             Class::Skip(why) => {
-                tracing::debug!(row = %id, "not for the backend: {why}");
+                tracing::debug!(row = %key.id, "not for the backend: {why}");
                 self.p.ledger.settle(&key);
             }
-            Class::Upload(upload) => {
-                if self.p.ledger.upload(&upload.uri).is_some() {
-                    self.p.ledger.settle(&key);
-                    return;
-                }
-                let row = Row {
-                    key,
-                    fetched,
-                    sender: "canvas".into(),
-                    conversation: String::new(),
-                    job: Job::Upload(upload),
-                };
-                self.rows.insert(id.clone(), row);
-                self.start_upload(&id);
-            }
+            Class::Upload(upload) => self.route_upload(key, upload),
             Class::Invalid {
                 reason,
                 sender,
                 conversation,
                 reply_to,
             } => {
-                tracing::warn!(row = %id, "cannot read this message: {reason}");
+                tracing::warn!(row = %key.id, "cannot read this message: {reason}");
                 let delivery = Delivery {
                     message: placeholder(&row.id),
                     sender,
@@ -136,53 +122,68 @@ impl Engine {
                     hops: 0,
                     suppressed: false,
                 };
-                let row = self.new_row(key, fetched, conversation, delivery.clone());
-                self.rows.insert(id.clone(), row);
-                let error = Some(Failure::new(
-                    "an unreadable message",
-                    format!("unreadable message: {reason}"),
-                ));
+                let id = key.id.clone();
+                let r = self.new_row(key, conversation, delivery.clone());
+                self.rows.insert(id.clone(), r);
+                let detail = format!("unreadable message: {reason}");
+                let error = Some(Failure::new("an unreadable message", detail));
                 self.answer_error(&id, &delivery, Some(UNREADABLE), "unreadable", error);
             }
-            Class::Message(inbound) => {
-                let Inbound {
-                    message,
-                    sender,
-                    conversation,
-                    reply_to,
-                    in_reply_to,
-                    hops,
-                    suppressed,
-                } = *inbound;
-                let delivery = Delivery {
-                    message,
-                    sender,
-                    reply_to,
-                    in_reply_to,
-                    hops,
-                    suppressed,
-                };
-                let r = self.new_row(key, fetched, conversation.clone(), delivery);
-                self.rows.insert(id.clone(), r);
-                if self.uploads_running > 0 {
-                    self.held.push_back(id);
-                } else {
-                    self.dispatch.push(&conversation, id);
-                }
-            }
+            Class::Message(inbound) => self.route_message(key, *inbound),
         }
     }
 
-    fn new_row(
-        &self,
-        key: RowKey,
-        fetched: Instant,
-        conversation: String,
-        delivery: Delivery,
-    ) -> Row {
+    fn route_upload(&mut self, key: RowKey, upload: Upload) {
+        if self.p.ledger.upload(&upload.uri).is_some() {
+            self.p.ledger.settle(&key);
+            return;
+        }
+        let id = key.id.clone();
+        let row = Row {
+            key,
+            fetched: Instant::now(),
+            sender: "canvas".into(),
+            conversation: String::new(),
+            job: Job::Upload(upload),
+        };
+        self.rows.insert(id.clone(), row);
+        self.start_upload(&id);
+    }
+
+    fn route_message(&mut self, key: RowKey, inbound: Inbound) {
+        let Inbound {
+            message,
+            sender,
+            conversation,
+            reply_to,
+            in_reply_to,
+            hops,
+            suppressed,
+        } = inbound;
+        let delivery = Delivery {
+            message,
+            sender,
+            reply_to,
+            in_reply_to,
+            hops,
+            suppressed,
+        };
+        let id = key.id.clone();
+        let r = self.new_row(key, conversation.clone(), delivery);
+        self.rows.insert(id.clone(), r);
+        // Uploads are saved before any later message goes out, so its file parts can point
+        // at the local copies.
+        if self.uploads_running > 0 {
+            self.held.push_back(id);
+        } else {
+            self.dispatch.push(&conversation, id);
+        }
+    }
+
+    fn new_row(&self, key: RowKey, conversation: String, delivery: Delivery) -> Row {
         Row {
             key,
-            fetched,
+            fetched: Instant::now(),
             sender: label(&delivery.sender),
             conversation,
             job: Job::Deliver(Box::new(delivery)),
