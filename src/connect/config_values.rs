@@ -23,108 +23,33 @@ pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigErro
 
 fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     let (t, s, b) = (&args.tuning, &mut c.settings, &mut c.backend);
+    #[rustfmt::skip]
     let table: [(&Option<String>, &'static str, &mut Duration); 25] = [
         (&args.poll_interval, "--poll-interval", &mut s.poll.interval),
-        (
-            &args.heartbeat_interval,
-            "--heartbeat-interval",
-            &mut s.timers.heartbeat,
-        ),
+        (&args.heartbeat_interval, "--heartbeat-interval", &mut s.timers.heartbeat),
         (&args.since, "--since", &mut s.poll.since),
-        (
-            &args.request_timeout,
-            "--request-timeout",
-            &mut b.timeouts.request,
-        ),
-        (
-            &args.drain_timeout,
-            "--drain-timeout",
-            &mut b.timeouts.drain,
-        ),
-        (
-            &args.backend_startup_timeout,
-            "--backend-startup-timeout",
-            &mut b.timeouts.startup,
-        ),
-        (
-            &t.backend_cancel_grace,
-            "--backend-cancel-grace",
-            &mut b.timeouts.cancel_grace,
-        ),
-        (
-            &t.backend_eof_wait,
-            "--backend-eof-wait",
-            &mut b.timeouts.eof_wait,
-        ),
-        (
-            &t.backend_term_wait,
-            "--backend-term-wait",
-            &mut b.timeouts.term_wait,
-        ),
-        (
-            &t.backend_restart_base,
-            "--backend-restart-base",
-            &mut b.restart.backoff_base,
-        ),
-        (
-            &t.backend_restart_max,
-            "--backend-restart-max",
-            &mut b.restart.backoff_max,
-        ),
-        (
-            &t.backend_breaker_window,
-            "--backend-breaker-window",
-            &mut b.restart.breaker_window,
-        ),
-        (
-            &t.backend_breaker_cooldown,
-            "--backend-breaker-cooldown",
-            &mut b.restart.breaker_cooldown,
-        ),
-        (
-            &t.overlap_interval,
-            "--overlap-interval",
-            &mut s.poll.overlap_interval,
-        ),
-        (
-            &t.overlap_window,
-            "--overlap-window",
-            &mut s.poll.overlap_window,
-        ),
+        (&args.request_timeout, "--request-timeout", &mut b.timeouts.request),
+        (&args.drain_timeout, "--drain-timeout", &mut b.timeouts.drain),
+        (&args.backend_startup_timeout, "--backend-startup-timeout", &mut b.timeouts.startup),
+        (&t.backend_cancel_grace, "--backend-cancel-grace", &mut b.timeouts.cancel_grace),
+        (&t.backend_eof_wait, "--backend-eof-wait", &mut b.timeouts.eof_wait),
+        (&t.backend_term_wait, "--backend-term-wait", &mut b.timeouts.term_wait),
+        (&t.backend_restart_base, "--backend-restart-base", &mut b.restart.backoff_base),
+        (&t.backend_restart_max, "--backend-restart-max", &mut b.restart.backoff_max),
+        (&t.backend_breaker_window, "--backend-breaker-window", &mut b.restart.breaker_window),
+        (&t.backend_breaker_cooldown, "--backend-breaker-cooldown", &mut b.restart.breaker_cooldown),
+        (&t.overlap_interval, "--overlap-interval", &mut s.poll.overlap_interval),
+        (&t.overlap_window, "--overlap-window", &mut s.poll.overlap_window),
         (&t.cursor_skew, "--cursor-skew", &mut s.poll.cursor_skew),
         (&t.retry_base, "--retry-base", &mut s.timers.retry_base),
         (&t.retry_max, "--retry-max", &mut s.timers.retry_max),
-        (
-            &t.reregister_interval,
-            "--reregister-interval",
-            &mut s.timers.reregister,
-        ),
+        (&t.reregister_interval, "--reregister-interval", &mut s.timers.reregister),
         (&t.flush_interval, "--flush-interval", &mut s.timers.flush),
-        (
-            &t.summary_interval,
-            "--summary-interval",
-            &mut s.timers.summary,
-        ),
-        (
-            &t.upload_retention,
-            "--upload-retention",
-            &mut s.timers.upload_retention,
-        ),
-        (
-            &t.error_window,
-            "--error-window",
-            &mut s.timers.error_window,
-        ),
-        (
-            &t.http_timeout,
-            "--http-timeout",
-            &mut s.timers.http_timeout,
-        ),
-        (
-            &t.reply_timeout,
-            "--reply-timeout",
-            &mut s.timers.reply_timeout,
-        ),
+        (&t.summary_interval, "--summary-interval", &mut s.timers.summary),
+        (&t.upload_retention, "--upload-retention", &mut s.timers.upload_retention),
+        (&t.error_window, "--error-window", &mut s.timers.error_window),
+        (&t.http_timeout, "--http-timeout", &mut s.timers.http_timeout),
+        (&t.reply_timeout, "--reply-timeout", &mut s.timers.reply_timeout),
     ];
     for (value, flag, field) in table {
         if let Some(d) = duration(value, flag)? {
@@ -136,66 +61,24 @@ fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
 
 fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     let (t, s) = (&args.tuning, &mut c.settings);
-    let small: [(&Option<String>, &'static str, u64, u64, &mut u32); 4] = [
-        (
-            &args.batch_size,
-            "--batch-size",
-            1,
-            BATCH_MAX,
-            &mut s.poll.batch_size,
-        ),
-        (
-            &args.concurrency,
-            "--concurrency",
-            1,
-            1024,
-            &mut s.dispatch.concurrency,
-        ),
-        (
-            &args.hop_limit,
-            "--hop-limit",
-            0,
-            1000,
-            &mut s.dispatch.hop_limit,
-        ),
-        (
-            &args.max_attempts,
-            "--max-attempts",
-            1,
-            1000,
-            &mut s.dispatch.max_attempts,
-        ),
+    #[rustfmt::skip]
+    let small: [(&Option<String>, &'static str, u64, u64, &mut u32); 5] = [
+        (&args.batch_size, "--batch-size", 1, BATCH_MAX, &mut s.poll.batch_size),
+        (&args.concurrency, "--concurrency", 1, 1024, &mut s.dispatch.concurrency),
+        (&args.hop_limit, "--hop-limit", 0, 1000, &mut s.dispatch.hop_limit),
+        (&args.max_attempts, "--max-attempts", 1, 1000, &mut s.dispatch.max_attempts),
+        (&t.backend_breaker_crashes, "--backend-breaker-crashes", 1, 1000, &mut c.backend.restart.breaker_crashes),
     ];
     for (value, flag, min, max, field) in small {
         if let Some(n) = number(value, flag, min, max)? {
             *field = n as u32;
         }
     }
-    let breaker = &mut c.backend.restart.breaker_crashes;
-    if let Some(n) = number(
-        &t.backend_breaker_crashes,
-        "--backend-breaker-crashes",
-        1,
-        1000,
-    )? {
-        *breaker = n as u32;
-    }
+    #[rustfmt::skip]
     let large: [(&Option<String>, &'static str, u64, u64, &mut usize); 3] = [
         (&t.window, "--window", 1, 1_000_000, &mut s.poll.window),
-        (
-            &t.since_max_rows,
-            "--since-max-rows",
-            1,
-            10_000_000,
-            &mut s.poll.since_max_rows,
-        ),
-        (
-            &t.reply_concurrency,
-            "--reply-concurrency",
-            1,
-            1024,
-            &mut s.timers.reply_concurrency,
-        ),
+        (&t.since_max_rows, "--since-max-rows", 1, 10_000_000, &mut s.poll.since_max_rows),
+        (&t.reply_concurrency, "--reply-concurrency", 1, 1024, &mut s.timers.reply_concurrency),
     ];
     for (value, flag, min, max, field) in large {
         if let Some(n) = number(value, flag, min, max)? {

@@ -32,6 +32,13 @@ async fn an_agent_message_is_answered_at_its_source_with_the_exact_envelope() {
         "parts":[{"kind":"text","text":"echo: hello"}],
         "metadata":{"molecule":{"inReplyTo":inbound,"hops":1}}}}});
     assert_eq!(posted[0].body_json::<Value>().unwrap(), expected);
+    for poll in platform.polls().await {
+        let query = poll.url.query().unwrap_or_default();
+        assert!(
+            query.contains("type=a2a_receive") && query.contains("include=peer_info"),
+            "{query}"
+        );
+    }
     // Every call carries the bearer, Origin and the workspace header (the seed sent neither).
     let origin = platform.url();
     for req in platform.requests().await {
