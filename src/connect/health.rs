@@ -49,14 +49,26 @@ pub struct Failure {
     pub detail: String,
     /// For the heartbeat.
     pub summary: String,
+    /// Whether the backend failed (only those count in the heartbeat's error rate: an
+    /// unreadable message or a refused reply says nothing about the agent's health).
+    pub backend: bool,
 }
 
 impl Failure {
-    /// A failure with its summary and detail.
+    /// A failure of the backend.
     pub fn new(summary: impl Into<String>, detail: impl Into<String>) -> Self {
         Failure {
             detail: detail.into(),
             summary: summary.into(),
+            backend: true,
+        }
+    }
+
+    /// A failure that is not the backend's.
+    pub fn elsewhere(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        Failure {
+            backend: false,
+            ..Failure::new(summary, detail)
         }
     }
 }
@@ -101,7 +113,7 @@ impl Health {
                 failed: 0,
             });
         }
-        let failed = error.is_some();
+        let failed = error.is_some_and(|f| f.backend);
         if let Some(bucket) = inner.buckets.back_mut() {
             if failed {
                 bucket.failed += 1;
@@ -111,7 +123,9 @@ impl Health {
         }
         if let Some(f) = error {
             inner.errors += 1;
-            inner.last_error = Some(f.summary.chars().take(SAMPLE_MAX).collect());
+            if f.backend {
+                inner.last_error = Some(f.summary.chars().take(SAMPLE_MAX).collect());
+            }
         }
         self.expire(&mut inner, now);
     }
@@ -211,9 +225,11 @@ mod tests {
             "the backend crashed",
             "exit status 42; stderr: secret",
         )));
+        h.record(Some(&Failure::elsewhere("an unreadable message", "no parts")));
+        h.record(None);
         h.set_load(2, 7);
         let beat = h.beat(&status(State::Ready));
-        assert_eq!((beat.error_rate, beat.active_tasks), (0.5, 2));
+        assert_eq!((beat.error_rate, beat.active_tasks), (0.25, 2));
         assert_eq!(beat.sample_error, "the backend crashed");
         assert_eq!(beat.current_task, "");
         let open = h.beat(&status(State::BreakerOpen {
@@ -224,8 +240,8 @@ mod tests {
         assert_eq!(
             h.totals(),
             Totals {
-                handled: 2,
-                errors: 1,
+                handled: 4,
+                errors: 2,
                 active: 2,
                 backlog: 7
             }

@@ -101,7 +101,11 @@ impl Engine {
             Posted::Refused { status, reason } => {
                 tracing::error!(row = %id, status = status.unwrap_or(0), "the platform refused the reply for good: {reason}");
                 let summary = format!("a reply was refused (HTTP {})", status.unwrap_or(0));
-                self.settle(&id, "reply_refused", Some(Failure::new(summary, reason)));
+                self.settle(
+                    &id,
+                    "reply_refused",
+                    Some(Failure::elsewhere(summary, reason)),
+                );
             }
             Posted::Abandoned => {
                 // Shutting down: the row stays unsettled and is answered after a restart.

@@ -126,7 +126,7 @@ impl Engine {
                 let r = self.new_row(key, conversation, delivery.clone());
                 self.rows.insert(id.clone(), r);
                 let detail = format!("unreadable message: {reason}");
-                let error = Some(Failure::new("an unreadable message", detail));
+                let error = Some(Failure::elsewhere("an unreadable message", detail));
                 self.answer_error(&id, &delivery, Some(UNREADABLE), "unreadable", error);
             }
             Class::Message(inbound) => self.route_message(key, *inbound),
