@@ -225,7 +225,10 @@ mod tests {
             "the backend crashed",
             "exit status 42; stderr: secret",
         )));
-        h.record(Some(&Failure::elsewhere("an unreadable message", "no parts")));
+        h.record(Some(&Failure::elsewhere(
+            "an unreadable message",
+            "no parts",
+        )));
         h.record(None);
         h.set_load(2, 7);
         let beat = h.beat(&status(State::Ready));

@@ -339,3 +339,32 @@ async fn a_refused_canvas_reply_is_logged_with_its_reason_and_the_row_settles() 
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_refused_with_401_while_polls_work_is_held_then_given_up() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let refused = ResponseTemplate::new(401)
+        .set_body_json(json!({"error":"caller ID does not match workspace auth token"}));
+    platform
+        .fault("POST", &format!("^/workspaces/{PEER}/a2a$"), refused, 100)
+        .await;
+    platform.agent_says(PEER, "to a peer that refuses us", None);
+    let host = Host::start(&site.args(&platform.url(), &echo()));
+    let logged = host.wait_log("refused the reply for good", |_| true).await;
+    assert_eq!(logged["status"], 401);
+    assert_eq!(
+        platform.calls("POST", "/a2a$").await.len(),
+        1 + 5,
+        "held five times, then given up"
+    );
+    platform.canvas_says("still serving");
+    platform
+        .wait_for("the next reply", |reqs| {
+            reqs.iter()
+                .any(|r| r.url.path().ends_with("/notify"))
+                .then_some(())
+        })
+        .await;
+    host.stop().await;
+}

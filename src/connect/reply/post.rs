@@ -13,6 +13,10 @@ use uuid::Uuid;
 use crate::backoff::Backoff;
 use crate::platform::{Call, NotifyAttachment, PlatformClient, PlatformError, RetryPolicy, retry};
 
+/// How many times a reply refused with 401 is held and tried again. A revoked token ends the
+/// host through the poll long before; a 401 that outlasts this is about this reply alone.
+const UNAUTHORIZED_HOLDS: u32 = 5;
+
 /// A reply, ready to post.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplyBody {
@@ -82,7 +86,7 @@ pub async fn post(
             PlatformError::Decode { status, .. } if (200..300).contains(&status) => {
                 return Posted::Delivered;
             }
-            PlatformError::Unauthorized { .. } => {
+            PlatformError::Unauthorized { .. } if unauthorized.attempt() < UNAUTHORIZED_HOLDS => {
                 let delay = unauthorized.next_delay();
                 tracing::warn!(
                     delay_ms = delay.as_millis() as u64,
