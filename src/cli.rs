@@ -27,6 +27,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve a workspace: register, heartbeat, poll for messages, hand each to the backend,
+    /// reply.
+    Connect(Box<crate::connect::ConnectArgs>),
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
@@ -41,6 +44,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Connect(args) => crate::connect::main(*args, cli.log_format),
         Command::BackendCheck(args) => {
             // The report is the output; the checker's own logs are for debugging it.
             if std::env::var_os("RUST_LOG").is_some() {

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod backoff;
 pub mod check;
 pub mod cli;
+pub mod connect;
 pub mod emulator;
 pub mod exit;
 pub mod logging;

@@ -1,0 +1,184 @@
+//! One delivery of a row to the backend, and what its outcome means for the row: answered,
+//! closed without a reply, to be retried (an attempt spent), failed for good, or abandoned
+//! because the host is stopping (the row stays unsettled and comes back after a restart).
+//!
+//! While the backend's crash-loop breaker is open, a delivery waits for it to close instead of
+//! failing: no attempt is spent on a backend that is not there.
+
+use std::time::Duration;
+
+use molecule_protocol::jsonrpc::code;
+use molecule_protocol::{HandleA2aParams, HandleA2aResult, RpcError};
+
+use crate::backend::{CallError, CallOptions, State, Supervisor, Unavailable};
+
+use super::health::Failure;
+
+/// What one delivery came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The backend answered (empty parts mean "send no reply").
+    Answered(HandleA2aResult),
+    /// The backend closed the request itself (`-32800`): nothing is posted.
+    Closed,
+    /// A failure worth another delivery; one attempt is spent.
+    Retry {
+        /// The backend's `retryAfterMs`, when given.
+        after: Option<Duration>,
+        /// What went wrong.
+        failure: Failure,
+        /// The backend crashed with the row in flight.
+        crashed: bool,
+        /// Shown to the sender if the attempts run out.
+        user_message: Option<String>,
+    },
+    /// A failure that another delivery cannot fix: an error reply, then settled.
+    Failed {
+        /// The backend's `userMessage`, when given.
+        user_message: Option<String>,
+        /// What went wrong (never sent to the sender).
+        failure: Failure,
+    },
+    /// The host is shutting down: the row stays unsettled.
+    Abandoned,
+}
+
+/// Delivers `params` once (waiting out an open breaker).
+pub async fn deliver(sup: &Supervisor, params: HandleA2aParams) -> Outcome {
+    loop {
+        match sup.handle_a2a(params.clone(), CallOptions::default()).await {
+            Ok(result) => return Outcome::Answered(result),
+            Err(CallError::Unavailable(Unavailable::BreakerOpen { .. })) => {
+                let mut status = sup.status();
+                let reopened = status
+                    .wait_for(|s| !matches!(s.state, State::BreakerOpen { .. }))
+                    .await;
+                if reopened.is_err() {
+                    return Outcome::Abandoned;
+                }
+            }
+            Err(e) => return classify(e),
+        }
+    }
+}
+
+/// What a failed call means for the row.
+pub fn classify(error: CallError) -> Outcome {
+    let retry = |summary: &str, detail: String, crashed| Outcome::Retry {
+        after: None,
+        failure: Failure::new(summary, detail),
+        crashed,
+        user_message: None,
+    };
+    match error {
+        CallError::Rpc(e) => from_rpc(&e),
+        CallError::Crashed(report) => retry(
+            "the backend crashed",
+            format!("the backend {}", report.summary()),
+            true,
+        ),
+        e @ CallError::Timeout(_) => retry("the backend timed out", e.to_string(), false),
+        e @ CallError::IdleTimeout(_) => retry(
+            "the backend stopped reporting progress",
+            e.to_string(),
+            false,
+        ),
+        CallError::Cancelled { .. } | CallError::Unavailable(_) => Outcome::Abandoned,
+        e @ (CallError::Protocol(_) | CallError::Encode(_) | CallError::RequestTooLarge { .. }) => {
+            Outcome::Failed {
+                user_message: None,
+                failure: Failure::new("the backend broke the protocol", e.to_string()),
+            }
+        }
+    }
+}
+
+fn from_rpc(e: &RpcError) -> Outcome {
+    if e.code == code::REQUEST_CANCELLED {
+        return Outcome::Closed;
+    }
+    let data = e.error_data();
+    let failure = Failure::new(
+        format!("the backend answered error {}", e.code),
+        format!("the backend answered error {}: {}", e.code, e.message),
+    );
+    if e.is_retryable() {
+        Outcome::Retry {
+            after: data.retry_after_ms.map(Duration::from_millis),
+            failure,
+            crashed: false,
+            user_message: data.user_message,
+        }
+    } else {
+        Outcome::Failed {
+            user_message: data.user_message,
+            failure,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use molecule_protocol::jsonrpc::ErrorData;
+    use molecule_protocol::methods::CancelReason;
+
+    #[test]
+    fn rpc_errors_follow_the_spec() {
+        let busy = RpcError::with_data(
+            code::BUSY,
+            "queue full",
+            ErrorData {
+                retry_after_ms: Some(250),
+                user_message: Some("Busy.".into()),
+                ..ErrorData::default()
+            },
+        );
+        assert!(matches!(classify(CallError::Rpc(busy)),
+            Outcome::Retry { after: Some(d), crashed: false, .. } if d == Duration::from_millis(250)));
+        let refused = RpcError::with_data(
+            code::REFUSED,
+            "policy",
+            ErrorData {
+                user_message: Some("No.".into()),
+                ..ErrorData::default()
+            },
+        );
+        assert_eq!(
+            classify(CallError::Rpc(refused)),
+            Outcome::Failed {
+                user_message: Some("No.".into()),
+                failure: Failure::new(
+                    "the backend answered error 1006",
+                    "the backend answered error 1006: policy"
+                ),
+            }
+        );
+        let forced = RpcError::with_data(
+            -32603,
+            "boom",
+            ErrorData {
+                retryable: Some(true),
+                ..ErrorData::default()
+            },
+        );
+        assert!(matches!(
+            classify(CallError::Rpc(forced)),
+            Outcome::Retry { .. }
+        ));
+        assert_eq!(
+            classify(CallError::Rpc(RpcError::cancelled())),
+            Outcome::Closed
+        );
+        assert_eq!(
+            classify(CallError::Cancelled {
+                reason: CancelReason::HostShutdown
+            }),
+            Outcome::Abandoned
+        );
+        assert!(matches!(
+            classify(CallError::Timeout(Duration::from_secs(1))),
+            Outcome::Retry { crashed: false, .. }
+        ));
+    }
+}

@@ -1,0 +1,332 @@
+//! The poll loop: fetches pages of the activity feed and hands them to the engine, for as long
+//! as the host runs. No single error stops it: transient ones are retried with backoff (and
+//! `Retry-After`), a lost cursor is recovered by reading back, others are logged and retried
+//! later. Only a token the platform rejects for good ends it (and the host).
+//!
+//! It pauses while the backend's crash-loop breaker is open (rows stay queued on the
+//! platform) and while the window of unsettled rows is full; a full page is followed by the
+//! next poll at once, so a backlog drains at backend speed.
+
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{State, Status};
+use crate::backoff::Backoff;
+use crate::platform::{PlatformClient, PlatformError};
+
+use super::super::error::ConnectError;
+use super::super::settings::{MAX_LOOKBACK, PollSettings};
+use super::super::state::RowKey;
+use super::page::{Keyed, fetch, keyed, query, time_of};
+use super::{late, readback};
+
+/// Consecutive HTTP 500s on a cursor poll that are taken as a failed cursor lookup.
+const CURSOR_500_LIMIT: u32 = 3;
+
+/// Rows for the engine.
+#[derive(Debug)]
+pub struct Batch {
+    /// The rows, in feed order.
+    pub rows: Vec<Keyed>,
+    /// Every row up to this one has now been fetched (normal batches).
+    pub head: Option<RowKey>,
+    /// Rows from an overlap re-read or a saved late row, not from the normal poll.
+    pub late: bool,
+    /// Saved late rows the platform no longer has.
+    pub missing: Vec<RowKey>,
+    /// Answered once the engine has taken the rows in.
+    pub done: oneshot::Sender<()>,
+}
+
+/// What the poller shares with the engine.
+pub struct Link {
+    /// Where batches go.
+    pub batches: mpsc::Sender<Batch>,
+    /// How many more rows the window takes.
+    pub free: watch::Receiver<usize>,
+}
+
+enum Mode {
+    Cursor(RowKey),
+    ReadBack {
+        from: SystemTime,
+        floor: Option<RowKey>,
+    },
+}
+
+/// The poll loop's state.
+pub struct Poller {
+    pub(super) client: PlatformClient,
+    pub(super) settings: PollSettings,
+    pub(super) backoff: Backoff,
+    pub(super) status: watch::Receiver<Status>,
+    pub(super) cancel: CancellationToken,
+    pub(super) link: Link,
+    mode: Mode,
+}
+
+impl Poller {
+    /// A poller starting at the saved `cursor`, or from the `--since` window without one.
+    pub fn new(
+        client: PlatformClient,
+        settings: PollSettings,
+        backoff: Backoff,
+        status: watch::Receiver<Status>,
+        cancel: CancellationToken,
+        link: Link,
+        cursor: Option<RowKey>,
+    ) -> Self {
+        let mode = match cursor {
+            Some(c) => Mode::Cursor(c),
+            None => Mode::ReadBack {
+                from: SystemTime::now()
+                    .checked_sub(settings.since)
+                    .unwrap_or(SystemTime::UNIX_EPOCH),
+                floor: None,
+            },
+        };
+        Poller {
+            client,
+            settings,
+            backoff,
+            status,
+            cancel,
+            link,
+            mode,
+        }
+    }
+
+    /// Polls until cancelled; an error is fatal for the host.
+    pub async fn run(mut self, pending_late: Vec<RowKey>) -> Result<(), ConnectError> {
+        self.recover_late(pending_late).await?;
+        let mut cursor_500s = 0;
+        let mut next_overlap = Instant::now() + self.settings.overlap_interval;
+        while self.ready().await {
+            if Instant::now() >= next_overlap {
+                next_overlap = Instant::now() + self.settings.overlap_interval;
+                self.overlap().await;
+            }
+            let limit =
+                (*self.link.free.borrow()).clamp(1, self.settings.batch_size as usize) as u32;
+            let step = match &self.mode {
+                Mode::Cursor(c) => self.poll_cursor(c.clone(), limit).await,
+                Mode::ReadBack { from, floor } => self.read_back(*from, floor.clone(), limit).await,
+            };
+            match step {
+                Ok(again) => {
+                    self.backoff.reset();
+                    cursor_500s = 0;
+                    if !again {
+                        self.pause(self.settings.interval).await;
+                    }
+                }
+                Err(e) => self.on_error(e, &mut cursor_500s).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn poll_cursor(&mut self, cursor: RowKey, limit: u32) -> Result<bool, PlatformError> {
+        let mut q = query(limit);
+        q.since_id = Some(cursor.id.clone());
+        let page = fetch(&self.client, &q).await?;
+        let rows = keyed(page.rows, Some(&cursor));
+        let head = rows.iter().map(|(k, _)| k).max().cloned();
+        if let Some(h) = &head {
+            self.mode = Mode::Cursor(h.clone());
+        }
+        self.send(rows, head, false, Vec::new()).await;
+        Ok(page.len >= limit as usize)
+    }
+
+    async fn read_back(
+        &mut self,
+        from: SystemTime,
+        floor: Option<RowKey>,
+        page: u32,
+    ) -> Result<bool, PlatformError> {
+        let max = self.settings.since_max_rows;
+        let rb = readback::read_back(&self.client, page, from, floor.as_ref(), max).await?;
+        if let Some((n, more)) = rb.skipped.filter(|(n, _)| *n > 0) {
+            tracing::warn!(
+                skipped = n,
+                "the --since window holds more than {max} rows: starting from the newest {max} \
+                 and skipping {n}{} older ones",
+                if more { " or more" } else { "" }
+            );
+        }
+        let found = rb.rows.len();
+        let seed = rb.seed.clone();
+        self.send(rb.rows, rb.seed, false, Vec::new()).await;
+        let Some(seed) = seed else { return Ok(false) };
+        if floor.is_some() {
+            tracing::info!(rows = found, cursor = %seed.id, "read back after the lost cursor; continuing from a new cursor");
+        } else {
+            tracing::info!(rows = found, cursor = %seed.id, "first start: read the --since window");
+        }
+        self.mode = Mode::Cursor(seed);
+        Ok(true)
+    }
+
+    async fn on_error(
+        &mut self,
+        e: PlatformError,
+        cursor_500s: &mut u32,
+    ) -> Result<(), ConnectError> {
+        let cursor = match &self.mode {
+            Mode::Cursor(c) => Some(c.clone()),
+            Mode::ReadBack { .. } => None,
+        };
+        let status = e.status();
+        match (e, cursor) {
+            (PlatformError::Cancelled { .. }, _) => Ok(()),
+            (e @ PlatformError::Unauthorized { .. }, _) => {
+                Err(super::auth_failure(&self.client, e).await)
+            }
+            (e @ PlatformError::Token(_), _) => Err(ConnectError::Platform(e)),
+            (PlatformError::CursorGone { .. }, Some(c)) => {
+                tracing::info!(cursor = %c.id, created_at = %c.created_at,
+                    "the cursor row is gone from the platform (410): reading back from its time");
+                self.lose_cursor(c);
+                Ok(())
+            }
+            (e, Some(c)) if status == Some(500) && *cursor_500s + 1 >= CURSOR_500_LIMIT => {
+                tracing::info!(cursor = %c.id, "the platform keeps failing on the cursor ({e}): reading back from its time");
+                *cursor_500s = 0;
+                self.lose_cursor(c);
+                Ok(())
+            }
+            (e, _) => {
+                if status == Some(500) {
+                    *cursor_500s += 1;
+                }
+                let delay = match e.retry_after() {
+                    Some(d) if !d.is_zero() => d,
+                    _ => self.backoff.next_delay(),
+                };
+                let ms = delay.as_millis() as u64;
+                match e {
+                    PlatformError::Transient { .. } | PlatformError::RateLimited { .. } => {
+                        tracing::warn!(call = "GET /workspaces/<id>/activity", delay_ms = ms, reason = %e,
+                            "platform call failed; retrying in {ms} ms");
+                    }
+                    _ => tracing::error!(
+                        delay_ms = ms,
+                        "polling the activity feed failed: {e}; trying again in {ms} ms"
+                    ),
+                }
+                self.pause(delay).await;
+                Ok(())
+            }
+        }
+    }
+
+    fn lose_cursor(&mut self, c: RowKey) {
+        let back = self.settings.cursor_skew;
+        let from = time_of(&c)
+            .checked_sub(back)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let oldest = SystemTime::now()
+            .checked_sub(MAX_LOOKBACK)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.mode = Mode::ReadBack {
+            from: from.max(oldest),
+            floor: Some(c),
+        };
+    }
+
+    async fn overlap(&mut self) {
+        let Mode::Cursor(head) = &self.mode else {
+            return;
+        };
+        match late::overlap(&self.client, head, self.settings.overlap_window).await {
+            Ok(rows) => self.send(rows, None, true, Vec::new()).await,
+            Err(e) => tracing::debug!("the overlap re-read failed (tried again later): {e}"),
+        }
+    }
+
+    async fn recover_late(&mut self, pending: Vec<RowKey>) -> Result<(), ConnectError> {
+        for key in pending {
+            match late::find(&self.client, &key, self.settings.cursor_skew).await {
+                Ok(Some(row)) => self.send(vec![row], None, true, Vec::new()).await,
+                Ok(None) => {
+                    tracing::warn!(row = %key.id, "a row saved as unanswered is gone from the platform");
+                    self.send(Vec::new(), None, true, vec![key]).await;
+                }
+                Err(e @ PlatformError::Unauthorized { .. }) => {
+                    return Err(super::auth_failure(&self.client, e).await);
+                }
+                Err(e) => {
+                    tracing::warn!(row = %key.id, "cannot look up a row saved as unanswered (tried again at the next start): {e}")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, rows: Vec<Keyed>, head: Option<RowKey>, late: bool, missing: Vec<RowKey>) {
+        if rows.is_empty() && head.is_none() && missing.is_empty() {
+            return;
+        }
+        let (done, taken) = oneshot::channel();
+        let batch = Batch {
+            rows,
+            head,
+            late,
+            missing,
+            done,
+        };
+        if self.link.batches.send(batch).await.is_ok() {
+            let _ = taken.await;
+        }
+    }
+
+    /// Waits until polling may go on: not cancelled, the breaker closed, room in the window.
+    async fn ready(&mut self) -> bool {
+        let mut paused = false;
+        loop {
+            if self.cancel.is_cancelled() {
+                return false;
+            }
+            let breaker = matches!(
+                self.status.borrow_and_update().state,
+                State::BreakerOpen { .. }
+            );
+            if breaker {
+                if !paused {
+                    tracing::warn!(
+                        "polling paused: the backend keeps crashing (breaker open); messages stay queued on the platform"
+                    );
+                    paused = true;
+                }
+                tokio::select! {
+                    changed = self.status.changed() => if changed.is_err() { return false },
+                    () = self.cancel.cancelled() => return false,
+                }
+                continue;
+            }
+            if paused {
+                tracing::info!("polling resumed: the backend is back");
+                paused = false;
+            }
+            if *self.link.free.borrow_and_update() == 0 {
+                tokio::select! {
+                    changed = self.link.free.changed() => if changed.is_err() { return false },
+                    () = self.cancel.cancelled() => return false,
+                }
+                continue;
+            }
+            return true;
+        }
+    }
+
+    async fn pause(&self, d: std::time::Duration) {
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = self.cancel.cancelled() => {}
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The heartbeat task: `POST /registry/heartbeat` every interval, on its own task, so that a
+//! slow backend, a slow poll or the rate limiter (heartbeats are never paced) cannot delay it.
+//! A failed beat is logged (a refusal loudly) and the next one goes out on time: a heartbeat
+//! error never stops the loop or the host.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Status;
+use crate::platform::{ErrorClass, PlatformClient};
+
+use super::health::Health;
+
+/// Beats every `every` until `cancel` fires.
+pub async fn run(
+    client: PlatformClient,
+    health: Arc<Health>,
+    status: watch::Receiver<Status>,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = cancel.cancelled() => return,
+        }
+        let beat = health.beat(&status.borrow());
+        let outcome = tokio::time::timeout(every, client.heartbeat(&beat)).await;
+        match outcome {
+            Ok(Ok(())) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("heartbeats are accepted again");
+                }
+                tracing::debug!(
+                    uptime_seconds = beat.uptime_seconds,
+                    active_tasks = beat.active_tasks,
+                    "heartbeat"
+                );
+            }
+            Ok(Err(e)) if e.class() == ErrorClass::Permanent => {
+                failing = true;
+                tracing::error!(
+                    "the platform refused a heartbeat: {e}; the workspace may show as offline \
+                     (heartbeats continue)"
+                );
+            }
+            Ok(Err(e)) => {
+                failing = true;
+                tracing::warn!("a heartbeat failed (the next one goes out on time): {e}");
+            }
+            Err(_) => {
+                failing = true;
+                tracing::warn!("a heartbeat took longer than the interval and was abandoned");
+            }
+        }
+    }
+}

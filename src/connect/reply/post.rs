@@ -1,0 +1,108 @@
+//! Posting one reply: retried through transient failures for as long as the host runs, ended
+//! by a success or a permanent refusal (logged by the caller with its status and body).
+//!
+//! A 2xx is a success whatever its body says: a push-mode sender answers with its agent's next
+//! turn, and acting on that would start an agent ping-pong. A 401 is not a reason to drop the
+//! reply: it waits, because the poll decides whether the token is really gone (and then the
+//! host exits and the row is delivered again after the fix).
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::backoff::Backoff;
+use crate::platform::{Call, NotifyAttachment, PlatformClient, PlatformError, RetryPolicy, retry};
+
+/// How many times a reply refused with 401 is held and tried again. A revoked token ends the
+/// host through the poll long before; a 401 that outlasts this is about this reply alone.
+const UNAUTHORIZED_HOLDS: u32 = 5;
+
+/// A reply, ready to post.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplyBody {
+    /// A `message/send` to another workspace.
+    Agent {
+        /// The sender to answer.
+        target: Uuid,
+        /// The JSON-RPC body.
+        envelope: Value,
+    },
+    /// A message in the canvas.
+    Canvas {
+        /// The text (never empty).
+        message: String,
+        /// http(s) files.
+        attachments: Vec<NotifyAttachment>,
+    },
+}
+
+/// How posting ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Posted {
+    /// The platform accepted it.
+    Delivered,
+    /// The platform refused it for good.
+    Refused {
+        /// The status, when there was one.
+        status: Option<u16>,
+        /// The error, with a body excerpt.
+        reason: String,
+    },
+    /// The host is shutting down; the row stays unsettled.
+    Abandoned,
+}
+
+/// Posts `body`, retrying transient failures until `cancel` fires.
+pub async fn post(
+    client: &PlatformClient,
+    body: &ReplyBody,
+    policy: &RetryPolicy,
+    cancel: &CancellationToken,
+) -> Posted {
+    let mut unauthorized = Backoff::new(policy.base, policy.cap);
+    loop {
+        let result = match body {
+            ReplyBody::Agent { target, envelope } => retry(Call::PostA2a, policy, cancel, || {
+                client.post_a2a(*target, envelope)
+            })
+            .await
+            .map(drop),
+            ReplyBody::Canvas {
+                message,
+                attachments,
+            } => {
+                retry(Call::Notify, policy, cancel, || {
+                    client.notify(message, attachments)
+                })
+                .await
+            }
+        };
+        let err = match result {
+            Ok(()) => return Posted::Delivered,
+            Err(e) => e,
+        };
+        match err {
+            PlatformError::Cancelled { .. } => return Posted::Abandoned,
+            PlatformError::Decode { status, .. } if (200..300).contains(&status) => {
+                return Posted::Delivered;
+            }
+            PlatformError::Unauthorized { .. } if unauthorized.attempt() < UNAUTHORIZED_HOLDS => {
+                let delay = unauthorized.next_delay();
+                tracing::warn!(
+                    delay_ms = delay.as_millis() as u64,
+                    "a reply was refused with 401; holding it while the token is checked: {err}"
+                );
+                tokio::select! {
+                    () = cancel.cancelled() => return Posted::Abandoned,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            other => {
+                return Posted::Refused {
+                    status: other.status(),
+                    reason: other.to_string(),
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! [`serve`]: one `molecule connect`, from start-up to shutdown.
+//!
+//! Start-up order: lock the state directory and load the state (a bad file stops here, before
+//! the platform is touched) → log `/buildinfo` → `GET /workspaces/<id>` (404 and 410 end the
+//! host before anything else touches the platform) → start the backend (its `agentCard` fills
+//! the registration) → register as poll → heartbeat task → poll.
+//!
+//! Shutdown (first SIGINT/SIGTERM, or a fatal error): polling stops, nothing new is delivered,
+//! the deliveries in flight finish within the drain timeout (the supervisor's drain), their
+//! replies are posted, the state is saved, the backend is stopped, and the heartbeat ends last.
+//! A second signal skips the drain.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Supervisor, SupervisorConfig};
+use crate::backoff::Backoff;
+use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
+use crate::signal::Shutdown;
+
+use super::config::{Config, ConfigError, TokenSetting};
+use super::engine::{Engine, Parts};
+use super::error::ConnectError;
+use super::feed::{Link, Poller};
+use super::health::Health;
+use super::hooks::Hooks;
+use super::state::{Ledger, StateWriter, file};
+use super::statedir::StateDir;
+use super::{dry_run, heartbeat, startup};
+
+/// Runs `molecule connect` until `shutdown` fires (`Ok`) or a permanent failure (`Err`, whose
+/// exit code says which).
+pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(), ConnectError> {
+    let own = config.platform.workspace_id();
+    let dir = StateDir::open(config.state_dir.as_deref(), own)?;
+    let saved = file::load(&dir.state_file(), own)?;
+    let client = PlatformClient::new(config.platform.clone(), token_source(&config.token, &dir)?)?;
+    let t = &config.settings.timers;
+    let policy = RetryPolicy::forever(t.retry_base, t.retry_max);
+    startup::log_buildinfo(&client).await;
+    let Some(workspace) = startup::check_workspace(&client, &policy, &shutdown.graceful).await?
+    else {
+        return Ok(());
+    };
+    let sup = Supervisor::start(supervisor_config(&config, &dir, &hooks, &client)).await?;
+    if config.dry_run {
+        let result = dry_run::run(&client, &sup, &workspace, &dir, saved.is_some(), &config).await;
+        sup.shutdown(true).await;
+        return result;
+    }
+    let card = startup::agent_card(&workspace, &sup.backend_info());
+    match startup::register(
+        &client,
+        &card,
+        &dir.token_file(),
+        &policy,
+        &shutdown.graceful,
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            sup.shutdown(true).await;
+            return Ok(());
+        }
+        Err(e) => {
+            sup.shutdown(false).await;
+            return Err(e);
+        }
+    }
+    let ledger = match saved {
+        Some(state) => Ledger::from_state(state, own),
+        None => Ledger::new(own),
+    };
+    let running = Running {
+        config,
+        dir,
+        client,
+        sup,
+        hooks,
+        card,
+    };
+    running.serve(ledger, shutdown).await
+}
+
+struct Running {
+    config: Config,
+    dir: StateDir,
+    client: PlatformClient,
+    sup: Supervisor,
+    hooks: Hooks,
+    card: crate::platform::AgentCard,
+}
+
+/// The tasks of a serving host.
+struct Tasks {
+    heartbeat: JoinHandle<()>,
+    beats: CancellationToken,
+    rereg: JoinHandle<()>,
+    engine: JoinHandle<()>,
+    poller: JoinHandle<Result<(), ConnectError>>,
+    stopping: CancellationToken,
+    abandon: CancellationToken,
+    /// Holds the state directory's lock until the host has stopped.
+    _dir: StateDir,
+}
+
+impl Running {
+    async fn serve(self, ledger: Ledger, shutdown: Shutdown) -> Result<(), ConnectError> {
+        let sup = self.sup.clone();
+        let mut tasks = self.start(ledger, &shutdown);
+        let (fatal, poller_done) = tokio::select! {
+            r = &mut tasks.poller => (r.ok().and_then(Result::err), true),
+            () = tasks.stopping.cancelled() => (None, false),
+        };
+        if let Some(e) = &fatal {
+            tracing::error!("stopping: {e}");
+            tasks.abandon.cancel();
+        }
+        tasks.stopping.cancel();
+        // The supervisor drains the deliveries in flight while the engine posts their replies;
+        // a second signal makes a second shutdown call, which skips the drain.
+        let drain = fatal.is_none() && !shutdown.immediate.is_cancelled();
+        let first = tokio::spawn({
+            let sup = sup.clone();
+            async move { sup.shutdown(drain).await }
+        });
+        let skip = tokio::spawn({
+            let (sup, immediate) = (sup.clone(), shutdown.immediate.clone());
+            async move {
+                immediate.cancelled().await;
+                sup.shutdown(false).await;
+            }
+        });
+        let _ = tasks.engine.await;
+        let report = first.await.unwrap_or_default();
+        skip.abort();
+        if !poller_done {
+            let _ = tasks.poller.await;
+        }
+        let _ = tasks.rereg.await;
+        tasks.beats.cancel();
+        let _ = tasks.heartbeat.await;
+        tracing::info!(
+            finished = report.finished,
+            cancelled = report.cancelled,
+            "stopped"
+        );
+        fatal.map_or(Ok(()), Err)
+    }
+
+    /// Starts the heartbeat, re-registration, the engine and the poller.
+    fn start(self, ledger: Ledger, shutdown: &Shutdown) -> Tasks {
+        let Running {
+            config,
+            dir,
+            client,
+            sup,
+            hooks,
+            card,
+        } = self;
+        let settings = config.settings.clone();
+        let t = &settings.timers;
+        let stopping = shutdown.graceful.child_token();
+        let abandon = shutdown.immediate.child_token();
+        let health = Arc::new(Health::new(t.error_window));
+        let beats = CancellationToken::new();
+        let heartbeat = heartbeat::run(
+            client.clone(),
+            health.clone(),
+            sup.status(),
+            t.heartbeat,
+            beats.clone(),
+        );
+        let rereg = startup::reregister(
+            client.clone(),
+            card,
+            dir.token_file(),
+            t.reregister,
+            stopping.clone(),
+        );
+        let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
+        let ack = settings.poll.ack.then(|| client.clone());
+        let parts = Parts {
+            own: config.platform.workspace_id(),
+            ledger,
+            writer: StateWriter::spawn(dir.state_file(), ack),
+            health,
+            sup: sup.clone(),
+            client: client.clone(),
+            hooks: hooks.clone(),
+            settings: settings.clone(),
+            uploads_dir: dir.uploads_dir(),
+            drain: config.backend.timeouts.drain,
+        };
+        let (engine, free, events) = Engine::new(parts);
+        let (batches, batches_rx) = mpsc::channel(1);
+        let engine = engine.run(batches_rx, events, stopping.clone(), abandon.clone());
+        let backoff = Backoff::new(t.retry_base, t.retry_max);
+        let link = Link { batches, free };
+        let poller = Poller::new(
+            client,
+            settings.poll.clone(),
+            backoff,
+            sup.status(),
+            stopping.clone(),
+            link,
+            cursor,
+        );
+        let tasks = Tasks {
+            heartbeat: tokio::spawn(heartbeat),
+            beats,
+            rereg: tokio::spawn(rereg),
+            engine: tokio::spawn(engine),
+            poller: tokio::spawn(poller.run(pending_late)),
+            stopping,
+            abandon,
+            _dir: dir,
+        };
+        tracing::info!(workspace = %config.platform.workspace_id(), state_dir = %tasks._dir.path().display(), "serving");
+        if let Some(ready) = &hooks.on_ready {
+            ready();
+        }
+        tasks
+    }
+}
+
+fn token_source(setting: &TokenSetting, dir: &StateDir) -> Result<TokenSource, ConnectError> {
+    Ok(match setting {
+        TokenSetting::File(path) => TokenSource::from_file(path)?,
+        TokenSetting::Value { token, origin } => TokenSource::from_value(token.expose(), origin)?,
+        TokenSetting::Saved => {
+            let saved = dir.token_file();
+            if !saved.exists() {
+                return Err(ConfigError::NoToken.into());
+            }
+            TokenSource::from_file(saved)?
+        }
+    })
+}
+
+fn supervisor_config(
+    config: &Config,
+    dir: &StateDir,
+    hooks: &Hooks,
+    client: &PlatformClient,
+) -> SupervisorConfig {
+    let b = &config.backend;
+    let mut sc = SupervisorConfig::new(
+        b.command.clone(),
+        config.platform.workspace_id().to_string(),
+        dir.backend_dir(),
+    );
+    sc.env.extra = b.env.clone();
+    sc.timeouts = b.timeouts;
+    sc.restart = b.restart;
+    if let Some(factory) = &hooks.host_handlers {
+        sc.handlers = factory(client);
+    }
+    sc
+}

@@ -1,0 +1,176 @@
+//! The numbers `molecule connect` runs by: intervals, limits and timeouts, with their defaults.
+//!
+//! Every timer lives here so that a test can shorten the one it exercises (see the hidden flags
+//! in [`super::args::TuningArgs`]).
+
+use std::time::Duration;
+
+/// The heartbeat interval must stay below this: the platform marks a workspace stale after
+/// 90 seconds without one.
+pub const HEARTBEAT_LIMIT: Duration = Duration::from_secs(90);
+
+/// The largest page the platform serves.
+pub const MAX_BATCH: u32 = 500;
+
+/// How far back the platform's activity feed can be read (its hard retention).
+pub const MAX_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Polling the activity feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollSettings {
+    /// Wait between polls that found nothing more (1 s).
+    pub interval: Duration,
+    /// Rows per page (100; at most 500).
+    pub batch_size: u32,
+    /// A first start reads messages this far back (10 min).
+    pub since: Duration,
+    /// A first start reads at most this many rows back; older ones are skipped and counted
+    /// (10,000).
+    pub since_max_rows: usize,
+    /// Most rows fetched and not yet settled; fetching stops while it is reached (1,000).
+    pub window: usize,
+    /// How often the recent feed is read again for rows that became visible late (30 s).
+    pub overlap_interval: Duration,
+    /// How far back that read looks (60 s).
+    pub overlap_window: Duration,
+    /// Clock-skew margin when reading back after a lost cursor (5 min).
+    pub cursor_skew: Duration,
+    /// Acknowledge settled rows (`POST /activity/ack`), off by default.
+    pub ack: bool,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            interval: Duration::from_secs(1),
+            batch_size: 100,
+            since: Duration::from_secs(600),
+            since_max_rows: 10_000,
+            window: 1_000,
+            overlap_interval: Duration::from_secs(30),
+            overlap_window: Duration::from_secs(60),
+            cursor_skew: Duration::from_secs(300),
+            ack: false,
+        }
+    }
+}
+
+/// Handing rows to the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DispatchSettings {
+    /// Conversations handled at once, further capped by the backend's `maxConcurrency` (4).
+    pub concurrency: u32,
+    /// Deliveries of one message before it gets an error reply (5).
+    pub max_attempts: u32,
+    /// Automatic replies at this depth are delivered but not answered; deeper ones are
+    /// dropped (4).
+    pub hop_limit: u32,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings {
+            concurrency: 4,
+            max_attempts: 5,
+            hop_limit: 4,
+        }
+    }
+}
+
+/// Every other timer and limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timers {
+    /// Heartbeat interval (20 s; under 90 s).
+    pub heartbeat: Duration,
+    /// Registration is repeated this often, in case the delivery mode was switched (1 h).
+    pub reregister: Duration,
+    /// The state file is written at most this often (100 ms).
+    pub flush: Duration,
+    /// The summary line is logged this often (60 s).
+    pub summary: Duration,
+    /// The window of the heartbeat's error rate (5 min).
+    pub error_window: Duration,
+    /// Downloaded canvas uploads are deleted after this long (7 days).
+    pub upload_retention: Duration,
+    /// First delay of the retries of platform calls and backend errors (1 s).
+    pub retry_base: Duration,
+    /// Longest such delay (60 s).
+    pub retry_max: Duration,
+    /// Replies posted at once (16).
+    pub reply_concurrency: usize,
+    /// Timeout of a reply to an agent: a push-mode agent answers with its whole turn (31 min,
+    /// past the platform's own 30-minute ceiling).
+    pub reply_timeout: Duration,
+    /// Timeout of every other platform call (30 s).
+    pub http_timeout: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            heartbeat: Duration::from_secs(20),
+            reregister: Duration::from_secs(3600),
+            flush: Duration::from_millis(100),
+            summary: Duration::from_secs(60),
+            error_window: Duration::from_secs(300),
+            upload_retention: Duration::from_secs(7 * 24 * 3600),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            reply_concurrency: 16,
+            reply_timeout: Duration::from_secs(31 * 60),
+            http_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// All of the above.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Polling.
+    pub poll: PollSettings,
+    /// Dispatch.
+    pub dispatch: DispatchSettings,
+    /// The rest.
+    pub timers: Timers,
+}
+
+/// Parses a duration: a number with a unit (`250ms`, `20s`, `10m`, `2h`, `7d`), or a bare
+/// number of seconds. Fractions are allowed (`1.5s`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" | "mins" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return None,
+    };
+    let secs = value * scale;
+    (0.0..1e12)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_and_bare_seconds() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration("250ms"), Some(ms(250)));
+        assert_eq!(parse_duration(" 20s "), Some(ms(20_000)));
+        assert_eq!(parse_duration("10m"), Some(ms(600_000)));
+        assert_eq!(parse_duration("1.5"), Some(ms(1_500)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        for bad in ["", "s", "ten", "5 parsecs", "-1s", "1e9999"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}
