@@ -97,7 +97,7 @@ async fn own_notify_rows_and_own_rows_are_never_dispatched() {
         [json!({"message": "echo: after"})]
     );
     assert!(platform.replies().await.is_empty());
-    assert_eq!(host.handled().len(), 1);
+    assert_eq!(host.wait_handled(1).await.len(), 1);
     host.stop().await;
 }
 

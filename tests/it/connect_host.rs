@@ -210,6 +210,16 @@ impl Host {
     }
 
     /// The `row handled` events so far.
+    /// The "row handled" lines once there are at least `n` of them: a row's line is logged after
+    /// its reply is accepted, so a test that saw the reply must still wait for the line.
+    pub async fn wait_handled(&self, n: usize) -> Vec<Value> {
+        until(&format!("{n} \"row handled\" log lines"), || {
+            self.handled().len() >= n || self.exited()
+        })
+        .await;
+        self.handled()
+    }
+
     pub fn handled(&self) -> Vec<Value> {
         self.events()
             .into_iter()

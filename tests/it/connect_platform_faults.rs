@@ -107,7 +107,7 @@ async fn bursts_of_5xx_on_the_feed_and_on_replies_are_survived() {
     assert_eq!(ids.values().map(Vec::len).sum::<usize>(), 2 + 3);
     assert!(ids.values().all(|v| v.iter().all(|id| *id == v[0])));
     assert_eq!(platform.notifies().await.len(), 1 + 2);
-    assert_eq!(host.handled().len(), 3);
+    assert_eq!(host.wait_handled(3).await.len(), 3);
     host.stop().await;
 }
 
@@ -326,7 +326,8 @@ async fn a_refused_canvas_reply_is_logged_with_its_reason_and_the_row_settles() 
     );
     platform.wait_replies(2).await;
     let outcomes: Vec<Value> = host
-        .handled()
+        .wait_handled(2)
+        .await
         .iter()
         .map(|e| e["outcome"].clone())
         .collect();

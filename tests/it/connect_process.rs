@@ -71,7 +71,7 @@ async fn sigkill_while_a_slow_conversation_holds_the_prefix_answers_no_row_twice
         texts, expected,
         "each fast row once, the held one after the restart"
     );
-    assert_eq!(host.handled().len(), 1);
+    assert_eq!(host.wait_handled(1).await.len(), 1);
     assert_eq!(fast.len(), 5);
     host.stop().await;
 }
@@ -253,7 +253,7 @@ async fn a_slow_reply_holds_neither_a_backend_slot_nor_other_conversations() {
         "the answer body was not acted on"
     );
     assert_eq!(
-        host.handled().len(),
+        host.wait_handled(2).await.len(),
         2,
         "the slow reply is still being posted"
     );
