@@ -33,6 +33,9 @@ pub enum Command {
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
+    /// Try an agent locally: a local platform, the agent served by your backend (the built-in
+    /// echo by default), a chat page and a ready-to-paste `molecule send` line.
+    Dev(Box<crate::dev::DevArgs>),
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
@@ -52,6 +55,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             }
             crate::check::run(args)
         }
+        Command::Dev(args) => crate::dev::main(*args, cli.log_format),
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::cli::run(args),
     }

@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod check;
 pub mod cli;
 pub mod connect;
+pub mod dev;
 pub mod emulator;
 pub mod exit;
 pub mod logging;
