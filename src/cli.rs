@@ -36,6 +36,9 @@ pub enum Command {
     /// Try an agent locally: a local platform, the agent served by your backend (the built-in
     /// echo by default), a chat page and a ready-to-paste `molecule send` line.
     Dev(Box<crate::dev::DevArgs>),
+    /// Send a message to a workspace as a person or as another workspace, and print the reply
+    /// with --wait.
+    Send(Box<crate::send::SendArgs>),
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
@@ -56,6 +59,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             crate::check::run(args)
         }
         Command::Dev(args) => crate::dev::main(*args, cli.log_format),
+        Command::Send(args) => crate::send::main(*args, cli.log_format),
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::cli::run(args),
     }

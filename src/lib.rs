@@ -14,6 +14,7 @@ pub mod exit;
 pub mod logging;
 pub mod platform;
 pub mod rng;
+pub mod send;
 pub mod signal;
 
 use clap::Parser;
