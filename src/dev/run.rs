@@ -76,26 +76,32 @@ pub fn main(args: DevArgs, log_format: LogFormat) -> ExitCode {
         Ok(r) => r,
         Err(e) => return exit::report(&DevError::Connect(ConnectError::Runtime(e))),
     };
-    let result = runtime.block_on(run(args));
+    let home = match StateHome::new(args.data.as_deref()) {
+        Ok(h) => h,
+        Err(e) => return exit::report(&e),
+    };
+    let result = runtime.block_on(run(args, &home.path));
+    // Tasks still flushing the host's state must be gone before a temporary directory is
+    // removed, or the removal races their last write.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    home.close();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&e),
     }
 }
 
-/// Runs until the first signal (`Ok`) or a permanent failure.
-pub async fn run(args: DevArgs) -> Result<(), DevError> {
+/// Runs until the first signal (`Ok`) or a permanent failure; the host's state goes in `home`.
+pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     let shutdown = Shutdown::install().map_err(ConnectError::Runtime)?;
     let emu = start_emulator(&args).await?;
-    let home = StateHome::new(args.data.as_deref())?;
-    let token_file = home.path.join("agent.token");
+    let token_file = home.join("agent.token");
     let ws = workspaces::ensure(&emu, &token_file)?;
     let (command, backend) = backend(&args)?;
     let platform = PlatformConfig::new(emu.base_url(), &ws.agent.to_string())
         .map_err(ConnectError::from)?;
     let mut config = Config::new(platform, TokenSetting::File(token_file), command);
-    config.state_dir = Some(home.path.join("connect"));
+    config.state_dir = Some(home.join("connect"));
     apply_timers(&args, &mut config);
     let banner = Banner {
         base_url: emu.base_url().to_owned(),
@@ -110,7 +116,6 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
     };
     let served = connect::serve(config, shutdown, hooks).await;
     emu.shutdown().await;
-    drop(home);
     Ok(served?)
 }
 
@@ -186,7 +191,7 @@ fn compat_name(c: CompatArg) -> &'static str {
 /// The host's state directory: `<data>.state/` (kept), or a temporary one (removed on drop).
 struct StateHome {
     path: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    temp: Option<tempfile::TempDir>,
 }
 
 impl StateHome {
@@ -212,7 +217,16 @@ impl StateHome {
             path: path.clone(),
             source,
         })?;
-        Ok(StateHome { path, _temp: temp })
+        Ok(StateHome { path, temp })
+    }
+
+    /// Removes a temporary directory (a kept one stays).
+    fn close(self) {
+        if let Some(t) = self.temp
+            && let Err(e) = t.close()
+        {
+            tracing::warn!("could not remove the temporary state directory: {e}");
+        }
     }
 }
 
