@@ -19,6 +19,8 @@ mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;
 mod connect_startup;
+mod dev_data;
+mod dev_faults;
 mod dev_roundtrip;
 mod dev_support;
 mod echo_backend;
