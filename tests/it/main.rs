@@ -37,4 +37,5 @@ mod platform_limiter;
 mod platform_retry;
 mod platform_support;
 mod platform_token;
+mod send_errors;
 mod support;
