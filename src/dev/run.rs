@@ -98,8 +98,8 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     let token_file = home.join("agent.token");
     let ws = workspaces::ensure(&emu, &token_file)?;
     let (command, backend) = backend(&args)?;
-    let platform = PlatformConfig::new(emu.base_url(), &ws.agent.to_string())
-        .map_err(ConnectError::from)?;
+    let platform =
+        PlatformConfig::new(emu.base_url(), &ws.agent.to_string()).map_err(ConnectError::from)?;
     let mut config = Config::new(platform, TokenSetting::File(token_file), command);
     config.state_dir = Some(home.join("connect"));
     apply_timers(&args, &mut config);

@@ -22,10 +22,7 @@ enum Looking {
     /// An agent's reply to `message_id`.
     InReplyTo(String),
     /// The target's first chat message after the row of `message_id`.
-    NotifyAfter {
-        message_id: String,
-        seen_ours: bool,
-    },
+    NotifyAfter { message_id: String, seen_ours: bool },
 }
 
 /// Reads a feed for the reply.
@@ -48,7 +45,12 @@ impl Waiter {
             limit: Some(1),
             ..ActivityQuery::default()
         };
-        let cursor = client.activity(&query).await?.rows.first().map(|r| r.id.clone());
+        let cursor = client
+            .activity(&query)
+            .await?
+            .rows
+            .first()
+            .map(|r| r.id.clone());
         let looking = match sender {
             Sender::Workspace(_) => Looking::InReplyTo(message_id.to_owned()),
             Sender::Canvas => Looking::NotifyAfter {
@@ -129,7 +131,9 @@ impl Waiter {
                 seen_ours,
             } => {
                 if !*seen_ours {
-                    let mid = message.and_then(|m| m.get("messageId")).and_then(Value::as_str);
+                    let mid = message
+                        .and_then(|m| m.get("messageId"))
+                        .and_then(Value::as_str);
                     *seen_ours = mid == Some(message_id.as_str());
                     return None;
                 }

@@ -65,7 +65,10 @@ async fn a_restart_on_the_same_data_file_keeps_workspaces_tokens_rows_and_the_cu
         !logs.contains("first start") && !logs.contains("read back"),
         "the host resumed from its saved cursor:\n{logs}"
     );
-    assert!(!logs.contains("401"), "the saved token was accepted:\n{logs}");
+    assert!(
+        !logs.contains("401"),
+        "the saved token was accepted:\n{logs}"
+    );
     assert_eq!(second.stop().await, Some(0));
     assert!(state.exists(), "the state directory is kept");
 }

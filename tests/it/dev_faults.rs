@@ -41,7 +41,10 @@ async fn inbound_once(dev: &Dev) {
     assert_eq!(inbound.len(), 2 * MESSAGES, "{inbound:?}");
     let mut ids: Vec<&str> = inbound
         .iter()
-        .filter_map(|r| r.pointer("/request_body/params/message/messageId")?.as_str())
+        .filter_map(|r| {
+            r.pointer("/request_body/params/message/messageId")?
+                .as_str()
+        })
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -62,10 +65,17 @@ async fn failures_before_processing_still_give_exactly_one_reply_per_message() {
     let expected: Vec<String> = (0..MESSAGES).map(|i| format!("echo: canvas {i}")).collect();
     assert_eq!(notifies, expected, "one chat reply per canvas message");
     let expected: Vec<String> = (0..MESSAGES).map(|i| format!("echo: peer {i}")).collect();
-    assert_eq!(dev.peer_replies().await, expected, "one reply per peer message");
+    assert_eq!(
+        dev.peer_replies().await,
+        expected,
+        "one reply per peer message"
+    );
     let s = stats(&dev).await;
     println!("faults before processing: {s}");
-    assert!(s["faults_before"].as_u64() > Some(0), "faults were injected: {s}");
+    assert!(
+        s["faults_before"].as_u64() > Some(0),
+        "faults were injected: {s}"
+    );
     assert_eq!(s["faults_after"], 0);
     assert_eq!(dev.stop().await, Some(0));
 }
@@ -87,7 +97,10 @@ async fn lost_answers_still_give_every_message_a_reply_and_duplicates_are_counte
     let seen = counts(&notifies);
     for i in 0..MESSAGES {
         let text = format!("echo: canvas {i}");
-        assert!(seen.contains_key(text.as_str()), "{text} missing: {notifies:?}");
+        assert!(
+            seen.contains_key(text.as_str()),
+            "{text} missing: {notifies:?}"
+        );
     }
     let duplicates = notifies.len() - seen.len();
     let s = stats(&dev).await;
@@ -96,7 +109,10 @@ async fn lost_answers_still_give_every_message_a_reply_and_duplicates_are_counte
          of {}",
         notifies.len()
     );
-    assert!(s["faults_after"].as_u64() > Some(0), "faults were injected: {s}");
+    assert!(
+        s["faults_after"].as_u64() > Some(0),
+        "faults were injected: {s}"
+    );
     assert!(
         s["a2a_deduplicated"].as_u64() > Some(0),
         "some /a2a post was retried after its answer was lost, and recognised: {s}"

@@ -52,7 +52,11 @@ async fn the_embedded_echo_answers_the_canvas_and_the_peer_and_stops_cleanly() {
     let state_dir = std::path::PathBuf::from(serving["state_dir"].as_str().expect("a path"));
     assert!(state_dir.exists());
     assert_eq!(dev.stop().await, Some(0), "{}", dev.stderr().join("\n"));
-    assert!(!state_dir.exists(), "{} was left behind", state_dir.display());
+    assert!(
+        !state_dir.exists(),
+        "{} was left behind",
+        state_dir.display()
+    );
     assert!(
         !state_dir.parent().expect("the temp dir").exists(),
         "the temporary directory was left behind"

@@ -6,6 +6,7 @@ mod backend_faults;
 mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;
+mod chat_page;
 mod check_echo;
 mod check_faults;
 mod check_report;

@@ -44,7 +44,11 @@ async fn without_a_token_a_tenant_is_told_which_token_to_give() {
 
     let o = send(&[&ws, "hi", "--canvas", "--api-url", &tenant.uri()], &[]).await;
     assert_eq!(o.status.code(), Some(2));
-    assert!(error_line(&o).contains("org or admin token"), "{}", stderr(&o));
+    assert!(
+        error_line(&o).contains("org or admin token"),
+        "{}",
+        stderr(&o)
+    );
 
     // A workspace token, but no word on whose.
     let o = send(
@@ -54,7 +58,10 @@ async fn without_a_token_a_tenant_is_told_which_token_to_give() {
     .await;
     assert_eq!(o.status.code(), Some(2));
     let e = error_line(&o);
-    assert!(e.contains("--as") && e.contains("MOLECULE_WORKSPACE_ID"), "{e}");
+    assert!(
+        e.contains("--as") && e.contains("MOLECULE_WORKSPACE_ID"),
+        "{e}"
+    );
     assert!(!e.contains("secret-token"), "{e}");
 }
 
@@ -108,7 +115,14 @@ async fn a_given_workspace_token_sends_as_that_workspace() {
 
     // The default sender is MOLECULE_WORKSPACE_ID's workspace.
     let o = send(
-        &[&main, "from the peer", "--api-url", &url, "--token-file", &tf],
+        &[
+            &main,
+            "from the peer",
+            "--api-url",
+            &url,
+            "--token-file",
+            &tf,
+        ],
         &[("MOLECULE_WORKSPACE_ID", &peer)],
     )
     .await;
@@ -119,7 +133,16 @@ async fn a_given_workspace_token_sends_as_that_workspace() {
 
     // Claiming to be another workspace with this token: the platform's 401, exit 4.
     let o = send(
-        &[&main, "hi", "--as", &main, "--api-url", &url, "--token-file", &tf],
+        &[
+            &main,
+            "hi",
+            "--as",
+            &main,
+            "--api-url",
+            &url,
+            "--token-file",
+            &tf,
+        ],
         &[],
     )
     .await;
@@ -150,7 +173,10 @@ async fn canvas_needs_an_org_or_admin_token() {
     )
     .await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(env.emu.feed(env.main.id).expect("feed")[0]["source_id"], Value::Null);
+    assert_eq!(
+        env.emu.feed(env.main.id).expect("feed")[0]["source_id"],
+        Value::Null
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +187,10 @@ async fn on_the_older_platform_a_canvas_message_has_no_sender_workspace() {
     let main = env.main.id.to_string();
     let o = send(&[&main, "hi", "--api-url", &url], &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(env.emu.feed(env.main.id).expect("feed")[0]["source_id"], Value::Null);
+    assert_eq!(
+        env.emu.feed(env.main.id).expect("feed")[0]["source_id"],
+        Value::Null
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +200,11 @@ async fn usage_errors_and_an_unreachable_platform() {
     assert_eq!(o.status.code(), Some(2));
     assert!(error_line(&o).contains("--api-url"));
 
-    let o = send(&["not-a-uuid", "hi", "--api-url", "http://127.0.0.1:9"], &[]).await;
+    let o = send(
+        &["not-a-uuid", "hi", "--api-url", "http://127.0.0.1:9"],
+        &[],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(2));
     assert!(error_line(&o).contains("WORKSPACE_ID"));
 
