@@ -54,7 +54,7 @@ pub struct DevTimers {
     /// The host's heartbeat interval.
     #[arg(long, hide = true, value_name = "MS")]
     pub heartbeat_interval_ms: Option<u64>,
-    /// The host's first and longest retry delays.
+    /// The host's first retry delay.
     #[arg(long, hide = true, value_name = "MS")]
     pub retry_base_ms: Option<u64>,
     /// The longest retry delay.

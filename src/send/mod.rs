@@ -65,56 +65,43 @@ pub async fn run(
 ) -> Result<String, SendError> {
     let started = Instant::now();
     let (api_url, target, wait) = validate(args)?;
-    let Identity {
-        sender,
-        token,
-        from_dev,
-    } = auth::resolve(args, &api_url, env).await?;
-    let client = client_for(args, &api_url, target, sender, token)?;
-    let policy = RetryPolicy {
-        max_attempts: Some(8),
-        budget: Some(Duration::from_secs(60)),
-        ..RetryPolicy::forever(
-            Duration::from_millis(args.retry_base_ms),
-            Duration::from_secs(5),
-        )
-    };
-    let cancel = CancellationToken::new();
-    let refused = |e| refusal(e, sender, from_dev);
+    let id = auth::resolve(args, &api_url, env).await?;
+    let s = Session::new(args, &api_url, target, id)?;
     // A clean "no such workspace" or "removed" before anything is sent.
-    retry(Call::GetWorkspace, &policy, &cancel, || {
-        client.get_workspace(target)
+    retry(Call::GetWorkspace, &s.policy, &s.cancel, || {
+        s.client.get_workspace(target)
     })
     .await
-    .map_err(refused)?;
+    .map_err(|e| s.refused(e))?;
     let message_id = Uuid::new_v4().to_string();
     let waiter = match wait {
         Some(_) => Some(
-            retry(Call::Activity, &policy, &cancel, || {
-                Waiter::before_sending(client.clone(), sender, &message_id)
+            retry(Call::Activity, &s.policy, &s.cancel, || {
+                Waiter::before_sending(s.client.clone(), s.sender, &message_id)
             })
             .await
-            .map_err(refused)?,
+            .map_err(|e| s.refused(e))?,
         ),
         None => None,
     };
     let body = json!({"jsonrpc": "2.0", "id": message_id, "method": "message/send",
         "params": {"message": {"kind": "message", "role": "user", "messageId": message_id,
             "parts": [{"kind": "text", "text": args.text}]}}});
-    let sent = retry(Call::PostA2a, &policy, &cancel, || {
-        client.post_a2a(target, &body)
+    let sent = retry(Call::PostA2a, &s.policy, &s.cancel, || {
+        s.client.post_a2a(target, &body)
     })
     .await
-    .map_err(refused)?;
+    .map_err(|e| s.refused(e))?;
     let reply = match (sent.answer, waiter, wait) {
         // A push-mode agent answers in the response.
         (A2aAnswer::Message(m), _, _) => m,
         (_, Some(waiter), Some(secs)) => {
             let deadline = started + Duration::from_secs_f64(secs);
             let interval = Duration::from_millis(args.poll_interval_ms);
-            match waiter.wait(deadline, interval).await.map_err(refused)? {
-                Some(m) => m,
-                None => return Err(SendError::Timeout { secs, message_id }),
+            match waiter.wait(deadline, interval).await {
+                Ok(Some(m)) => m,
+                Ok(None) => return Err(SendError::Timeout { secs, message_id }),
+                Err(e) => return Err(s.refused(e)),
             }
         }
         (answer, _, _) => return Ok(sent_line(args.json, &message_id, &answer)),
@@ -124,6 +111,53 @@ pub async fn run(
     } else {
         text_of(&reply)
     })
+}
+
+/// The client and how its calls are retried and their errors named.
+struct Session {
+    client: PlatformClient,
+    policy: RetryPolicy,
+    cancel: CancellationToken,
+    sender: Sender,
+    from_dev: bool,
+}
+
+impl Session {
+    fn new(
+        args: &SendArgs,
+        api_url: &str,
+        target: Uuid,
+        id: Identity,
+    ) -> Result<Session, SendError> {
+        let policy = RetryPolicy {
+            max_attempts: Some(8),
+            budget: Some(Duration::from_secs(60)),
+            ..RetryPolicy::forever(
+                Duration::from_millis(args.retry_base_ms),
+                Duration::from_secs(5),
+            )
+        };
+        Ok(Session {
+            client: client_for(args, api_url, target, id.sender, id.token)?,
+            policy,
+            cancel: CancellationToken::new(),
+            sender: id.sender,
+            from_dev: id.from_dev,
+        })
+    }
+
+    /// Names a refused canvas token as such.
+    fn refused(&self, e: PlatformError) -> SendError {
+        match (&e, self.sender, self.from_dev) {
+            (PlatformError::Unauthorized { .. }, Sender::Canvas, false) => {
+                SendError::CanvasToken { status: 401 }
+            }
+            (PlatformError::Permanent { status: 403, .. }, Sender::Canvas, false) => {
+                SendError::CanvasToken { status: 403 }
+            }
+            _ => SendError::Platform(e),
+        }
+    }
 }
 
 fn validate(args: &SendArgs) -> Result<(String, Uuid, Option<f64>), SendError> {
@@ -179,19 +213,6 @@ fn client_for(
         cfg = cfg.with_org_id(o)?;
     }
     Ok(PlatformClient::new(cfg, token)?)
-}
-
-/// Names a refused canvas token as such.
-fn refusal(e: PlatformError, sender: Sender, from_dev: bool) -> SendError {
-    match (&e, sender, from_dev) {
-        (PlatformError::Unauthorized { .. }, Sender::Canvas, false) => {
-            SendError::CanvasToken { status: 401 }
-        }
-        (PlatformError::Permanent { status: 403, .. }, Sender::Canvas, false) => {
-            SendError::CanvasToken { status: 403 }
-        }
-        _ => SendError::Platform(e),
-    }
 }
 
 fn sent_line(json: bool, message_id: &str, answer: &A2aAnswer) -> String {
