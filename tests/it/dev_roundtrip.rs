@@ -122,3 +122,14 @@ async fn a_backend_that_cannot_start_ends_molecule_dev_with_its_exit_code() {
         dev.stdout()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_older_platform_generation_round_trips_too() {
+    let mut dev = Dev::start(&["--compat", "old"]).await;
+    assert!(dev.stdout().join("\n").contains("(older generation)"));
+    round_trip(&dev).await;
+    // No seq on the older platform's rows.
+    let rows = dev.feed(&dev.agent).await;
+    assert!(rows.iter().all(|r| r.get("seq").is_none()), "{rows:?}");
+    assert_eq!(dev.stop().await, Some(0));
+}
