@@ -33,8 +33,8 @@ pub enum Command {
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
-    /// Try an agent locally: a local platform, the agent served by your backend (the built-in
-    /// echo by default), a chat page and a ready-to-paste `molecule send` line.
+    /// Try an agent locally: a local platform serving it, a chat page and a `molecule send`
+    /// line to paste.
     Dev(Box<crate::dev::DevArgs>),
     /// Send a message to a workspace as a person or as another workspace, and print the reply
     /// with --wait.
