@@ -1,6 +1,8 @@
 //! Emulator benchmark: time from start to ready, idle RSS, and the requests per second it
 //! sustains on cursor reads of 100 rows (`GET activity`) and on `POST a2a`, from a loopback
-//! client with several connections.
+//! client with several connections. Then `molecule dev` as a person runs it: the time from
+//! start to its ready message (emulator, workspaces, backend started, registered, polling),
+//! and its idle RSS with the embedded echo backend.
 //!
 //! The emulator runs as its own process (`molecule emulator`, the hidden subcommand) so its
 //! RSS and start-up are its own; the client shares the machine's cores with it.
@@ -291,4 +293,84 @@ fn main() {
     );
     println!("POST a2a ({conns} connections, {secs} s): {writes:.0} req/s");
     println!("RSS after load: {:.1} MiB", loaded as f64 / 1024.0);
+    dev_figures();
+}
+
+/// The pids of the children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default();
+    tasks
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Starts `molecule dev --port 0` (the embedded echo, state in memory) and times it to the
+/// end of its ready message.
+fn start_dev() -> (Child, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_molecule"))
+        .args(["dev", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start molecule dev");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("molecule dev printed its ready message")
+            .expect("utf-8");
+        if line.starts_with("State:") {
+            break;
+        }
+    }
+    (child, started.elapsed())
+}
+
+fn stop(child: &mut Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+}
+
+fn dev_figures() {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let (mut child, ready) = start_dev();
+        times.push(ready);
+        stop(&mut child);
+    }
+    times.sort();
+    let (mut child, _) = start_dev();
+    // Idle: let start-up allocations settle through a few poll and heartbeat rounds.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = child.id();
+    let host = rss_kib(pid);
+    let echo: u64 = children(pid).into_iter().map(rss_kib).sum();
+    stop(&mut child);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "molecule dev start to ready message (5 runs): median {:.1} ms, min {:.1} ms, max {:.1} ms",
+        ms(times[2]),
+        ms(times[0]),
+        ms(times[4])
+    );
+    println!(
+        "molecule dev idle RSS: {:.1} MiB (platform + host), embedded echo backend {:.1} MiB, \
+         total {:.1} MiB",
+        host as f64 / 1024.0,
+        echo as f64 / 1024.0,
+        (host + echo) as f64 / 1024.0
+    );
 }

@@ -33,6 +33,12 @@ pub enum Command {
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
+    /// Try an agent locally: a local platform serving it, a chat page and a `molecule send`
+    /// line to paste.
+    Dev(Box<crate::dev::DevArgs>),
+    /// Send a message to a workspace as a person or as another workspace, and print the reply
+    /// with --wait.
+    Send(Box<crate::send::SendArgs>),
     /// Run the echo backend on stdin/stdout (used by `molecule dev` when no backend is given).
     #[command(name = "echo-backend", hide = true)]
     EchoBackend,
@@ -52,6 +58,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             }
             crate::check::run(args)
         }
+        Command::Dev(args) => crate::dev::main(*args, cli.log_format),
+        Command::Send(args) => crate::send::main(*args, cli.log_format),
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::cli::run(args),
     }

@@ -25,6 +25,8 @@ pub const ALREADY_RUNNING: u8 = 7;
 pub const SEND_TIMEOUT: u8 = 8;
 /// `molecule backend-check`: a mandatory check failed.
 pub const CHECK_FAILED: u8 = 9;
+/// `molecule send`: the platform refused the message or could not be reached.
+pub const SEND_FAILED: u8 = 10;
 
 /// The exit-code table, as printed at the end of `molecule --help`.
 pub const HELP: &str = "\
@@ -38,7 +40,8 @@ Exit codes:
   6  workspace removed on the platform (permanent)
   7  another molecule connect already serves this workspace and state dir
   8  molecule send: timed out waiting for the reply
-  9  molecule backend-check: a mandatory check failed";
+  9  molecule backend-check: a mandatory check failed
+  10 molecule send: the platform refused the message or could not be reached";
 
 /// An error that knows which exit code it maps to.
 pub trait HasExitCode: std::fmt::Display {

@@ -8,11 +8,13 @@ pub mod backoff;
 pub mod check;
 pub mod cli;
 pub mod connect;
+pub mod dev;
 pub mod emulator;
 pub mod exit;
 pub mod logging;
 pub mod platform;
 pub mod rng;
+pub mod send;
 pub mod signal;
 
 use clap::Parser;

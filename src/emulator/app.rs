@@ -6,6 +6,7 @@ use super::config::EmulatorConfig;
 use super::faults::Injector;
 use super::limiter::RateLimiter;
 use super::model::Workspace;
+use super::stats::Stats;
 use super::store::Store;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -30,6 +31,8 @@ pub struct App {
     pub chat: ChatLog,
     /// Client for forwarding to push-mode workspaces.
     pub http: reqwest::Client,
+    /// Counters for tests and benchmarks.
+    pub stats: Stats,
 }
 
 impl App {

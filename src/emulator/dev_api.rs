@@ -38,6 +38,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_dev/chat/{id}", get(chat))
         .route("/_dev/prune", post(prune))
         .route("/_dev/faults", get(faults).put(set_faults))
+        .route("/_dev/admin-token", post(admin_token))
+        .route("/_dev/stats", get(stats))
 }
 
 fn ws_id(s: &str) -> Result<Uuid, ApiError> {
@@ -188,4 +190,14 @@ async fn set_faults(State(app): State<Arc<App>>, body: Body) -> Result<Response,
         serde_json::from_slice(&raw).map_err(|e| ApiError::bad_request(e.to_string()))?;
     app.faults.set(cfg.clone());
     Ok(ok(json!(cfg)))
+}
+
+/// The canvas-class bearer, for `molecule send --canvas` against `molecule dev` (so that no
+/// token has to be copied onto a command line).
+async fn admin_token(State(app): State<Arc<App>>) -> Response {
+    ok(json!({"admin_token": app.admin_token}))
+}
+
+async fn stats(State(app): State<Arc<App>>) -> Response {
+    ok(json!(app.stats.snapshot()))
 }

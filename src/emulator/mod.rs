@@ -30,6 +30,7 @@ pub mod limiter;
 pub mod model;
 pub mod query;
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod tokens;
 
@@ -37,6 +38,7 @@ pub use admin::{CreatedWorkspace, DevMessage, SendAs, WorkspaceSpec};
 pub use config::{Compat, EmulatorConfig, Limits, TenantGuard, Timers};
 pub use faults::{Endpoint, FaultConfig, FaultRule};
 pub use model::DeliveryMode;
+pub use stats::StatsSnapshot;
 
 use app::App;
 use serde_json::Value;
@@ -128,6 +130,7 @@ impl Emulator {
             limiter: config.rate_limit_per_minute.map(limiter::RateLimiter::new),
             chat: chat::ChatLog::default(),
             http: reqwest::Client::new(),
+            stats: stats::Stats::default(),
             config,
         });
         let router = http::platform_routes(&app)
@@ -238,6 +241,22 @@ impl Emulator {
     /// Replaces the fault settings (and reseeds).
     pub fn set_faults(&self, faults: FaultConfig) {
         self.app.faults.set(faults);
+    }
+
+    /// What the emulator counted: injected faults and deduplicated `/a2a` posts.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.app.stats.snapshot()
+    }
+
+    /// A value kept with the emulator's state (in the data file when there is one); callers
+    /// such as `molecule dev` use their own key prefix.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, EmulatorError> {
+        Ok(self.app.store().meta(key)?)
+    }
+
+    /// Sets such a value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), EmulatorError> {
+        Ok(self.app.store().set_meta(key, value)?)
     }
 
     /// Stops serving, closes open connections and waits for the tasks; the data file is

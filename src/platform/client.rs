@@ -221,7 +221,9 @@ impl PlatformClient {
         if let Some(v) = cfg.org_id().and_then(|o| HeaderValue::from_str(o).ok()) {
             h.insert("x-molecule-org-id", v);
         }
-        if let Ok(v) = HeaderValue::from_str(&cfg.workspace_id().to_string()) {
+        if cfg.sends_workspace_header()
+            && let Ok(v) = HeaderValue::from_str(&cfg.workspace_id().to_string())
+        {
             h.insert("x-workspace-id", v);
         }
         h

@@ -106,6 +106,7 @@ pub struct PlatformConfig {
     origin: String,
     org_id: Option<String>,
     workspace_id: Uuid,
+    workspace_header: bool,
     user_agent: String,
     /// Request timeouts.
     pub timeouts: Timeouts,
@@ -129,6 +130,7 @@ impl PlatformConfig {
             api_url,
             org_id: None,
             workspace_id,
+            workspace_header: true,
             user_agent: format!("molecule/{}", env!("CARGO_PKG_VERSION")),
             timeouts: Timeouts::default(),
             limits: Limits::default(),
@@ -153,6 +155,19 @@ impl PlatformConfig {
         }
         self.org_id = Some(trimmed.to_owned());
         Ok(self)
+    }
+
+    /// Leaves `X-Workspace-ID` off every call: a person in the canvas (an admin or org token)
+    /// is no workspace, and the older platform takes that header as the caller's identity.
+    /// The workspace id is then only the one whose feed `activity` reads.
+    pub fn without_workspace_header(mut self) -> Self {
+        self.workspace_header = false;
+        self
+    }
+
+    /// Whether calls carry `X-Workspace-ID`.
+    pub fn sends_workspace_header(&self) -> bool {
+        self.workspace_header
     }
 
     /// The API base URL, without a trailing slash.

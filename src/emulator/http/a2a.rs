@@ -77,7 +77,9 @@ pub async fn deliver(
             let method = norm.method.clone();
             let inserted = store.insert_row(receive_row(norm, caller, target, summary))?;
             drop(store);
-            if !inserted.deduplicated {
+            if inserted.deduplicated {
+                app.stats.deduplicated();
+            } else {
                 app.chat
                     .push(caller.source_id(), Some(target), "message", text);
             }

@@ -129,6 +129,7 @@ pub async fn faults(
         return next.run(req).await;
     };
     tracing::debug!(?endpoint, ?fault, "emulator: injecting a fault");
+    app.stats.fault(fault.after_processing());
     if fault.after_processing() {
         // The request takes effect; only its answer is lost.
         let _ = next.run(req).await;

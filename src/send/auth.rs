@@ -1,0 +1,172 @@
+//! Who sends and with which token: a token given by the user, or, against `molecule dev`,
+//! one that the local platform hands out on its `/_dev` admin path (so that no token is ever
+//! copied onto a command line). A platform without that path is a real one.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::platform::{PlatformConfig, TokenSource};
+
+use super::args::SendArgs;
+use super::error::SendError;
+
+/// The sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    /// A person in the canvas (an org or admin token): no `X-Workspace-ID`, and the reply is
+    /// the agent's next message to its chat.
+    Canvas,
+    /// A workspace: the reply comes to its own feed.
+    Workspace(Uuid),
+}
+
+/// The sender and its token.
+#[derive(Debug)]
+pub struct Identity {
+    /// Who.
+    pub sender: Sender,
+    /// The token.
+    pub token: TokenSource,
+    /// Whether the token came from `molecule dev`.
+    pub from_dev: bool,
+}
+
+/// Resolves the sender: from the flags and the user's token, else from the local platform.
+pub async fn resolve(
+    args: &SendArgs,
+    api_url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Identity, SendError> {
+    let as_id = args.as_workspace.as_deref().map(parse_id).transpose()?;
+    if let Some(token) = user_token(args, &env)? {
+        let sender = if args.canvas {
+            Sender::Canvas
+        } else if let Some(id) = as_id {
+            Sender::Workspace(id)
+        } else {
+            let id = env("MOLECULE_WORKSPACE_ID").filter(|v| !v.trim().is_empty());
+            let id = id.ok_or_else(|| {
+                SendError::Usage(
+                    "say whose token this is: --as <workspace-id> (or MOLECULE_WORKSPACE_ID) \
+                     for a workspace token, --canvas for an org or admin token"
+                        .into(),
+                )
+            })?;
+            Sender::Workspace(parse_id(&id)?)
+        };
+        return Ok(Identity {
+            sender,
+            token,
+            from_dev: false,
+        });
+    }
+    let dev = DevPath::new(api_url)?;
+    let (sender, token) = match as_id {
+        Some(id) => (Sender::Workspace(id), dev.workspace_token(id).await?),
+        None => (Sender::Canvas, dev.admin_token(args.canvas).await?),
+    };
+    Ok(Identity {
+        sender,
+        token: TokenSource::from_value(&token, "molecule dev")?,
+        from_dev: true,
+    })
+}
+
+fn parse_id(s: &str) -> Result<Uuid, SendError> {
+    Uuid::parse_str(s.trim())
+        .map_err(|_| SendError::Usage(format!("invalid --as {s:?}: expected a workspace UUID")))
+}
+
+fn user_token(
+    args: &SendArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<TokenSource>, SendError> {
+    if let Some(path) = &args.token_file {
+        return Ok(Some(TokenSource::from_file(path)?));
+    }
+    match env(crate::connect::config::TOKEN_ENV).filter(|v| !v.trim().is_empty()) {
+        Some(v) => Ok(Some(TokenSource::from_value(
+            &v,
+            crate::connect::config::TOKEN_ENV,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// The `/_dev` admin path of `molecule dev`.
+struct DevPath {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl DevPath {
+    fn new(api_url: &str) -> Result<DevPath, SendError> {
+        // Validates the URL the same way as every platform call.
+        let cfg = PlatformConfig::new(api_url, &Uuid::nil().to_string())?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| SendError::Usage(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(DevPath {
+            http,
+            base: cfg.api_url().as_str().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn post(&self, path: &str) -> Result<(u16, Value), SendError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .send()
+            .await
+            .map_err(|e| SendError::Dev {
+                url: self.base.clone(),
+                what: format!("nothing: {e} (is --api-url right, and is molecule dev running?)"),
+            })?;
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    fn need_token(&self, canvas: bool) -> SendError {
+        SendError::NeedToken {
+            url: self.base.clone(),
+            which: if canvas {
+                "--canvas: an org or admin token"
+            } else {
+                "the sending workspace's token, with --as <its id>"
+            },
+        }
+    }
+
+    async fn admin_token(&self, canvas: bool) -> Result<String, SendError> {
+        let (status, body) = self.post("/_dev/admin-token").await?;
+        match (status, body["admin_token"].as_str()) {
+            (200, Some(t)) => Ok(t.to_owned()),
+            (404 | 405, _) => Err(self.need_token(canvas)),
+            _ => Err(self.unexpected(status)),
+        }
+    }
+
+    async fn workspace_token(&self, id: Uuid) -> Result<String, SendError> {
+        // Ask the admin path first: a 404 there means a real platform, not an unknown id.
+        self.admin_token(false).await?;
+        let (status, body) = self.post(&format!("/_dev/workspaces/{id}/tokens")).await?;
+        match (status, body["auth_token"].as_str()) {
+            (200 | 201, Some(t)) => Ok(t.to_owned()),
+            (404, _) => Err(SendError::NoSuchSender(id.to_string())),
+            _ => Err(self.unexpected(status)),
+        }
+    }
+
+    fn unexpected(&self, status: u16) -> SendError {
+        SendError::Dev {
+            url: self.base.clone(),
+            what: format!("HTTP {status} on its admin path"),
+        }
+    }
+}

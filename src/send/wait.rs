@@ -1,0 +1,180 @@
+//! Waiting for the reply to a sent message, by reading a feed from a cursor taken before the
+//! message was sent.
+//!
+//! - A workspace sender: its own feed, for the message whose `metadata.molecule.inReplyTo` is
+//!   the sent `messageId` (SPEC §11.1).
+//! - The canvas: the target's feed, for the first `notify` row after the row of the sent
+//!   message (SPEC §11.2; the platform keeps no link between the two).
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::platform::{ActivityQuery, ActivityRow, PlatformClient, PlatformError};
+
+use super::auth::Sender;
+
+/// Rows read per page.
+const PAGE: u32 = 500;
+
+/// What is being waited for.
+#[derive(Debug)]
+enum Looking {
+    /// An agent's reply to `message_id`.
+    InReplyTo(String),
+    /// The target's first chat message after the row of `message_id`.
+    NotifyAfter { message_id: String, seen_ours: bool },
+}
+
+/// Reads a feed for the reply.
+#[derive(Debug)]
+pub struct Waiter {
+    client: PlatformClient,
+    cursor: Option<String>,
+    looking: Looking,
+}
+
+impl Waiter {
+    /// Takes the cursor (the newest row of the feed `client` reads) before `message_id` is sent.
+    pub async fn before_sending(
+        client: PlatformClient,
+        sender: Sender,
+        message_id: &str,
+    ) -> Result<Waiter, PlatformError> {
+        let query = ActivityQuery {
+            activity_type: Some("a2a_receive".into()),
+            limit: Some(1),
+            ..ActivityQuery::default()
+        };
+        let cursor = client
+            .activity(&query)
+            .await?
+            .rows
+            .first()
+            .map(|r| r.id.clone());
+        let looking = match sender {
+            Sender::Workspace(_) => Looking::InReplyTo(message_id.to_owned()),
+            Sender::Canvas => Looking::NotifyAfter {
+                message_id: message_id.to_owned(),
+                seen_ours: false,
+            },
+        };
+        Ok(Waiter {
+            client,
+            cursor,
+            looking,
+        })
+    }
+
+    /// Reads the feed every `interval` until the reply is there (`Some`, the A2A message) or
+    /// `deadline` passes (`None`). Transient errors are waited out; others end the wait.
+    pub async fn wait(
+        mut self,
+        deadline: Instant,
+        interval: std::time::Duration,
+    ) -> Result<Option<Value>, PlatformError> {
+        loop {
+            match self.read_once().await {
+                Ok(Some(reply)) => return Ok(Some(reply)),
+                Ok(None) => {}
+                Err(PlatformError::CursorGone { .. }) => self.cursor = None,
+                Err(e @ (PlatformError::Transient { .. } | PlatformError::RateLimited { .. })) => {
+                    tracing::debug!("reading the feed for the reply: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+            if Instant::now() + interval > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// Reads every row after the cursor once.
+    async fn read_once(&mut self) -> Result<Option<Value>, PlatformError> {
+        loop {
+            let query = ActivityQuery {
+                activity_type: Some("a2a_receive".into()),
+                since_id: self.cursor.clone(),
+                limit: Some(PAGE),
+                ..ActivityQuery::default()
+            };
+            let page = self.client.activity(&query).await?;
+            let mut rows = page.rows;
+            if self.cursor.is_none() {
+                // Without a cursor the platform answers newest first.
+                rows.reverse();
+            }
+            for row in &rows {
+                self.cursor = Some(row.id.clone());
+                if let Some(reply) = self.check(row) {
+                    return Ok(Some(reply));
+                }
+            }
+            if page.len < PAGE as usize {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn check(&mut self, row: &ActivityRow) -> Option<Value> {
+        let message = row
+            .request_body
+            .as_ref()
+            .and_then(|b| b.pointer("/params/message"));
+        match &mut self.looking {
+            Looking::InReplyTo(id) => {
+                let m = message?;
+                (m.pointer("/metadata/molecule/inReplyTo")?.as_str()? == id).then(|| m.clone())
+            }
+            Looking::NotifyAfter {
+                message_id,
+                seen_ours,
+            } => {
+                if !*seen_ours {
+                    let mid = message
+                        .and_then(|m| m.get("messageId"))
+                        .and_then(Value::as_str);
+                    *seen_ours = mid == Some(message_id.as_str());
+                    return None;
+                }
+                (row.method.as_deref() == Some("notify")).then(|| notify_message(row))
+            }
+        }
+    }
+}
+
+/// A chat message (`notify` row) as an A2A message: its text, then its attachments.
+fn notify_message(row: &ActivityRow) -> Value {
+    let body = row.response_body.clone().unwrap_or(Value::Null);
+    let mut parts = Vec::new();
+    if let Some(text) = body.get("result").and_then(Value::as_str) {
+        parts.push(json!({"kind": "text", "text": text}));
+    }
+    if let Some(files) = body.get("parts").and_then(Value::as_array) {
+        parts.extend(files.iter().cloned());
+    }
+    json!({"kind": "message", "role": "agent", "parts": parts,
+           "metadata": {"molecule": {"activityId": row.id, "via": "notify"}}})
+}
+
+/// The readable text of a message: text parts, files named with their URI, data as JSON.
+pub fn text_of(message: &Value) -> String {
+    let parts = message
+        .get("parts")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for p in parts {
+        if let Some(t) = p.get("text").and_then(Value::as_str) {
+            out.push(t.to_owned());
+        } else if let Some(f) = p.get("file") {
+            let name = f.get("name").and_then(Value::as_str).unwrap_or("file");
+            let uri = f.get("uri").and_then(Value::as_str).unwrap_or("");
+            out.push(format!("[file: {name}] {uri}").trim_end().to_owned());
+        } else if let Some(d) = p.get("data") {
+            out.push(d.to_string());
+        }
+    }
+    out.join("\n")
+}

@@ -1,0 +1,121 @@
+//! `molecule dev` under injected platform faults on every endpoint, through the real binaries:
+//! with requests failing before they are processed every message gets exactly one reply; with
+//! answers lost after processing every message gets a reply, `/a2a` retries are recognised by
+//! messageId, and the duplicate chat messages (which no platform deduplicates) are counted and
+//! reported.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::dev_support::{Dev, stderr, stdout};
+use super::support::wait::until;
+
+const MESSAGES: usize = 6;
+
+fn counts(texts: &[String]) -> HashMap<&str, usize> {
+    let mut m = HashMap::new();
+    for t in texts {
+        *m.entry(t.as_str()).or_default() += 1;
+    }
+    m
+}
+
+/// Sends `MESSAGES` messages as the canvas and as many as the peer, each waiting for its reply
+/// (the exit code is checked; the peer's reply text too, since inReplyTo links it exactly).
+async fn exchange(dev: &Dev) {
+    for i in 0..MESSAGES {
+        let o = dev.send(&format!("canvas {i}"), &["--wait", "25"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let o = dev.send(&format!("peer {i}"), &["--as", &dev.peer, "--wait", "25"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(stdout(&o), format!("echo: peer {i}"));
+    }
+    until("every message handled", || dev.handled() >= 2 * MESSAGES).await;
+}
+
+/// Every message of `exchange` is in the agent's feed exactly once (by text and messageId).
+async fn inbound_once(dev: &Dev) {
+    let rows = dev.feed(&dev.agent).await;
+    let inbound: Vec<&Value> = rows.iter().filter(|r| r["method"] != "notify").collect();
+    assert_eq!(inbound.len(), 2 * MESSAGES, "{inbound:?}");
+    let mut ids: Vec<&str> = inbound
+        .iter()
+        .filter_map(|r| {
+            r.pointer("/request_body/params/message/messageId")?
+                .as_str()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 2 * MESSAGES, "one row per messageId");
+}
+
+async fn stats(dev: &Dev) -> Value {
+    dev.get("/_dev/stats").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_before_processing_still_give_exactly_one_reply_per_message() {
+    let faults = r#"{"rules":[{"error_before":0.3}]}"#;
+    let mut dev = Dev::start(&["--faults", faults, "--fault-seed", "11"]).await;
+    exchange(&dev).await;
+    inbound_once(&dev).await;
+    let notifies = dev.notifies().await;
+    let expected: Vec<String> = (0..MESSAGES).map(|i| format!("echo: canvas {i}")).collect();
+    assert_eq!(notifies, expected, "one chat reply per canvas message");
+    let expected: Vec<String> = (0..MESSAGES).map(|i| format!("echo: peer {i}")).collect();
+    assert_eq!(
+        dev.peer_replies().await,
+        expected,
+        "one reply per peer message"
+    );
+    let s = stats(&dev).await;
+    println!("faults before processing: {s}");
+    assert!(
+        s["faults_before"].as_u64() > Some(0),
+        "faults were injected: {s}"
+    );
+    assert_eq!(s["faults_after"], 0);
+    assert_eq!(dev.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_still_give_every_message_a_reply_and_duplicates_are_counted() {
+    let faults = r#"{"rules":[{"error_after":0.2,"drop_after":0.1}]}"#;
+    let mut dev = Dev::start(&["--faults", faults, "--fault-seed", "5"]).await;
+    exchange(&dev).await;
+    // Retried /a2a posts carry the same messageId: each message is in the feed once.
+    inbound_once(&dev).await;
+    let expected: Vec<String> = (0..MESSAGES).map(|i| format!("echo: peer {i}")).collect();
+    assert_eq!(
+        dev.peer_replies().await,
+        expected,
+        "replies to the peer are deduplicated by messageId"
+    );
+    let notifies = dev.notifies().await;
+    let seen = counts(&notifies);
+    for i in 0..MESSAGES {
+        let text = format!("echo: canvas {i}");
+        assert!(
+            seen.contains_key(text.as_str()),
+            "{text} missing: {notifies:?}"
+        );
+    }
+    let duplicates = notifies.len() - seen.len();
+    let s = stats(&dev).await;
+    println!(
+        "lost answers: {s}; duplicate chat messages (notify is never deduplicated): {duplicates} \
+         of {}",
+        notifies.len()
+    );
+    assert!(
+        s["faults_after"].as_u64() > Some(0),
+        "faults were injected: {s}"
+    );
+    assert!(
+        s["a2a_deduplicated"].as_u64() > Some(0),
+        "some /a2a post was retried after its answer was lost, and recognised: {s}"
+    );
+    assert_eq!(dev.stop().await, Some(0));
+}

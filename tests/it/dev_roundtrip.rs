@@ -1,0 +1,135 @@
+//! `molecule dev` with a backend and `molecule send --wait`, all real binaries: the embedded
+//! echo, the Python and the Node echoes; a person in the canvas and the peer workspace; the
+//! clean stop; a port in use.
+
+use serde_json::Value;
+
+use super::dev_support::{Dev, have, molecule, stderr, stdout};
+use super::support::wait::until;
+
+/// Sends as the canvas and as the peer and checks both replies.
+async fn round_trip(dev: &Dev) {
+    let o = dev.send("hello from the canvas", &["--wait", "20"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "echo: hello from the canvas");
+
+    let o = dev.send("hello from the peer", &["--as", &dev.peer, "--wait", "20"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "echo: hello from the peer");
+    // The peer's reply is an A2A message in the peer's own feed, from the agent.
+    let rows = dev.feed(&dev.peer).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["source_id"], dev.agent.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_echo_answers_the_canvas_and_the_peer_and_stops_cleanly() {
+    let mut dev = Dev::start(&[]).await;
+    let banner = dev.stdout().join("\n");
+    assert!(
+        banner.contains(&format!("Chat page:    {}/?ws={}", dev.url, dev.agent)),
+        "{banner}"
+    );
+    assert!(banner.contains("built-in echo"), "{banner}");
+    round_trip(&dev).await;
+
+    let o = dev.send("as json", &["--wait", "20", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let reply: Value = serde_json::from_str(&stdout(&o)).expect("one JSON message");
+    assert_eq!(reply["role"], "agent");
+    assert_eq!(reply["parts"][0]["text"], "echo: as json");
+
+    let o = dev.send("no wait", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("sent: message "), "{}", stdout(&o));
+
+    // The state directory is temporary: gone once molecule dev has stopped.
+    let serving = dev
+        .events()
+        .into_iter()
+        .find(|e| e["message"] == "serving")
+        .expect("the serving line");
+    let state_dir = std::path::PathBuf::from(serving["state_dir"].as_str().expect("a path"));
+    assert!(state_dir.exists());
+    assert_eq!(dev.stop().await, Some(0), "{}", dev.stderr().join("\n"));
+    assert!(
+        !state_dir.exists(),
+        "{} was left behind",
+        state_dir.display()
+    );
+    assert!(
+        !state_dir.parent().expect("the temp dir").exists(),
+        "the temporary directory was left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_echo_backend_round_trips() {
+    if !have("python3", "python3") {
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/echo/python/echo.py");
+    let cmd = format!("python3 {script}");
+    let mut dev = Dev::start(&["--backend-cmd", &cmd]).await;
+    assert!(dev.stdout().join("\n").contains("echo.py"));
+    round_trip(&dev).await;
+    assert_eq!(dev.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_echo_backend_round_trips() {
+    if !have("node", "nodejs") {
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/echo/node/echo.js");
+    let cmd = format!("node {script}");
+    let mut dev = Dev::start(&["--backend-cmd", &cmd]).await;
+    round_trip(&dev).await;
+    assert_eq!(dev.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_one_line_naming_port_and_the_hint() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let o = molecule()
+        .args(["dev", "--port", &port])
+        .output()
+        .expect("ran");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("molecule: error:"))
+        .expect("an error line");
+    assert!(line.contains(&format!("port {port}")), "{line}");
+    assert!(line.contains("--port 0"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_cannot_start_ends_molecule_dev_with_its_exit_code() {
+    let mut dev = Dev::spawn(&["--backend-cmd", "/nonexistent/backend"]);
+    until("molecule dev to exit", || dev.exited()).await;
+    let code = dev.child.wait().expect("status").code();
+    assert!(
+        matches!(code, Some(2 | 3)),
+        "{code:?}: {}",
+        dev.stderr().join("\n")
+    );
+    assert!(
+        dev.stdout().is_empty(),
+        "no ready message: {:?}",
+        dev.stdout()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_older_platform_generation_round_trips_too() {
+    let mut dev = Dev::start(&["--compat", "old"]).await;
+    assert!(dev.stdout().join("\n").contains("(older generation)"));
+    round_trip(&dev).await;
+    // No seq on the older platform's rows.
+    let rows = dev.feed(&dev.agent).await;
+    assert!(rows.iter().all(|r| r.get("seq").is_none()), "{rows:?}");
+    assert_eq!(dev.stop().await, Some(0));
+}

@@ -1,0 +1,218 @@
+//! `molecule send`'s failures, each provoked against a real server (the emulator in-process,
+//! or wiremock standing in for a tenant without the `/_dev` path), with their exit codes; and
+//! how the sender is chosen when a token is given.
+
+use std::process::Output;
+
+use molecule::emulator::{Compat, EmulatorConfig};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::dev_support::{molecule, stderr, stdout};
+use super::emulator_support::{env, env_with};
+
+/// Runs `molecule send <args>` off the runtime (the emulator serves on it meanwhile).
+async fn send(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = molecule();
+    cmd.arg("send").args(args).args(["--retry-base-ms", "10"]);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("ran"))
+        .await
+        .expect("joined")
+}
+
+fn error_line(o: &Output) -> String {
+    let e = stderr(o);
+    assert_eq!(e.lines().count(), 1, "one line: {e}");
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_a_tenant_is_told_which_token_to_give() {
+    let tenant = wiremock::MockServer::start().await;
+    let ws = Uuid::new_v4().to_string();
+    let o = send(&[&ws, "hi", "--api-url", &tenant.uri()], &[]).await;
+    assert_eq!(o.status.code(), Some(2));
+    let e = error_line(&o);
+    assert!(
+        e.contains("--token-file") && e.contains("MOLECULE_WORKSPACE_TOKEN"),
+        "{e}"
+    );
+    assert!(e.contains("--as"), "a workspace token, with --as: {e}");
+
+    let o = send(&[&ws, "hi", "--canvas", "--api-url", &tenant.uri()], &[]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        error_line(&o).contains("org or admin token"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A workspace token, but no word on whose.
+    let o = send(
+        &[&ws, "hi", "--api-url", &tenant.uri()],
+        &[("MOLECULE_WORKSPACE_TOKEN", "secret-token")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2));
+    let e = error_line(&o);
+    assert!(
+        e.contains("--as") && e.contains("MOLECULE_WORKSPACE_ID"),
+        "{e}"
+    );
+    assert!(!e.contains("secret-token"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_removed_workspaces_have_their_exit_codes() {
+    let env = env().await;
+    let url = env.emu.base_url().to_owned();
+    let unknown = Uuid::new_v4().to_string();
+    let o = send(&[&unknown, "hi", "--api-url", &url], &[]).await;
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(error_line(&o).contains(&unknown));
+
+    let main = env.main.id.to_string();
+    let o = send(&[&main, "hi", "--as", &unknown, "--api-url", &url], &[]).await;
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(error_line(&o).contains("--as"));
+
+    env.emu.remove_workspace(env.peer.id).expect("removed");
+    let peer = env.peer.id.to_string();
+    let o = send(&[&peer, "hi", "--api-url", &url], &[]).await;
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(error_line(&o).contains("removed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reply_in_time_is_exit_8_and_the_message_was_sent() {
+    let env = env().await;
+    let url = env.emu.base_url().to_owned();
+    let main = env.main.id.to_string();
+    // Nothing serves the workspace, so nothing answers.
+    let o = send(&[&main, "anyone?", "--api-url", &url, "--wait", "0.3"], &[]).await;
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(error_line(&o).contains("no reply within 0.3 s"));
+    let feed = env.emu.feed(env.main.id).expect("feed");
+    assert_eq!(feed.len(), 1);
+    assert_eq!(
+        feed[0].pointer("/request_body/params/message/parts/0/text"),
+        Some(&Value::from("anyone?"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_given_workspace_token_sends_as_that_workspace() {
+    let env = env().await;
+    let url = env.emu.base_url().to_owned();
+    let (main, peer) = (env.main.id.to_string(), env.peer.id.to_string());
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("token");
+    super::connect_host::write_private(&token_file, &env.peer.token);
+    let tf = token_file.display().to_string();
+
+    // The default sender is MOLECULE_WORKSPACE_ID's workspace.
+    let o = send(
+        &[
+            &main,
+            "from the peer",
+            "--api-url",
+            &url,
+            "--token-file",
+            &tf,
+        ],
+        &[("MOLECULE_WORKSPACE_ID", &peer)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).ends_with("queued"), "{}", stdout(&o));
+    let feed = env.emu.feed(env.main.id).expect("feed");
+    assert_eq!(feed[0]["source_id"], peer.as_str());
+
+    // Claiming to be another workspace with this token: the platform's 401, exit 4.
+    let o = send(
+        &[
+            &main,
+            "hi",
+            "--as",
+            &main,
+            "--api-url",
+            &url,
+            "--token-file",
+            &tf,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(&env.peer.token), "the token stays out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canvas_needs_an_org_or_admin_token() {
+    let env = env().await;
+    let url = env.emu.base_url().to_owned();
+    let main = env.main.id.to_string();
+    let o = send(
+        &[&main, "hi", "--canvas", "--api-url", &url],
+        &[("MOLECULE_WORKSPACE_TOKEN", "not-an-admin-token")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let e = error_line(&o);
+    assert!(e.contains("--canvas needs an org or admin token"), "{e}");
+    assert!(!e.contains("not-an-admin-token"), "{e}");
+
+    // With the admin token it goes through as a person: no source.
+    let admin = env.emu.admin_token().to_owned();
+    let o = send(
+        &[&main, "hi", "--canvas", "--api-url", &url],
+        &[("MOLECULE_WORKSPACE_TOKEN", &admin)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        env.emu.feed(env.main.id).expect("feed")[0]["source_id"],
+        Value::Null
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_older_platform_a_canvas_message_has_no_sender_workspace() {
+    // The older platform takes X-Workspace-ID as the caller: the canvas must not send it.
+    let env = env_with(EmulatorConfig::for_compat(Compat::Old)).await;
+    let url = env.emu.base_url().to_owned();
+    let main = env.main.id.to_string();
+    let o = send(&[&main, "hi", "--api-url", &url], &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        env.emu.feed(env.main.id).expect("feed")[0]["source_id"],
+        Value::Null
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_and_an_unreachable_platform() {
+    let ws = Uuid::new_v4().to_string();
+    let o = send(&[&ws, "hi"], &[]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(error_line(&o).contains("--api-url"));
+
+    let o = send(
+        &["not-a-uuid", "hi", "--api-url", "http://127.0.0.1:9"],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(error_line(&o).contains("WORKSPACE_ID"));
+
+    let o = send(&[&ws, " ", "--api-url", "http://127.0.0.1:9"], &[]).await;
+    assert_eq!(o.status.code(), Some(2));
+
+    // Port 9 (discard) is closed here: nothing answers.
+    let o = send(&[&ws, "hi", "--api-url", "http://127.0.0.1:9"], &[]).await;
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(error_line(&o).contains("molecule dev running"));
+}
