@@ -45,6 +45,9 @@ pub enum Command {
     /// Run the local platform emulator alone (what `molecule dev` starts).
     #[command(name = "emulator", hide = true)]
     Emulator(crate::emulator::cli::EmulatorArgs),
+    /// Serve the workspace's peer calls to an agent as MCP tools over stdio (for tools a
+    /// backend starts; reads the host's socket from MOLECULE_HOST_SOCKET).
+    Mcp(crate::mcp::McpArgs),
 }
 
 /// Runs the parsed command line.
@@ -62,6 +65,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Send(args) => crate::send::main(*args, cli.log_format),
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::cli::run(args),
+        Command::Mcp(args) => crate::mcp::main(args),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod dev;
 pub mod emulator;
 pub mod exit;
 pub mod logging;
+pub mod mcp;
 pub mod platform;
 pub mod rng;
 pub mod send;

@@ -32,6 +32,8 @@ mod emulator_guard;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
+mod mcp_server;
+mod mcp_support;
 mod platform_calls;
 mod platform_errors;
 mod platform_limiter;

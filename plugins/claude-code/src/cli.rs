@@ -1,6 +1,7 @@
 //! The command line, and its validation into a [`Config`].
 
 use crate::config::{Config, ConfigError, PermissionMode, Timers};
+use crate::peer_tools::PeerTools;
 use clap::Parser;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,17 @@ pub struct Args {
     /// Conversations idle longer than this start a fresh Claude session (e.g. `30d`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d")]
     pub session_max_age: Duration,
+    /// Do not give Claude the workspace's peer tools (list_peers, send_message_to_peer,
+    /// workspace_info, send_message_to_user through `molecule mcp`), which it otherwise gets
+    /// whenever the host serves peer calls (MOLECULE_HOST_SOCKET is set).
+    #[arg(long)]
+    pub no_peer_tools: bool,
+    /// The host's socket for peer calls; the host sets it.
+    #[arg(long, hide = true, value_name = "PATH", env = "MOLECULE_HOST_SOCKET")]
+    pub host_socket: Option<PathBuf>,
+    /// The host executable, which serves the peer tools as `<exe> mcp`; the host sets it.
+    #[arg(long, hide = true, value_name = "PATH", env = "MOLECULE_HOST_EXE")]
+    pub host_exe: Option<PathBuf>,
     /// Between SIGTERM and SIGKILL when a turn is stopped.
     #[arg(long, hide = true, value_parser = parse_duration, default_value = "3s",
           env = "MOLECULE_CLAUDE_KILL_GRACE")]
@@ -139,6 +151,11 @@ impl Args {
                 kill_grace: self.kill_grace,
                 exit_grace: self.exit_grace,
                 progress_interval: self.progress_interval,
+            },
+            peer_tools: if self.no_peer_tools {
+                None
+            } else {
+                PeerTools::from_env(self.host_socket, self.host_exe)
             },
         })
     }

@@ -46,8 +46,13 @@ pub fn turn_command(
         config.permission_mode.as_claude_arg()
     };
     flag("permission-mode", mode);
-    if !config.allowed_tools.is_empty() {
-        flag("allowedTools", &config.allowed_tools.join(","));
+    let mut allowed: Vec<&str> = config.allowed_tools.iter().map(String::as_str).collect();
+    if let Some(tools) = &config.peer_tools {
+        flag("mcp-config", &tools.mcp_config());
+        allowed.extend(crate::peer_tools::ALLOWED);
+    }
+    if !allowed.is_empty() {
+        flag("allowedTools", &allowed.join(","));
     }
     if let Some(n) = config.max_turns {
         flag("max-turns", &n.to_string());

@@ -1,5 +1,6 @@
 //! The backend's settings, validated, and why a command line can be refused.
 
+use crate::peer_tools::PeerTools;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -95,6 +96,9 @@ pub struct Config {
     pub session_max_age: Duration,
     /// The turn timers.
     pub timers: Timers,
+    /// The host's peer tools given to Claude; `None` without a host socket or with
+    /// `--no-peer-tools`.
+    pub peer_tools: Option<PeerTools>,
 }
 
 impl Config {
@@ -117,6 +121,7 @@ impl Config {
             max_sessions: 1000,
             session_max_age: Duration::from_secs(30 * 86_400),
             timers: Timers::default(),
+            peer_tools: None,
         }
     }
 }

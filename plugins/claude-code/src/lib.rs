@@ -16,6 +16,7 @@
 //! | [`outcome`] | a turn's result → a reply or an error the host understands |
 //! | [`sessions`] | the conversation → session map on disk |
 //! | [`prompt`], [`command`] | what Claude is told, and its argv and environment |
+//! | [`peer_tools`] | `molecule mcp` as Claude's MCP server, for calls to other workspaces |
 //! | [`program`] | `main`: start-up, signals, shutdown |
 
 pub mod backend;
@@ -24,6 +25,7 @@ pub mod command;
 pub mod config;
 pub mod log;
 pub mod outcome;
+pub mod peer_tools;
 pub mod process;
 pub mod program;
 pub mod prompt;

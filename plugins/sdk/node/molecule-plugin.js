@@ -14,7 +14,9 @@
  * and talks JSON-RPC 2.0 to it, one JSON object per line on stdin/stdout. This module does the
  * protocol: the handshake, concurrent handlers (so `ping` and `$/cancelRequest` are answered
  * while they run), cancellation through an AbortSignal, progress, calls to the host, typed
- * errors, and the shutdown when stdin closes. `run` sends console.log and process.stdout.write
+ * errors, and the shutdown when stdin closes. Handlers call other workspaces with
+ * `ctx.listPeers()`, `ctx.sendToPeer(id, { text })` and friends (`PeerError` says why one
+ * failed). `run` sends console.log and process.stdout.write
  * to stderr, so stray output cannot corrupt the protocol stream.
  */
 
@@ -25,7 +27,11 @@ const codes = Object.freeze({
   INVALID_PARAMS: -32602, INTERNAL_ERROR: -32603, NOT_INITIALIZED: -32002,
   REQUEST_CANCELLED: -32800, BUSY: 1001, RATE_LIMITED: 1002, UPSTREAM_UNAVAILABLE: 1003,
   UNSUPPORTED_CONTENT: 1004, DEADLINE_EXCEEDED: 1005, REFUSED: 1006, REPLY_TOO_LARGE: 1007,
+  // Errors of the peer calls (host methods peers/*, workspace/info, user/notify).
+  UNAUTHORIZED: 1010, NOT_FOUND: 1011, REMOVED: 1012, PLATFORM_UNAVAILABLE: 1013, REJECTED: 1014,
+  WAIT_TIMEOUT: 1015, BUDGET_EXHAUSTED: 1016,
 });
+const PEER_CALLS_NAMESPACE = '6f0c5e2a-6d7b-4c1e-9a43-2f1d5b8e7c90';
 const RETRYABLE_BY_DEFAULT = new Set([codes.BUSY, codes.RATE_LIMITED, codes.UPSTREAM_UNAVAILABLE]);
 
 /** An error answer; use the application codes 1001-1007 so the host knows what to do. */
@@ -65,12 +71,84 @@ class HostCallError extends Error {
   }
 }
 
+/** A peer call failed. `cls` is the host's `data.class` (`unauthorized`, `not_found`, `removed`,
+ * `unreachable`, `server_error`, `rejected`, `bad_response`, `wait_timeout`, `budget`), or
+ * `invalid_params`, `not_offered`, `connection`; `retryable`, `retryAfterMs`, `messageId` (set
+ * when a wait timed out after the message was sent), `target` and `status` come from its data. */
+class PeerError extends HostCallError {
+  constructor(message, code, data, cls) {
+    super(message, code, data);
+    const d = data && typeof data === 'object' ? data : {};
+    this.cls = cls || d.class || (code === codes.INVALID_PARAMS ? 'invalid_params' : 'other');
+    this.retryable = d.retryable === true;
+    this.retryAfterMs = d.retryAfterMs;
+    this.messageId = d.messageId;
+    this.target = d.target;
+    this.status = d.status;
+  }
+}
+
+/** UUIDv5 (RFC 9562) of `name` in the namespace `ns`. */
+function uuidv5(ns, name) {
+  const hash = require('node:crypto').createHash('sha1')
+    .update(Buffer.from(ns.replace(/-/g, ''), 'hex')).update(Buffer.from(name, 'utf8')).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const h = hash.subarray(0, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The messageId of the index-th peer send while handling a delivery (SPEC 12.4). */
+const callMessageId = (idempotencyKey, index) => uuidv5(PEER_CALLS_NAMESPACE, `peer-send:${idempotencyKey}:${index}`);
+
+/** The typed peer calls of one request, made through its `callHost`. The i-th `sendToPeer`
+ * gets the messageId `callMessageId(idempotencyKey, i)` unless it names one, so a redelivered
+ * message does not delegate the same work twice. */
+function peerCalls(callHost, hostMethods, idempotencyKey) {
+  let sends = 0;
+  const call = async (method, params, timeoutMs) => {
+    if (!hostMethods().includes(method)) {
+      throw new PeerError(`the host does not offer "${method}" (it offers: ${hostMethods().join(', ')})`, undefined, undefined, 'not_offered');
+    }
+    try {
+      return (await callHost(method, params, { timeoutMs })) || {};
+    } catch (e) {
+      if (!(e instanceof HostCallError) || e.code === undefined) throw new PeerError(e.message, undefined, undefined, 'connection');
+      throw new PeerError(e.hostMessage || e.message, e.code, e.data);
+    }
+  };
+  return {
+    async listPeers({ timeoutMs } = {}) { return (await call('peers/list', {}, timeoutMs)).peers || []; },
+    async discover(id, { timeoutMs } = {}) { return (await call('peers/discover', { id }, timeoutMs)).peer ?? null; },
+    /** Sends `text` (or `parts`) to a peer; resolves `{messageId, contextId, queued, parts?, state?}`. */
+    async sendToPeer(id, { text, parts, contextId, messageId, waitMs, timeoutMs } = {}) {
+      const index = sends++;
+      if ((text === undefined) === (parts === undefined) || (text !== undefined && !String(text).trim())) {
+        throw new PeerError(`peers/send to ${id}: give a non-empty text or parts, not both`, undefined, undefined, 'invalid_params');
+      }
+      const params = { id, ...(text !== undefined ? { text } : { parts }) };
+      if (contextId !== undefined) params.contextId = contextId;
+      const mid = messageId ?? (idempotencyKey ? callMessageId(idempotencyKey, index) : undefined);
+      if (mid !== undefined) params.messageId = mid;
+      if (waitMs !== undefined) params.waitMs = Math.round(waitMs);
+      return call('peers/send', params, timeoutMs);
+    },
+    async workspaceInfo({ timeoutMs } = {}) { return (await call('workspace/info', {}, timeoutMs)).workspace; },
+    async notifyUser(text, { attachments, timeoutMs } = {}) {
+      await call('user/notify', attachments ? { text, attachments } : { text }, timeoutMs);
+    },
+  };
+}
+
 const textPart = (text) => ({ kind: 'text', text });
 const dataPart = (data) => ({ kind: 'data', data });
 /** A handle_a2a result with these parts (strings become text parts). */
 const reply = (...parts) => ({ parts: parts.map((p) => (typeof p === 'string' ? textPart(p) : p)) });
 /** A result with no parts: the host posts nothing. */
 const noReply = () => ({ parts: [] });
+/** The text parts of a list of parts (a peer's reply, say), joined by newlines. */
+const partsText = (parts) => (parts || []).filter((p) => p.kind === 'text' && typeof p.text === 'string')
+  .map((p) => p.text).join('\n');
 /** The message's text parts, joined by newlines. */
 const messageText = (params) => ((params.message || {}).parts || [])
   .filter((p) => p.kind === 'text' && typeof p.text === 'string').map((p) => p.text).join('\n');
@@ -217,7 +295,8 @@ class Connection {
   onResponse(id, msg) {
     const err = msg.error && typeof msg.error === 'object' ? msg.error : {};
     const answer = 'error' in msg
-      ? new HostCallError(`the host answered with an error: ${err.message} (code ${err.code})`, err.code, err.data)
+      ? Object.assign(new HostCallError(`the host answered with an error: ${err.message} (code ${err.code})`, err.code, err.data),
+        { hostMessage: err.message })
       : msg.result;
     if (!this.deliver(id, answer)) log(`ignored an answer to ${JSON.stringify(id)}, which no call awaits`);
   }
@@ -310,6 +389,7 @@ class Connection {
       },
       callHost: (method, callParams, options) => this.callHost(method, callParams, { ...options, origin: id }),
     };
+    Object.assign(ctx, peerCalls(ctx.callHost, () => this.hostMethods, (params.context || {}).idempotencyKey));
     this.inflight.set(id, req);
     req.done = Promise.resolve()
       .then(() => this.backend.handleA2a(params, ctx))
@@ -404,5 +484,6 @@ function run(backend) {
 
 module.exports = {
   PROTOCOL_VERSION, DEFAULT_MAX_MESSAGE_BYTES, codes, BackendError, Cancelled, HostCallError,
+  PeerError, PEER_CALLS_NAMESPACE, callMessageId, peerCalls, partsText,
   LineReader, Connection, textPart, dataPart, reply, noReply, messageText, serve, run,
 };

@@ -18,7 +18,9 @@ The host (``molecule connect … --backend-cmd``, ``molecule dev --backend-cmd``
 program and talks JSON-RPC 2.0 to it, one JSON object per line on stdin/stdout. This module
 does the protocol: the handshake, a thread per request (so ``ping`` and ``$/cancelRequest`` are
 answered while handlers run), cancellation, progress, calls to the host, typed errors, and the
-shutdown when stdin closes. ``run`` also moves stdout out of reach: ``print`` (and any child
+shutdown when stdin closes. Handlers call other workspaces with ``ctx.list_peers()``,
+``ctx.send_to_peer(id, text=...)`` and friends (``PeerError`` says why one failed). ``run`` also
+moves stdout out of reach: ``print`` (and any child
 process) writes to stderr, which the host logs, so nothing can corrupt the protocol stream.
 """
 
@@ -29,6 +31,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -39,6 +42,10 @@ NOT_INITIALIZED, REQUEST_CANCELLED = -32002, -32800
 BUSY, RATE_LIMITED, UPSTREAM_UNAVAILABLE, UNSUPPORTED_CONTENT = 1001, 1002, 1003, 1004
 DEADLINE_EXCEEDED, REFUSED, REPLY_TOO_LARGE = 1005, 1006, 1007
 _RETRYABLE_BY_DEFAULT = (BUSY, RATE_LIMITED, UPSTREAM_UNAVAILABLE)
+# Errors of the peer calls (host methods peers/*, workspace/info, user/notify).
+UNAUTHORIZED, NOT_FOUND, REMOVED, PLATFORM_UNAVAILABLE = 1010, 1011, 1012, 1013
+REJECTED, WAIT_TIMEOUT, BUDGET_EXHAUSTED = 1014, 1015, 1016
+PEER_CALLS_NAMESPACE = uuid.UUID("6f0c5e2a-6d7b-4c1e-9a43-2f1d5b8e7c90")
 
 
 class BackendError(Exception):
@@ -85,6 +92,33 @@ class HostCallError(Exception):
     def __init__(self, message, code=None, data=None):
         super().__init__(message)
         self.code, self.data = code, data
+
+
+class PeerError(HostCallError):
+    """A peer call failed. ``cls`` is the host's ``data.class`` (``unauthorized``,
+    ``not_found``, ``removed``, ``unreachable``, ``server_error``, ``rejected``,
+    ``bad_response``, ``wait_timeout``, ``budget``), or ``invalid_params``, ``not_offered``,
+    ``connection``; ``retryable``, ``retry_after_ms``, ``message_id`` (set when a wait timed out
+    after the message was sent), ``target`` and ``status`` come from the host's data."""
+
+    def __init__(self, message, code=None, data=None, cls=None):
+        super().__init__(message, code, data)
+        data = data if isinstance(data, dict) else {}
+        self.cls = cls or data.get("class") or (
+            "invalid_params" if code == INVALID_PARAMS else "other")
+        self.retryable = bool(data.get("retryable", False))
+        self.retry_after_ms, self.message_id = data.get("retryAfterMs"), data.get("messageId")
+        self.target, self.status = data.get("target"), data.get("status")
+
+
+def call_message_id(idempotency_key, index):
+    """The messageId of the index-th peer send while handling a delivery (SPEC 12.4)."""
+    return str(uuid.uuid5(PEER_CALLS_NAMESPACE, "peer-send:%s:%d" % (idempotency_key, index)))
+
+
+def parts_text(parts):
+    """The text parts of a list of parts (a peer's reply, say), joined by newlines."""
+    return "\n".join(p["text"] for p in parts or () if p.get("kind") == "text" and "text" in p)
 
 
 def text_part(text):
@@ -152,6 +186,8 @@ class RequestContext:
         self.cancelled = threading.Event()  # set on cancel, and once the request is answered
         self.deadline = _parse_deadline((params.get("context") or {}).get("deadline"))
         self._lock = threading.Lock()
+        self._idempotency_key = (params.get("context") or {}).get("idempotencyKey")
+        self._sends = 0  # peer sends so far, for their derived message ids
         self._answered = False
         self._done = threading.Event()  # the handler returned
 
@@ -181,6 +217,57 @@ class RequestContext:
     def call_host(self, method, params=None, timeout=None):
         """Calls a method the host offers; ``params._meta.requestId`` names this request."""
         return self._conn.call_host(method, params, timeout, origin=self.id)
+
+    def _peer_call(self, method, params, timeout=None):
+        if method not in self._conn.host_methods:
+            raise PeerError("the host does not offer %r (it offers: %s)"
+                            % (method, ", ".join(self._conn.host_methods)), cls="not_offered")
+        try:
+            return self.call_host(method, params, timeout)
+        except HostCallError as e:
+            if e.code is None:
+                raise PeerError(str(e), cls="connection")
+            raise PeerError(getattr(e, "host_message", None) or str(e), e.code, e.data)
+
+    def list_peers(self, timeout=None):
+        """The workspace's peers: dicts with ``id`` and maybe ``name``, ``role``, ``status``."""
+        return self._peer_call("peers/list", {}, timeout).get("peers", [])
+
+    def discover(self, peer_id, timeout=None):
+        """One peer by id, or None when the platform does not know it."""
+        return self._peer_call("peers/discover", {"id": peer_id}, timeout).get("peer")
+
+    def send_to_peer(self, peer_id, text=None, parts=None, context_id=None, message_id=None,
+                     wait=None, timeout=None):
+        """Sends text (or parts) to a peer; returns ``{messageId, contextId, queued, parts?,
+        state?}``. ``wait`` (seconds) waits for the reply of a peer that does not answer at once.
+        The i-th send of a request gets the messageId ``call_message_id(idempotencyKey, i)``, so
+        a redelivered message does not delegate the same work twice."""
+        with self._lock:
+            index, self._sends = self._sends, self._sends + 1
+        if (text is None) == (parts is None) or (text is not None and not text.strip()):
+            raise PeerError("peers/send to %s: give a non-empty text or parts, not both"
+                            % peer_id, cls="invalid_params")
+        params = {"id": peer_id}
+        params.update({"text": text} if text is not None else {"parts": parts})
+        if message_id is None and self._idempotency_key:
+            message_id = call_message_id(self._idempotency_key, index)
+        for key, value in (("contextId", context_id), ("messageId", message_id),
+                           ("waitMs", None if wait is None else int(round(wait * 1000)))):
+            if value is not None:
+                params[key] = value
+        return self._peer_call("peers/send", params, timeout)
+
+    def workspace_info(self, timeout=None):
+        """This workspace's record on the platform."""
+        return self._peer_call("workspace/info", {}, timeout).get("workspace")
+
+    def notify_user(self, text, attachments=None, timeout=None):
+        """Writes to the person in the canvas, at any time."""
+        params = {"text": text}
+        if attachments:
+            params["attachments"] = attachments
+        self._peer_call("user/notify", params, timeout)
 
     def _answer(self, message):
         with self._lock:
@@ -323,6 +410,7 @@ class Connection:
             answer = HostCallError("the host answered with an error: %s (code %s)"
                                    % (err.get("message"), err.get("code")),
                                    err.get("code"), err.get("data"))
+            answer.host_message = err.get("message")
         else:
             answer = msg["result"]
         if not self._deliver(rid, answer):

@@ -7,6 +7,7 @@ mod end_to_end;
 mod errors;
 mod hygiene;
 mod lifecycle;
+mod peer_tools;
 mod progress;
 mod real_claude;
 mod sessions;

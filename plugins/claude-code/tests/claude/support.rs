@@ -60,7 +60,9 @@ impl Rig {
                 "FAKE_CLAUDE_SESSIONS",
                 self.dir.path().join("claude-sessions"),
             )
-            .env_remove("MOLECULE_CLAUDE_PROGRESS_INTERVAL");
+            .env_remove("MOLECULE_CLAUDE_PROGRESS_INTERVAL")
+            .env_remove("MOLECULE_HOST_SOCKET")
+            .env_remove("MOLECULE_HOST_EXE");
         cmd
     }
 

@@ -2,6 +2,7 @@
 
 use crate::host::HostHandle;
 use crate::outbox::{Outbox, notification_line};
+use crate::peers::{Peers, SendCounter};
 use molecule_protocol::RequestId;
 use molecule_protocol::methods::{ProgressParams, name};
 use std::time::{Duration, SystemTime};
@@ -15,6 +16,7 @@ pub struct RequestContext {
     deadline: Option<SystemTime>,
     outbox: Outbox,
     host: HostHandle,
+    sends: SendCounter,
 }
 
 impl RequestContext {
@@ -24,6 +26,7 @@ impl RequestContext {
         deadline: Option<SystemTime>,
         outbox: Outbox,
         host: HostHandle,
+        idempotency_key: String,
     ) -> RequestContext {
         RequestContext {
             id,
@@ -31,6 +34,7 @@ impl RequestContext {
             deadline,
             outbox,
             host,
+            sends: SendCounter::new(idempotency_key),
         }
     }
 
@@ -104,5 +108,11 @@ impl RequestContext {
     /// `params._meta.requestId`.
     pub fn host(&self) -> &HostHandle {
         &self.host
+    }
+
+    /// The peer calls, tied to this request: they carry its id, and the *i*-th
+    /// [`Peers::send_to_peer`] gets the message id `call_message_id(idempotencyKey, i)`.
+    pub fn peers(&self) -> Peers<'_> {
+        Peers::new(&self.host, Some(&self.sends))
     }
 }

@@ -113,6 +113,7 @@ impl<B: Backend> Connection<B> {
             deadline,
             self.outbox.clone(),
             host,
+            params.context.idempotency_key.clone(),
         );
         let backend = self.backend.clone();
         let outbox = self.outbox.clone();

@@ -152,6 +152,12 @@ impl HostHandle {
         HostHandle::new(self.link.clone(), None)
     }
 
+    /// The peer calls through this handle. Their message ids are not derived: use
+    /// [`crate::RequestContext::peers`] inside a handler.
+    pub fn peers(&self) -> crate::peers::Peers<'_> {
+        crate::peers::Peers::new(self, None)
+    }
+
     /// The methods the host offers (`capabilities.hostMethods`).
     pub fn offered(&self) -> &[String] {
         self.link.offered.get().map_or(&[], Vec::as_slice)

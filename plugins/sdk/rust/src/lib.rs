@@ -63,6 +63,8 @@
 //!   that advertise the `progress` capability (see [`Backend::capabilities`]).
 //! - **Call the host.** [`RequestContext::host`] calls the methods the host offers in
 //!   `initialize` (`capabilities.hostMethods`); the call carries the request's id.
+//! - **Delegate to other workspaces.** [`RequestContext::peers`] lists the workspace's peers,
+//!   messages them and writes to the person in the canvas ([`peers`]).
 //! - **Know its deadline and environment.** [`RequestContext::deadline`], and [`HostEnv`] for
 //!   the workspace id and a private state directory.
 //!
@@ -105,6 +107,7 @@ mod error;
 mod host;
 mod log;
 mod outbox;
+pub mod peers;
 pub mod reply;
 mod serve;
 mod stdio;

@@ -6,6 +6,7 @@
 mod cancel;
 mod concurrency;
 mod host_calls;
+mod peers;
 mod protocol;
 mod shutdown;
 mod support;
