@@ -269,3 +269,39 @@ async fn while_the_breaker_is_open_polling_pauses_and_heartbeats_say_so() {
     assert_eq!(replies[&row].len(), 1);
     host.stop().await;
 }
+
+#[tokio::test]
+async fn an_unprompted_cancelled_answer_is_a_failed_attempt_not_a_lost_message() {
+    // -32800 is valid only after a $/cancelRequest (SPEC §8). Taken at its word, the row would
+    // be settled with nothing posted and the sender would never hear back.
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut args = site.args(&platform.url(), TEST_BACKEND);
+    args.extend(["--max-attempts", "3"].map(String::from));
+    let host = Host::start(&args);
+    let row = platform.agent_says(PEER, "self-cancel", Some("a"));
+    let fine = platform.agent_says(PEER2, "fine", None);
+    platform.wait_replies(2).await;
+    platform.more_polls(3).await;
+    let replies = replies_by_row(&platform, &[&row, &fine]).await;
+    assert_eq!(
+        replies[&row],
+        ["Sorry, something went wrong while handling your message."]
+    );
+    assert_eq!(replies[&fine], ["echo: fine"]);
+    let failed = host
+        .wait_log("row handled with an error", |e| e["row"] == row.as_str())
+        .await;
+    assert_eq!(failed["attempts"], 3);
+    let protocol = host
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("protocol error: it answered -32800"))
+        })
+        .count();
+    assert_eq!(protocol, 3, "one protocol error logged per attempt");
+    host.stop().await;
+}
