@@ -119,7 +119,7 @@ pub struct TuningArgs {
     /// Most rows fetched and not yet answered.
     #[arg(long, hide = true, env = "MOLECULE_WINDOW")]
     pub window: Option<String>,
-    /// Replies posted at once.
+    /// Canvas replies posted at once (replies to agents are not capped).
     #[arg(long, hide = true, env = "MOLECULE_REPLY_CONCURRENCY")]
     pub reply_concurrency: Option<String>,
     /// First delay of every retry (platform calls, backend errors).
