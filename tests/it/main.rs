@@ -18,6 +18,7 @@ mod connect_in_process;
 mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;
+mod connect_recovery;
 mod connect_replies;
 mod connect_startup;
 mod echo_backend;
