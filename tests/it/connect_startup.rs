@@ -338,3 +338,17 @@ async fn token_on_the_command_line_warns_that_argv_is_visible_and_is_never_logge
     let lines = host.stop().await;
     assert!(lines.iter().all(|l| !l.contains(TOKEN)), "{lines:#?}");
 }
+
+#[test]
+fn connect_help_states_the_window_of_the_heartbeats_error_rate() {
+    let out = std::process::Command::new(super::connect_host::MOLECULE)
+        .args(["connect", "--help"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    assert!(
+        help.contains("error_rate: the share of the rows handled in the last 5 minutes"),
+        "{help}"
+    );
+}
