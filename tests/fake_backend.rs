@@ -24,14 +24,15 @@
 //! (`type` instead of `kind` in reply parts), `small-lines` (exits on a line over 64 KiB, like
 //! asyncio's default reader), `mangle-utf8` (non-ASCII text comes back as `?`),
 //! `answer-any-cancel` (answers -32800 even for ids not in flight), `late-progress` (a
-//! `$/progress` after each answer), `exit-1-at-eof`.
+//! `$/progress` after each answer), `exit-1-at-eof`, `self-cancel` (answers every handle_a2a
+//! -32800 without having been cancelled).
 //!
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
 //! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
 //! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
 //! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
-//! `dup`, `stray`, `stop-reading`.
+//! `dup`, `stray`, `stop-reading`, `self-cancel`.
 //!
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
@@ -331,6 +332,11 @@ impl Backend {
             .unwrap_or("")
             .to_owned();
         let (command, arg) = word.split_once(':').unwrap_or((word.as_str(), ""));
+        let command = if self.has("self-cancel") {
+            "self-cancel"
+        } else {
+            command
+        };
         let held = match command {
             "hang" | "stop-reading" => Held::Hang,
             "gather" => Held::Gather,
@@ -383,6 +389,7 @@ impl Backend {
                 self.finish(&id, Ok(echo));
             }
             "call-host" => self.call_host(&id, arg),
+            "self-cancel" => self.finish(&id, Err(json!({"code": -32800, "message": "cancelled"}))),
             "junk" => {
                 self.out.line("Loading model weights...");
                 self.finish(&id, Ok(echo));

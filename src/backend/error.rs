@@ -221,12 +221,16 @@ pub enum ProtocolViolation {
     /// Its result does not have the method's result shape.
     #[error("the result does not match the method: {0}")]
     BadResult(String),
+    /// It answered `-32800` (cancelled by the host) to a request the host never cancelled.
+    #[error("it answered -32800 (cancelled by the host), but the host never cancelled the request")]
+    UnpromptedCancel,
 }
 
 /// The one outcome of a request that did not succeed.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum CallError {
-    /// The backend answered with an error (including `-32800` it sent on its own).
+    /// The backend answered with an error (never `-32800`: one after a cancel is the cancel's
+    /// outcome, one without a cancel is [`ProtocolViolation::UnpromptedCancel`]).
     #[error("the backend answered with an error: {0}")]
     Rpc(RpcError),
     /// The backend ended while the request was in flight; the caller counts an attempt.

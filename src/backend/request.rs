@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
-use super::error::{CallError, Unavailable, reason_name};
+use super::error::{CallError, ProtocolViolation, Unavailable, reason_name};
 use super::rpc::{Connection, Registered};
 
 /// Counts cancels left unanswered in a row; trips its token at the limit.
@@ -177,7 +177,7 @@ async fn wait<P>(
             biased;
             r = &mut outcome => {
                 abandon.waiting = false;
-                return flatten(r);
+                return unprompted(id, flatten(r));
             }
             _ = registered.progress.notified() => {
                 idle_deadline = call.idle.map(|d| Instant::now() + d);
@@ -229,6 +229,20 @@ fn settle_cancel(
             }
             other
         }
+    }
+}
+
+/// An answer that arrived before any cancel: `-32800` there breaks the protocol (SPEC §8: it is
+/// valid only after a `$/cancelRequest` for that id). Taken at its word it would close the
+/// request with nothing posted, and the message would be lost.
+fn unprompted(id: i64, answer: Result<Value, CallError>) -> Result<Value, CallError> {
+    match answer {
+        Err(CallError::Rpc(e)) if e.code == code::REQUEST_CANCELLED => {
+            let violation = ProtocolViolation::UnpromptedCancel;
+            tracing::warn!(id, "protocol error: {violation}");
+            Err(CallError::Protocol(violation))
+        }
+        other => other,
     }
 }
 

@@ -12,6 +12,10 @@ The token: --token-file PATH (re-read after a 401, so a rotation needs no restar
 MOLECULE_WORKSPACE_TOKEN variable. --token works too but puts the token in the process list,
 visible to every user of the machine.
 
+Heartbeats (every --heartbeat-interval) report error_rate: the share of the rows handled in the
+last 5 minutes that failed in the backend (a crash, a timeout, an error answer), with the latest
+such failure as sample_error. While the backend's crash-loop breaker is open, error_rate is 1.
+
 Delivery is at least once: a crash can make the backend see a message again (same
 idempotencyKey), and a reply re-sent after a crash carries the same messageId. Only newer
 platforms deduplicate replies on messageId, and only for poll-mode targets; canvas replies are
@@ -119,7 +123,7 @@ pub struct TuningArgs {
     /// Most rows fetched and not yet answered.
     #[arg(long, hide = true, env = "MOLECULE_WINDOW")]
     pub window: Option<String>,
-    /// Replies posted at once.
+    /// Canvas replies posted at once (replies to agents are not capped).
     #[arg(long, hide = true, env = "MOLECULE_REPLY_CONCURRENCY")]
     pub reply_concurrency: Option<String>,
     /// First delay of every retry (platform calls, backend errors).

@@ -1,5 +1,5 @@
 //! One delivery of a row to the backend, and what its outcome means for the row: answered,
-//! closed without a reply, to be retried (an attempt spent), failed for good, or abandoned
+//! to be retried (an attempt spent), failed for good, or abandoned
 //! because the host is stopping (the row stays unsettled and comes back after a restart).
 //!
 //! While the backend's crash-loop breaker is open, a delivery waits for it to close instead of
@@ -7,10 +7,9 @@
 
 use std::time::Duration;
 
-use molecule_protocol::jsonrpc::code;
 use molecule_protocol::{HandleA2aParams, HandleA2aResult, RpcError};
 
-use crate::backend::{CallError, CallOptions, State, Supervisor, Unavailable};
+use crate::backend::{CallError, CallOptions, ProtocolViolation, State, Supervisor, Unavailable};
 
 use super::health::Failure;
 
@@ -19,8 +18,6 @@ use super::health::Failure;
 pub enum Outcome {
     /// The backend answered (empty parts mean "send no reply").
     Answered(HandleA2aResult),
-    /// The backend closed the request itself (`-32800`): nothing is posted.
-    Closed,
     /// A failure worth another delivery; one attempt is spent.
     Retry {
         /// The backend's `retryAfterMs`, when given.
@@ -84,6 +81,12 @@ pub fn classify(error: CallError) -> Outcome {
             false,
         ),
         CallError::Cancelled { .. } | CallError::Unavailable(_) => Outcome::Abandoned,
+        // A `-32800` nobody asked for says nothing about the message: like a crash, it is a
+        // failed attempt, and the attempts running out get the generic error reply. Settling
+        // the row on it would lose the message.
+        e @ CallError::Protocol(ProtocolViolation::UnpromptedCancel) => {
+            retry("the backend broke the protocol", e.to_string(), false)
+        }
         e @ (CallError::Protocol(_) | CallError::Encode(_) | CallError::RequestTooLarge { .. }) => {
             Outcome::Failed {
                 user_message: None,
@@ -94,9 +97,6 @@ pub fn classify(error: CallError) -> Outcome {
 }
 
 fn from_rpc(e: &RpcError) -> Outcome {
-    if e.code == code::REQUEST_CANCELLED {
-        return Outcome::Closed;
-    }
     let data = e.error_data();
     let failure = Failure::new(
         format!("the backend answered error {}", e.code),
@@ -120,7 +120,7 @@ fn from_rpc(e: &RpcError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use molecule_protocol::jsonrpc::ErrorData;
+    use molecule_protocol::jsonrpc::{ErrorData, code};
     use molecule_protocol::methods::CancelReason;
 
     #[test]
@@ -166,10 +166,14 @@ mod tests {
             classify(CallError::Rpc(forced)),
             Outcome::Retry { .. }
         ));
-        assert_eq!(
-            classify(CallError::Rpc(RpcError::cancelled())),
-            Outcome::Closed
-        );
+        assert!(matches!(
+            classify(CallError::Protocol(ProtocolViolation::UnpromptedCancel)),
+            Outcome::Retry {
+                crashed: false,
+                user_message: None,
+                ..
+            }
+        ));
         assert_eq!(
             classify(CallError::Cancelled {
                 reason: CancelReason::HostShutdown

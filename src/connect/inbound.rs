@@ -1,11 +1,12 @@
 //! What an activity row is: one of the host's own rows to skip, a canvas upload to fetch, a
-//! message for the backend, or a row that cannot be read (answered with a short error).
+//! message for the backend (a delegation result among them), or a row that cannot be read
+//! (answered with a short error).
 //!
 //! The sender comes from the row, never from the message: `source_id` set means another
 //! workspace; no `source_id` means the canvas, unless `params.metadata.source` names another
 //! kind of caller. The platform's `summary` is never used as the sender's text.
 
-use molecule_protocol::a2a::{Message as A2aMessage, Object};
+use molecule_protocol::a2a::{Message as A2aMessage, MessageKind, Object, Part, Role};
 use molecule_protocol::keys::conversation_key;
 use molecule_protocol::normalize::parse_request_body;
 use molecule_protocol::{Sender, SenderKind};
@@ -83,6 +84,11 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
     if method == Some("notify") {
         return Class::Skip("own canvas reply");
     }
+    if method == Some("delegate_result") {
+        // Logged under our own id, but not a self-echo: the answer to a delegation this
+        // workspace made (platform-api §5.5, §10 item 4).
+        return delegation_result(row, own);
+    }
     if row
         .source_id
         .as_deref()
@@ -132,6 +138,61 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
         in_reply_to,
         hops,
         suppressed: hops == hop_limit,
+    }))
+}
+
+/// A `delegate_result` row: the text the delegate answered (`response_body.text`), handed to
+/// the backend with `metadata.molecule.delegationId`, from a sender of kind `other`. It is the
+/// end of a task this workspace started, not a new one: nothing the backend answers is posted.
+fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
+    let field = |body: &Option<Value>, k: &str| {
+        body.as_ref()
+            .and_then(|b| b.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let sender = Sender {
+        kind: SenderKind::Other,
+        workspace_id: None,
+        name: None,
+        role: None,
+    };
+    let conversation = conversation_key(&sender, None);
+    let Some(text) = field(&row.response_body, "text").filter(|t| !t.trim().is_empty()) else {
+        return Class::Invalid {
+            reason: "a delegation result without response_body.text".into(),
+            sender,
+            conversation,
+            reply_to: ReplyTo::Nobody,
+        };
+    };
+    let delegation = field(&row.response_body, "delegation_id")
+        .or_else(|| field(&row.request_body, "delegation_id"));
+    let mut molecule = Object::new();
+    if let Some(id) = delegation {
+        molecule.insert("delegationId".into(), Value::String(id));
+    }
+    let mut metadata = Object::new();
+    metadata.insert("molecule".into(), Value::Object(molecule));
+    let message = A2aMessage {
+        kind: MessageKind::Message,
+        role: Role::Agent,
+        message_id: Uuid::new_v5(&own, format!("inbound:{}", row.id).as_bytes()).to_string(),
+        context_id: None,
+        task_id: None,
+        reference_task_ids: None,
+        parts: vec![Part::text(text)],
+        metadata: Some(metadata),
+        extensions: None,
+    };
+    Class::Message(Box::new(Inbound {
+        message,
+        sender,
+        conversation,
+        reply_to: ReplyTo::Nobody,
+        in_reply_to: None,
+        hops: 0,
+        suppressed: false,
     }))
 }
 

@@ -135,3 +135,28 @@ fn uploads_and_missing_message_ids() {
         "derived from the row, stable"
     );
 }
+
+#[test]
+fn a_delegation_result_from_our_own_id_reaches_the_backend_unanswered() {
+    let r = row(json!({"source_id": OWN, "method": "delegate_result",
+        "request_body": {"delegation_id": "d-7"},
+        "response_body": {"text": "the report is done", "delegation_id": "d-7"}}));
+    let Class::Message(m) = classify(&r, own(), 4) else {
+        panic!("not dispatched")
+    };
+    assert_eq!(m.reply_to, ReplyTo::Nobody, "a result is not a new task");
+    assert_eq!(m.sender.kind, SenderKind::Other);
+    assert_eq!(m.message.parts, [Part::text("the report is done")]);
+    assert_eq!(
+        m.message.metadata.unwrap()["molecule"]["delegationId"],
+        json!("d-7")
+    );
+    let empty = row(json!({"source_id": OWN, "method": "delegate_result", "response_body": {}}));
+    assert!(matches!(
+        classify(&empty, own(), 4),
+        Class::Invalid {
+            reply_to: ReplyTo::Nobody,
+            ..
+        }
+    ));
+}

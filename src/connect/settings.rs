@@ -96,7 +96,8 @@ pub struct Timers {
     pub retry_base: Duration,
     /// Longest such delay (60 s).
     pub retry_max: Duration,
-    /// Replies posted at once (16).
+    /// Canvas replies posted at once (16). Replies to agents have no cap: one to a push-mode
+    /// agent lasts its whole turn.
     pub reply_concurrency: usize,
     /// Timeout of a reply to an agent: a push-mode agent answers with its whole turn (31 min,
     /// past the platform's own 30-minute ceiling).

@@ -306,10 +306,12 @@ impl Reply {
 }
 
 fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
-    let cause = if e.is_timeout() {
-        Transport::Timeout
-    } else if e.is_connect() {
+    // A connect timeout is a connection failure: nothing was sent (callers that must not
+    // repeat a request that may have been processed rely on the difference).
+    let cause = if e.is_connect() {
         Transport::Connect
+    } else if e.is_timeout() {
+        Transport::Timeout
     } else {
         Transport::Io
     };

@@ -350,3 +350,12 @@ fn a_serial_backend_that_advertises_concurrency() {
         "no answer to ping (id 2) within 500 ms while request 1 ran",
     );
 }
+
+#[test]
+fn a_backend_that_answers_cancelled_without_a_cancel() {
+    let run = only("self-cancel", "a2a.result", &[]);
+    run.assert_fails(
+        "a2a.result",
+        "a text message was answered with cancelled (code -32800), but it was never cancelled",
+    );
+}

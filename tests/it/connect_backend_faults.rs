@@ -13,9 +13,12 @@ use super::connect_host::{Host, Site, TEST_BACKEND};
 use super::connect_platform::{PEER, PEER2, Platform, WS};
 
 const SCRIPT: &str = r#"
-import os, sys
+import os, sys, threading, time
 sys.path.insert(0, os.environ["SDK_DIR"])
 import molecule_plugin as mp
+
+LOCK = threading.Lock()
+IN_FLIGHT = [0]
 
 MARKS = os.environ["MARK_DIR"]
 if os.path.exists(os.path.join(MARKS, "refuse-start")):
@@ -31,6 +34,15 @@ class Scripted(mp.Backend):
     name, version, max_concurrency = "scripted", "1.0", 4
 
     def handle_a2a(self, params, ctx):
+        with LOCK:
+            IN_FLIGHT[0] += 1
+        try:
+            return self.handle(params, ctx)
+        finally:
+            with LOCK:
+                IN_FLIGHT[0] -= 1
+
+    def handle(self, params, ctx):
         text = mp.message_text(params)
         word = text.split()[0]
         key = params["context"]["idempotencyKey"]
@@ -43,6 +55,18 @@ class Scripted(mp.Backend):
             raise mp.BackendError.refused("policy says no", user_message="I cannot help with that.")
         if word == "boom":
             raise RuntimeError("secret internals: stack and state")
+        if word in ("innocent", "poison") and attempt == 1:
+            # The first delivery of each waits until all three are in flight together, and
+            # the poison row then kills the backend under all of them.
+            while IN_FLIGHT[0] < 3:
+                time.sleep(0.005)
+            if word == "innocent":
+                time.sleep(3600)
+        if word == "poison":
+            os._exit(5)
+        if word == "innocent":
+            time.sleep(0.2)  # some work: run beside the poison row, it would die with it again
+            return "innocent: %d in flight (attempt %d)" % (IN_FLIGHT[0], attempt)
         if word == "busy-twice" and seen(key, "busy") < 2:
             raise mp.BackendError.busy("queue full", retry_after_ms=20)
         return "ok: %s (attempt %d, key %s)" % (text, attempt, key)
@@ -51,13 +75,13 @@ mp.run(Scripted())
 "#;
 
 /// The scripted backend, its marks directory, and the command to run it.
-struct Scripted {
-    site: Site,
-    marks: PathBuf,
+pub struct Scripted {
+    pub site: Site,
+    pub marks: PathBuf,
 }
 
 impl Scripted {
-    fn new() -> Scripted {
+    pub fn new() -> Scripted {
         let site = Site::new();
         let marks = site.dir.path().join("marks");
         std::fs::create_dir_all(&marks).expect("marks");
@@ -65,7 +89,7 @@ impl Scripted {
         Scripted { site, marks }
     }
 
-    fn args(&self, url: &str) -> Vec<String> {
+    pub fn args(&self, url: &str) -> Vec<String> {
         let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/sdk/python");
         let script = self.site.dir.path().join("scripted.py");
         let mut a = self
@@ -81,12 +105,12 @@ impl Scripted {
     }
 }
 
-fn own() -> Uuid {
+pub fn own() -> Uuid {
     Uuid::parse_str(WS).expect("a uuid")
 }
 
 /// The replies posted to agents, by the row they answer (their derived messageId).
-async fn replies_by_row(platform: &Platform, rows: &[&str]) -> BTreeMap<String, Vec<String>> {
+pub async fn replies_by_row(platform: &Platform, rows: &[&str]) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in platform.replies().await {
         let m = &r["params"]["message"];
@@ -267,5 +291,88 @@ async fn while_the_breaker_is_open_polling_pauses_and_heartbeats_say_so() {
     host.wait_log("polling resumed", |_| true).await;
     let replies = replies_by_row(&platform, &[&row]).await;
     assert_eq!(replies[&row].len(), 1);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn an_unprompted_cancelled_answer_is_a_failed_attempt_not_a_lost_message() {
+    // -32800 is valid only after a $/cancelRequest (SPEC §8). Taken at its word, the row would
+    // be settled with nothing posted and the sender would never hear back.
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut args = site.args(&platform.url(), TEST_BACKEND);
+    args.extend(["--max-attempts", "3"].map(String::from));
+    let host = Host::start(&args);
+    let row = platform.agent_says(PEER, "self-cancel", Some("a"));
+    let fine = platform.agent_says(PEER2, "fine", None);
+    platform.wait_replies(2).await;
+    platform.more_polls(3).await;
+    let replies = replies_by_row(&platform, &[&row, &fine]).await;
+    assert_eq!(
+        replies[&row],
+        ["Sorry, something went wrong while handling your message."]
+    );
+    assert_eq!(replies[&fine], ["echo: fine"]);
+    let failed = host
+        .wait_log("row handled with an error", |e| e["row"] == row.as_str())
+        .await;
+    assert_eq!(failed["attempts"], 3);
+    let protocol = host
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("protocol error: it answered -32800"))
+        })
+        .count();
+    assert_eq!(protocol, 3, "one protocol error logged per attempt");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_crash_the_rows_in_flight_run_alone_until_the_one_that_kills_it_is_found() {
+    let platform = Platform::start().await;
+    let s = Scripted::new();
+    let mut args = s.args(&platform.url());
+    args.extend(["--max-attempts", "3", "--concurrency", "4"].map(String::from));
+    let third = "cccccccc-0000-4000-8000-000000000003";
+    let rows = [
+        platform.agent_says(PEER, "innocent one", None),
+        platform.agent_says(PEER2, "poison", None),
+        platform.agent_says(third, "innocent two", None),
+    ];
+    let host = Host::start(&args);
+    platform.wait_replies(3).await;
+    let replies = replies_by_row(&platform, &[&rows[0], &rows[1], &rows[2]]).await;
+    // Each innocent row ran alone after the crash, and was charged only for the one crash it
+    // was in: not for the poison row's later crashes.
+    assert_eq!(replies[&rows[0]], ["innocent: 1 in flight (attempt 2)"]);
+    assert_eq!(replies[&rows[2]], ["innocent: 1 in flight (attempt 2)"]);
+    assert_eq!(
+        replies[&rows[1]],
+        ["Sorry, something went wrong while handling your message."]
+    );
+    let failed = host
+        .wait_log("row handled with an error", |e| {
+            e["row"] == rows[1].as_str()
+        })
+        .await;
+    assert_eq!(failed["attempts"], 3);
+    let retried = |row: &str| {
+        host.events()
+            .iter()
+            .filter(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("delivery failed"))
+            })
+            .filter(|e| e["row"] == row)
+            .map(|e| e["attempt"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(retried(&rows[0]), [1]);
+    assert_eq!(retried(&rows[2]), [1]);
+    assert_eq!(retried(&rows[1]), [1, 2]);
     host.stop().await;
 }

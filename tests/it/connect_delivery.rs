@@ -102,6 +102,36 @@ async fn own_notify_rows_and_own_rows_are_never_dispatched() {
 }
 
 #[tokio::test]
+async fn a_delegation_result_under_our_own_id_reaches_the_backend_and_nothing_is_posted() {
+    // platform-api §10 item 4: own-source rows are skipped, except delegate_result.
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let result = platform.push(json!({"source_id": WS, "method": "delegate_result",
+        "request_body": {"delegation_id": "d-1"},
+        "response_body": {"text": "the delegate's answer", "delegation_id": "d-1"}}));
+    platform.push(json!({"source_id": WS, "request_body": message("my own echo", None, None)}));
+    platform.canvas_says("after");
+    let host = Host::start(&site.args(&platform.url(), &echo()));
+    platform.wait_replies(1).await;
+    let handled = host.wait_handled(2).await;
+    platform.more_polls(3).await;
+    let delegated = handled
+        .iter()
+        .find(|e| e["row"] == result.as_str())
+        .expect("the delegation result was handled");
+    // The echo answered it; a result is not a new task, so the answer goes nowhere.
+    assert_eq!(delegated["outcome"], "sender_cannot_be_answered");
+    assert_eq!(delegated["sender"], "other");
+    assert_eq!(
+        platform.notifies().await,
+        [json!({"message": "echo: after"})]
+    );
+    assert!(platform.replies().await.is_empty());
+    assert_eq!(host.handled().len(), 2, "the self-echo row is skipped");
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn a_first_start_handles_the_window_oldest_first_once() {
     let platform = Platform::start().await;
     let site = Site::new();

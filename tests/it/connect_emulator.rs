@@ -152,12 +152,8 @@ async fn two_always_answering_hosts_stop_at_the_hop_limit() {
     host_b.stop().await;
 }
 
-#[tokio::test]
-async fn a_canvas_upload_reaches_the_backend_as_a_private_local_file() {
-    let p = pair(Compat::New).await;
-    let site = Site::new();
-    let host = serve(&p.emu, &p.main, &site, TEST_BACKEND, &[]);
-    host.wait_log("serving", |_| true).await;
+/// Stages a canvas upload of `../notes 1.txt` for `ws`; returns its `platform-pending:` URI.
+async fn stage_upload(emu: &Emulator, ws: Uuid) -> String {
     let boundary = "XyZ";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"../notes 1.txt\"\r\n\
@@ -167,11 +163,7 @@ async fn a_canvas_upload_reaches_the_backend_as_a_private_local_file() {
         .no_proxy()
         .build()
         .expect("client")
-        .post(format!(
-            "{}/_dev/workspaces/{}/uploads",
-            p.emu.base_url(),
-            p.main.id
-        ))
+        .post(format!("{}/_dev/workspaces/{ws}/uploads", emu.base_url()))
         .header(
             "content-type",
             format!("multipart/form-data; boundary={boundary}"),
@@ -183,7 +175,12 @@ async fn a_canvas_upload_reaches_the_backend_as_a_private_local_file() {
         .json()
         .await
         .expect("json");
-    let uri = staged["files"][0]["uri"].as_str().expect("uri").to_owned();
+    staged["files"][0]["uri"].as_str().expect("uri").to_owned()
+}
+
+/// Sends a canvas message whose file part references `uri` to the test backend (`params`:
+/// it answers with the params it got), waits for the reply and returns its text.
+async fn send_file(emu: &Emulator, ws: Uuid, host: &Host, uri: &str) -> String {
     let part =
         json!({"kind":"file","file":{"uri": uri, "name":"notes 1.txt","mimeType":"text/plain"}});
     let msg = DevMessage {
@@ -191,28 +188,40 @@ async fn a_canvas_upload_reaches_the_backend_as_a_private_local_file() {
         parts: vec![part],
         ..DevMessage::default()
     };
-    p.emu
-        .send(p.main.id, SendAs::Canvas, msg)
-        .await
-        .expect("sent");
+    emu.send(ws, SendAs::Canvas, msg).await.expect("sent");
     host.wait_log("row handled", |e| e["outcome"] == "replied")
         .await;
-    let notify = feed(&p.emu, p.main.id)
+    let notify = feed(emu, ws)
         .into_iter()
         .rfind(|r| r["method"] == "notify")
         .expect("a reply");
-    let shown = notify
+    notify
         .pointer("/response_body/result")
         .and_then(Value::as_str)
         .expect("text")
-        .to_owned();
+        .to_owned()
+}
+
+/// The local path a reply's `file://` URI names.
+fn local_path(shown: &str) -> String {
     let start = shown.find("file://").expect("a local file uri") + "file://".len();
-    let local = shown[start..].split('"').next().expect("uri").to_owned();
+    let local = shown[start..].split('"').next().expect("uri");
+    local.replace("%20", " ")
+}
+
+#[tokio::test]
+async fn a_canvas_upload_reaches_the_backend_as_a_private_local_file() {
+    let p = pair(Compat::New).await;
+    let site = Site::new();
+    let host = serve(&p.emu, &p.main, &site, TEST_BACKEND, &[]);
+    host.wait_log("serving", |_| true).await;
+    let uri = stage_upload(&p.emu, p.main.id).await;
+    let shown = send_file(&p.emu, p.main.id, &host, &uri).await;
+    let local = local_path(&shown);
     assert!(
         local.starts_with(&site.state_dir().join("uploads").display().to_string()),
         "{local}"
     );
-    let local = local.replace("%20", " ");
     assert_eq!(
         std::fs::read_to_string(&local).expect("saved"),
         "the file's content"
@@ -228,6 +237,52 @@ async fn a_canvas_upload_reaches_the_backend_as_a_private_local_file() {
     assert!(!shown.contains("platform-pending:"), "{shown}");
     until("the upload map to be saved", || {
         site.state()["uploads"].get(&uri).is_some()
+    })
+    .await;
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn the_upload_map_survives_a_restart_and_uploads_are_deleted_after_the_retention() {
+    let p = pair(Compat::New).await;
+    let site = Site::new();
+    let host = serve(&p.emu, &p.main, &site, TEST_BACKEND, &[]);
+    host.wait_log("serving", |_| true).await;
+    let uri = stage_upload(&p.emu, p.main.id).await;
+    host.wait_log("row handled", |e| e["outcome"] == "upload")
+        .await;
+    until("the upload map to be saved", || {
+        site.state()["uploads"].get(&uri).is_some()
+    })
+    .await;
+    host.stop().await;
+    let saved = site.state()["uploads"][&uri]["path"]
+        .as_str()
+        .expect("path")
+        .to_owned();
+
+    // A message that references the upload after a restart still gets the local copy.
+    let host = serve(&p.emu, &p.main, &site, TEST_BACKEND, &[]);
+    let shown = send_file(&p.emu, p.main.id, &host, &uri).await;
+    assert_eq!(local_path(&shown), saved);
+    host.stop().await;
+
+    // Past the retention, the file and its map entry are gone.
+    let host = serve(
+        &p.emu,
+        &p.main,
+        &site,
+        TEST_BACKEND,
+        &["--upload-retention", "1s"],
+    );
+    host.wait_log("deleted canvas uploads past the retention period", |_| true)
+        .await;
+    until("the upload to be deleted", || {
+        !std::path::Path::new(&saved).exists()
+    })
+    .await;
+    until("the upload map entry to be dropped", || {
+        site.state()["uploads"].get(&uri).is_none()
     })
     .await;
     host.stop().await;

@@ -210,6 +210,30 @@ async fn the_token_never_reaches_a_childs_argv_or_environment_or_the_logs() {
 }
 
 #[tokio::test]
+async fn the_token_reaches_the_backend_when_the_operator_passes_it_with_backend_env() {
+    // SPEC §4.1: the explicit way to hand the token to a backend.
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut args = site.args(&platform.url(), TEST_BACKEND);
+    args.extend([
+        "--backend-env".into(),
+        format!("MOLECULE_WORKSPACE_TOKEN={TOKEN}"),
+    ]);
+    let host = Host::start(&args);
+    platform.canvas_says("env");
+    platform.wait_replies(1).await;
+    let backend = backend_pid(&host);
+    let environ = std::fs::read(format!("/proc/{backend}/environ")).expect("environ");
+    let wanted = format!("MOLECULE_WORKSPACE_TOKEN={TOKEN}");
+    assert!(
+        environ.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes()),
+        "the token is in the backend's environment"
+    );
+    let lines = host.stop().await;
+    assert!(lines.iter().all(|l| !l.contains(TOKEN)), "nor in the logs");
+}
+
+#[tokio::test]
 async fn a_slow_reply_holds_neither_a_backend_slot_nor_other_conversations() {
     let platform = Platform::start().await;
     let site = Site::new();

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
 use super::connect_host::{Host, Site, echo, run, write_private};
-use super::connect_platform::{PEER, Platform, WS};
+use super::connect_platform::{PEER, Platform, TOKEN, WS};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path)
@@ -282,4 +282,73 @@ async fn a_minted_token_is_saved_0600_and_never_logged_and_the_state_is_private(
         .filter(|n| n.contains("tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
+async fn registration_is_repeated_on_the_reregister_interval() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut args = site.args(&platform.url(), &echo());
+    args.extend(["--reregister-interval", "100ms"].map(String::from));
+    let host = Host::start(&args);
+    let registers = platform
+        .wait_for("three registrations", |reqs| {
+            let bodies: Vec<Value> = reqs
+                .iter()
+                .filter(|r| r.url.path() == "/registry/register")
+                .filter_map(|r| r.body_json().ok())
+                .collect();
+            (bodies.len() >= 3).then_some(bodies)
+        })
+        .await;
+    // Each one says poll again, in case someone switched the workspace to push meanwhile.
+    for body in registers {
+        assert_eq!(body["delivery_mode"], "poll", "{body}");
+        assert_eq!(body["id"], WS);
+    }
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn token_on_the_command_line_warns_that_argv_is_visible_and_is_never_logged() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let base = site.args(&platform.url(), &echo());
+    let i = base
+        .iter()
+        .position(|a| a == "--token-file")
+        .expect("present");
+    let mut args = [&base[..i], &base[i + 2..]].concat();
+    args.extend(["--token".into(), TOKEN.into()]);
+    let host = Host::start(&args);
+    let warning = host
+        .wait_log("--token puts the token in the process list", |_| true)
+        .await;
+    assert_eq!(warning["level"], "WARN");
+    platform.agent_says(PEER, "hello", None);
+    platform.wait_replies(1).await;
+    // The token was used…
+    let auth = format!("Bearer {TOKEN}");
+    assert!(platform.requests().await.iter().all(|r| {
+        r.headers
+            .get("authorization")
+            .is_some_and(|h| h == auth.as_str())
+    }));
+    // …and never written to the log.
+    let lines = host.stop().await;
+    assert!(lines.iter().all(|l| !l.contains(TOKEN)), "{lines:#?}");
+}
+
+#[test]
+fn connect_help_states_the_window_of_the_heartbeats_error_rate() {
+    let out = std::process::Command::new(super::connect_host::MOLECULE)
+        .args(["connect", "--help"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    assert!(
+        help.contains("error_rate: the share of the rows handled in the last 5 minutes"),
+        "{help}"
+    );
 }

@@ -19,6 +19,8 @@ mod connect_in_process;
 mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;
+mod connect_recovery;
+mod connect_replies;
 mod connect_startup;
 mod dev_data;
 mod dev_faults;

@@ -2,7 +2,9 @@
 //!
 //! 1. Overhead: the time of one turn through `molecule-claude-code` (request written → answer
 //!    read) against the time of running `fake-claude` directly (spawn → result line read →
-//!    exit), median and p99 of each and of the difference of medians.
+//!    exit), median and p99 of each, and their differences. The two series are not paired,
+//!    so the p99 difference is not a p99 of the overhead: on a busy machine it can come out
+//!    below the median difference.
 //! 2. Memory: the backend's RSS after start, with 10 conversations in its session map, and
 //!    with 10 turns running at once.
 //!
@@ -32,7 +34,7 @@ fn main() {
     println!("fake-claude run directly:      median {d50:>9.3?}  p99 {d99:>9.3?}");
     println!("through molecule-claude-code:  median {b50:>9.3?}  p99 {b99:>9.3?}");
     println!(
-        "overhead added by the backend: median {:>9.3?}  p99 {:>9.3?}",
+        "difference (backend - direct): median {:>9.3?}  p99 {:>9.3?}",
         b50.saturating_sub(d50),
         b99.saturating_sub(d99)
     );

@@ -20,6 +20,8 @@
 //! | `slow` | `$FAKE_CLAUDE_EVENTS` events `$FAKE_CLAUDE_DELAY_MS` apart, then the result |
 //! | `silent` | init, `$FAKE_CLAUDE_SILENCE_MS` of silence, then the result |
 //! | `linger` | the result, then it never exits |
+//! | `in-use` | the first `--session-id=` run (of this session store) fails "already in use" |
+//! | `die-on-resume` | a `--resume=` run exits 3 without a result; a fresh session works |
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -76,8 +78,17 @@ fn check_session(fresh: Option<&str>, resume: Option<&str>, scenario: &str) -> O
         );
         return Some(ExitCode::from(1));
     }
+    if scenario == "die-on-resume" && resume.is_some() {
+        eprintln!("fake: died in the middle of a resumed turn");
+        return Some(ExitCode::from(3));
+    }
     if let (Some(id), Some(dir)) = (fresh, &dir) {
-        if dir.join(id).exists() {
+        let first_in_use = scenario == "in-use" && !dir.join("in-use-once").exists();
+        if first_in_use {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(dir.join("in-use-once"), b"");
+        }
+        if first_in_use || dir.join(id).exists() {
             eprintln!("Error: Session ID {id} is already in use.");
             return Some(ExitCode::from(1));
         }

@@ -96,6 +96,11 @@ fn judge_a2a(answer: Result<Value, RpcError>, what: &str) -> Result<String, Prob
             "error {} ({}), an application error code",
             e.code, e.message
         )),
+        Err(e) if e.code == code::REQUEST_CANCELLED => Err(problem(
+            format!("{what} was answered with {e}, but it was never cancelled"),
+            "answer -32800 only to a request the host cancelled with $/cancelRequest (SPEC §8); \
+             the host treats any other -32800 as a failed delivery",
+        )),
         Err(e) if e.code == code::INVALID_PARAMS => Err(problem(
             format!("{what} was answered with {e}, but its params were valid"),
             "accept every member SPEC §7 describes and ignore members you do not know",

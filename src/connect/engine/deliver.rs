@@ -110,7 +110,6 @@ impl Engine {
         self.suspects.retain(|s| *s != id);
         match outcome {
             Outcome::Answered(result) => self.answered(&id, result),
-            Outcome::Closed => self.settle(&id, "closed_by_backend", None),
             Outcome::Failed {
                 user_message,
                 failure,

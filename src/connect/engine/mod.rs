@@ -6,8 +6,8 @@
 //! at once; uploads are downloaded before any later message is dispatched) → queued on its
 //! conversation → delivered to the backend, at most one per conversation and
 //! `min(--concurrency, maxConcurrency)` in all (`deliver.rs`) → its reply queued on the reply
-//! stage, which keeps each conversation's order and posts a bounded number at once
-//! (`replies.rs`) → settled, which moves the ledger's prefix; the state writer saves it within
+//! stage, which keeps each conversation's order, posts a bounded number of canvas replies at
+//! once and every reply to an agent (`replies.rs`) → settled, which moves the ledger's prefix; the state writer saves it within
 //! the flush interval, off the row's path.
 
 mod deliver;
@@ -50,7 +50,52 @@ pub(crate) enum Event {
         result: Result<UploadRecord, String>,
     },
     /// A reply POST ended.
-    Posted { id: String, result: Posted },
+    Posted {
+        id: String,
+        /// Which lane it ran in.
+        to_agent: bool,
+        result: Posted,
+    },
+}
+
+/// One lane of the reply stage: its queue, kept in conversation order, and its POSTs running.
+#[derive(Default)]
+struct Lane {
+    queue: ConvQueues<String>,
+    posting: usize,
+}
+
+/// The reply stage's two lanes (see `replies.rs`).
+#[derive(Default)]
+struct ReplyLanes {
+    canvas: Lane,
+    agents: Lane,
+}
+
+impl ReplyLanes {
+    fn lane_mut(&mut self, to_agent: bool) -> &mut Lane {
+        if to_agent {
+            &mut self.agents
+        } else {
+            &mut self.canvas
+        }
+    }
+
+    /// Replies queued or being posted.
+    fn len(&self) -> usize {
+        [&self.canvas, &self.agents]
+            .iter()
+            .map(|l| l.queue.len() + l.posting)
+            .sum()
+    }
+
+    fn posting(&self) -> usize {
+        self.canvas.posting + self.agents.posting
+    }
+
+    fn queued(&self) -> bool {
+        !self.canvas.queue.is_empty() || !self.agents.queue.is_empty()
+    }
 }
 
 /// What the engine is built from.
@@ -83,13 +128,12 @@ pub struct Engine {
     retry: RetryPolicy,
     rows: HashMap<String, Row>,
     dispatch: ConvQueues<String>,
-    replies: ConvQueues<String>,
+    replies: ReplyLanes,
     held: VecDeque<String>,
     uploads_running: usize,
     running: HashSet<String>,
     retry_ready: VecDeque<String>,
     suspects: VecDeque<String>,
-    posting: usize,
     events: mpsc::UnboundedSender<Event>,
     free: watch::Sender<usize>,
     draining: Option<Instant>,
@@ -116,13 +160,12 @@ impl Engine {
             retry,
             rows: HashMap::new(),
             dispatch: ConvQueues::default(),
-            replies: ConvQueues::default(),
+            replies: ReplyLanes::default(),
             held: VecDeque::new(),
             uploads_running: 0,
             running: HashSet::new(),
             retry_ready: VecDeque::new(),
             suspects: VecDeque::new(),
-            posting: 0,
             events,
             free,
             draining: None,
@@ -181,7 +224,11 @@ impl Engine {
             Event::Delivered { id, outcome } => self.on_delivered(id, outcome),
             Event::RetryDue { id } => self.on_retry_due(id),
             Event::Uploaded { id, result } => self.on_uploaded(id, result),
-            Event::Posted { id, result } => self.on_posted(id, result),
+            Event::Posted {
+                id,
+                to_agent,
+                result,
+            } => self.on_posted(id, to_agent, result),
         }
     }
 
@@ -192,15 +239,15 @@ impl Engine {
             + self.retry_ready.drain(..).count();
         tracing::info!(
             in_flight = self.running.len(),
-            replies = self.replies.len() + self.posting,
+            replies = self.replies.len(),
             left_queued = queued,
             "stopping: no new deliveries; rows not handled yet stay on the platform for the next start"
         );
     }
 
     fn idle(&self) -> bool {
-        let replies_done =
-            self.posting == 0 && (self.replies.is_empty() || self.stop_replies.is_cancelled());
+        let replies_done = self.replies.posting() == 0
+            && (!self.replies.queued() || self.stop_replies.is_cancelled());
         self.running.is_empty() && self.uploads_running == 0 && replies_done
     }
 

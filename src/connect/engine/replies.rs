@@ -1,7 +1,11 @@
 //! The reply stage and the uploads. Replies are posted apart from dispatch: a row's backend
-//! slot is free as soon as the backend answers, each conversation's replies go out in order,
-//! and at most `reply_concurrency` POSTs run at once. A row settles when its reply is accepted
-//! or refused for good. Uploads hold back every later message until they are saved.
+//! slot is free as soon as the backend answers, and each conversation's replies go out in
+//! order. Two lanes: canvas replies, at most `reply_concurrency` POSTs at once; and replies to
+//! agents, with no cap of their own (the window of unsettled rows bounds them), because a POST
+//! to a push-mode agent lasts that agent's whole turn, and a few of those must not hold back
+//! every other reply. A row settles when its reply is accepted, refused for good, or may have
+//! reached a push-mode agent (never posted twice). Uploads hold back every later message until
+//! they are saved.
 
 use molecule_protocol::a2a::{Object, Part};
 
@@ -61,37 +65,58 @@ impl Engine {
             error,
         };
         let conversation = row.conversation.clone();
-        self.replies.push(&conversation, id.to_owned());
+        let to_agent = matches!(
+            row.job,
+            Job::Reply {
+                body: ReplyBody::Agent { .. },
+                ..
+            }
+        );
+        self.replies
+            .lane_mut(to_agent)
+            .queue
+            .push(&conversation, id.to_owned());
     }
 
-    /// Starts replies while there is room.
+    /// Starts replies while there is room: canvas replies up to `reply_concurrency`, replies
+    /// to agents all.
     pub(super) fn schedule_replies(&mut self) {
-        while !self.stop_replies.is_cancelled()
-            && self.posting < self.p.settings.timers.reply_concurrency
-        {
-            let Some((conversation, id)) = self.replies.take() else {
-                return;
-            };
-            let Some(Job::Reply { body, .. }) = self.rows.get(&id).map(|r| &r.job) else {
-                self.replies.release(&conversation);
-                continue;
-            };
-            self.posting += 1;
-            let (client, body, policy) = (self.p.client.clone(), body.clone(), self.retry.clone());
-            let (cancel, events) = (self.stop_replies.clone(), self.events.clone());
-            tokio::spawn(async move {
-                let result = post(&client, &body, &policy, &cancel).await;
-                let _ = events.send(Event::Posted { id, result });
-            });
+        let canvas_cap = self.p.settings.timers.reply_concurrency;
+        for to_agent in [false, true] {
+            while !self.stop_replies.is_cancelled()
+                && (to_agent || self.replies.canvas.posting < canvas_cap)
+            {
+                let lane = self.replies.lane_mut(to_agent);
+                let Some((conversation, id)) = lane.queue.take() else {
+                    break;
+                };
+                let Some(Job::Reply { body, .. }) = self.rows.get(&id).map(|r| &r.job) else {
+                    lane.queue.release(&conversation);
+                    continue;
+                };
+                lane.posting += 1;
+                let (client, body, policy) =
+                    (self.p.client.clone(), body.clone(), self.retry.clone());
+                let (cancel, events) = (self.stop_replies.clone(), self.events.clone());
+                tokio::spawn(async move {
+                    let result = post(&client, &body, &policy, &cancel).await;
+                    let _ = events.send(Event::Posted {
+                        id,
+                        to_agent,
+                        result,
+                    });
+                });
+            }
         }
     }
 
-    pub(super) fn on_posted(&mut self, id: String, result: Posted) {
-        self.posting -= 1;
+    pub(super) fn on_posted(&mut self, id: String, to_agent: bool, result: Posted) {
+        let lane = self.replies.lane_mut(to_agent);
+        lane.posting -= 1;
         let Some(row) = self.rows.get(&id) else {
             return;
         };
-        self.replies.release(&row.conversation.clone());
+        lane.queue.release(&row.conversation);
         let (outcome, error) = match &row.job {
             Job::Reply { outcome, error, .. } => (*outcome, error.clone()),
             _ => ("replied", None),
@@ -104,6 +129,15 @@ impl Engine {
                 self.settle(
                     &id,
                     "reply_refused",
+                    Some(Failure::elsewhere(summary, reason)),
+                );
+            }
+            Posted::Unconfirmed { reason } => {
+                tracing::warn!(row = %id, "a reply to an agent may have reached it, so it is not posted again (a push-mode agent would get it twice): {reason}");
+                let summary = "a reply to an agent was not confirmed";
+                self.settle(
+                    &id,
+                    "reply_unconfirmed",
                     Some(Failure::elsewhere(summary, reason)),
                 );
             }

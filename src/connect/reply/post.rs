@@ -5,13 +5,24 @@
 //! turn, and acting on that would start an agent ping-pong. A 401 is not a reason to drop the
 //! reply: it waits, because the poll decides whether the token is really gone (and then the
 //! host exits and the row is delivered again after the fix).
+//!
+//! A reply to an agent is not idempotent for a push-mode target: the platform dispatches a
+//! re-sent message to the agent again (only its log row is deduplicated on `messageId`). So
+//! once a reply may have reached the agent — the POST timed out or broke after it was sent, or
+//! came back with a 5xx other than 503 (502: the platform's dispatch failed midway; 504: a
+//! gateway gave up; others are the push-mode agent's own status, passed through) — it is not
+//! posted again: the row ends [`Posted::Unconfirmed`] and the caller logs it. Failures after
+//! which nothing was dispatched (no connection, 401, 429, and 503, which the platform answers
+//! for a busy, restarting or unreachable target) are retried as for the canvas.
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::backoff::Backoff;
-use crate::platform::{Call, NotifyAttachment, PlatformClient, PlatformError, RetryPolicy, retry};
+use crate::platform::{
+    Call, NotifyAttachment, PlatformClient, PlatformError, RetryPolicy, Transport, retry,
+};
 
 /// How many times a reply refused with 401 is held and tried again. A revoked token ends the
 /// host through the poll long before; a 401 that outlasts this is about this reply alone.
@@ -48,8 +59,46 @@ pub enum Posted {
         /// The error, with a body excerpt.
         reason: String,
     },
+    /// A reply to an agent may or may not have reached it, and is not posted again.
+    Unconfirmed {
+        /// What happened, with the status when there was one.
+        reason: String,
+    },
     /// The host is shutting down; the row stays unsettled.
     Abandoned,
+}
+
+/// Whether a push-mode agent may have received a reply that failed this way: it was sent, and
+/// the answer that would say what happened never came (a timeout, a broken connection), or a
+/// 5xx other than 503 came back (see the module doc).
+fn may_have_been_processed(e: &PlatformError) -> bool {
+    match e {
+        PlatformError::Transient { cause, .. } => match cause {
+            Transport::Timeout | Transport::Io => true,
+            Transport::Status(status) => *status != 503,
+            Transport::Connect => false,
+        },
+        _ => false,
+    }
+}
+
+/// Posts a reply to an agent, retrying only what surely was not processed; `Ok(Err(e))` is a
+/// failure after which the reply may have been processed.
+async fn post_agent(
+    client: &PlatformClient,
+    target: Uuid,
+    envelope: &Value,
+    policy: &RetryPolicy,
+    cancel: &CancellationToken,
+) -> Result<Result<(), PlatformError>, PlatformError> {
+    retry(Call::PostA2a, policy, cancel, || async move {
+        match client.post_a2a(target, envelope).await {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if may_have_been_processed(&e) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// Posts `body`, retrying transient failures until `cancel` fires.
@@ -62,11 +111,17 @@ pub async fn post(
     let mut unauthorized = Backoff::new(policy.base, policy.cap);
     loop {
         let result = match body {
-            ReplyBody::Agent { target, envelope } => retry(Call::PostA2a, policy, cancel, || {
-                client.post_a2a(*target, envelope)
-            })
-            .await
-            .map(drop),
+            ReplyBody::Agent { target, envelope } => {
+                match post_agent(client, *target, envelope, policy, cancel).await {
+                    Ok(Err(e)) => {
+                        return Posted::Unconfirmed {
+                            reason: e.to_string(),
+                        };
+                    }
+                    Ok(Ok(())) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
             ReplyBody::Canvas {
                 message,
                 attachments,

@@ -110,3 +110,67 @@ fn the_session_map_cap_evicts_the_least_recently_used() {
         "B lost its session: {last}"
     );
 }
+
+#[test]
+fn a_fresh_session_id_already_in_use_starts_another_fresh_session() {
+    let rig = Rig::new();
+    let mut b = rig.start(&[]);
+    let answer = b.a2a(from_agent("[fake:in-use] hello", PEER_A));
+    assert_eq!(reply_text(&answer), "claude heard: [fake:in-use] hello");
+    let runs = rig.runs();
+    assert_eq!(runs.len(), 2, "the refused id, then another fresh one");
+    let refused = flag(&runs[0], "session-id").expect("a fresh --session-id=");
+    let fresh = flag(&runs[1], "session-id").expect("another fresh --session-id=");
+    assert_ne!(fresh, refused);
+    assert_eq!(
+        rig.session_map()["sessions"][format!("agent:{PEER_A}")]["sessionId"],
+        fresh.as_str()
+    );
+    b.a2a(from_agent("next", PEER_A));
+    assert_eq!(flag(&rig.runs()[2], "resume"), Some(fresh));
+}
+
+#[test]
+fn an_exit_without_a_result_on_a_resumed_session_starts_a_fresh_one_once() {
+    let rig = Rig::new();
+    let mut b = rig.start(&[]);
+    b.a2a(from_agent("first", PEER_A));
+    let old = flag(&rig.runs()[0], "session-id").unwrap();
+    // The resumed turn dies without a result; the fresh session answers.
+    let answer = b.a2a(from_agent("[fake:die-on-resume] second", PEER_A));
+    assert_eq!(
+        reply_text(&answer),
+        "claude heard: [fake:die-on-resume] second"
+    );
+    let runs = rig.runs();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(flag(&runs[1], "resume"), Some(old.clone()));
+    let fresh = flag(&runs[2], "session-id").expect("a fresh --session-id=");
+    assert_ne!(fresh, old);
+    assert_eq!(
+        rig.session_map()["sessions"][format!("agent:{PEER_A}")]["sessionId"],
+        fresh.as_str()
+    );
+    // A turn that dies in the fresh session too is tried once more only: then an error, and
+    // the mapping is gone, so the next message starts afresh.
+    let failed = b.a2a(from_agent("[fake:no-result] third", PEER_A));
+    assert!(failed.get("error").is_some(), "{failed}");
+    let runs = rig.runs();
+    assert_eq!(
+        runs.len(),
+        5,
+        "the resume, then one fresh session: {runs:?}"
+    );
+    assert_eq!(flag(&runs[3], "resume"), Some(fresh));
+    assert!(flag(&runs[4], "session-id").is_some());
+    assert!(
+        rig.session_map()["sessions"]
+            .get(format!("agent:{PEER_A}"))
+            .is_none()
+    );
+    b.a2a(from_agent("fourth", PEER_A));
+    assert!(
+        flag(&rig.runs()[5], "session-id").is_some(),
+        "a fresh start"
+    );
+}
