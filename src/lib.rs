@@ -11,6 +11,7 @@ pub mod connect;
 pub mod emulator;
 pub mod exit;
 pub mod logging;
+pub mod peers;
 pub mod platform;
 pub mod rng;
 pub mod signal;

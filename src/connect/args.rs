@@ -111,6 +111,9 @@ pub struct ConnectArgs {
     /// Timers and limits for tests and tuning.
     #[command(flatten)]
     pub tuning: TuningArgs,
+    /// The host methods served to the backend (peer calls).
+    #[command(flatten)]
+    pub peers: crate::peers::PeerArgs,
 }
 
 /// Hidden settings: every timer, so tests run the one under test in milliseconds.
