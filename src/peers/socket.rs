@@ -49,7 +49,7 @@ impl HostSocket {
             calls: Arc::new(Semaphore::new(s.socket_calls.max(1))),
         };
         tokio::spawn(accept_loop(listener, peers, limits, stop.clone()));
-        tracing::info!(path = %path.display(), "serving the host methods on a Unix socket");
+        tracing::info!(path = %path.display(), "host socket ready");
         Ok(HostSocket { path, stop })
     }
 

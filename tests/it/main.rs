@@ -27,6 +27,8 @@ mod emulator_guard;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
+mod peers_methods;
+mod peers_support;
 mod platform_calls;
 mod platform_errors;
 mod platform_limiter;
