@@ -28,6 +28,7 @@ mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
 mod peers_methods;
+mod peers_send;
 mod peers_support;
 mod platform_calls;
 mod platform_errors;
