@@ -25,9 +25,18 @@ type Found = Option<(Option<String>, Option<String>)>;
 #[derive(Default)]
 pub struct SenderCache {
     entries: Mutex<HashMap<String, (Instant, Found)>>,
+    /// One lookup per id at a time: messages from one sender in several conversations arrive
+    /// together, and the ones after the first wait for its answer instead of asking again.
+    lookups: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl SenderCache {
+    fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
+        lookups.retain(|_, l| Arc::strong_count(l) > 1);
+        lookups.entry(id.to_owned()).or_default().clone()
+    }
+
     fn get(&self, id: &str, ttl: Duration, now: Instant) -> Option<Found> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
@@ -48,6 +57,11 @@ impl Peers {
     /// Looks `id` up in the registry, through the cache.
     async fn lookup(&self, id: &str) -> Found {
         let ttl = self.settings.cache_ttl;
+        if let Some(found) = self.cache.get(id, ttl, Instant::now()) {
+            return found;
+        }
+        let lock = self.cache.lock_for(id);
+        let _turn = lock.lock().await;
         if let Some(found) = self.cache.get(id, ttl, Instant::now()) {
             return found;
         }

@@ -30,6 +30,7 @@ mod emulator_support;
 mod peers_methods;
 mod peers_send;
 mod peers_support;
+mod peers_wait;
 mod platform_calls;
 mod platform_errors;
 mod platform_limiter;
