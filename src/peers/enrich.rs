@@ -83,6 +83,7 @@ impl Peers {
             }
             _ => None,
         };
+        tracing::debug!(peer = %id, found = found.is_some(), "sender lookup");
         self.cache
             .put(id.to_owned(), found.clone(), Instant::now(), ttl);
         found
