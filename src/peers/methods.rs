@@ -18,7 +18,7 @@ use super::Peers;
 use super::error::{Failure, from_platform};
 use crate::backend::{HostCall, HostHandlers, RequestScope};
 use crate::connect::reply::{Posted, ReplyBody, post};
-use crate::platform::{NotifyAttachment, PeerRecord, RetryPolicy};
+use crate::platform::{NotifyAttachment, PeerRecord};
 
 /// The registry `molecule connect` advertises in `hostMethods`.
 pub(super) fn registry(peers: Arc<Peers>) -> HostHandlers {
@@ -158,21 +158,11 @@ impl Peers {
             message: p.text,
             attachments,
         };
-        let s = &self.settings;
-        let policy = RetryPolicy {
-            max_attempts: Some(s.send_attempts),
-            budget: Some(s.send_budget),
-            ..RetryPolicy::peer_send()
-        };
-        let policy = RetryPolicy {
-            base: s.retry_base,
-            cap: s.retry_max,
-            ..policy
-        };
+        let policy = self.policy(scope);
         // The reply path holds 401s until cancelled: bound it by the budget and the request.
         let cancel = scope.map_or_else(CancellationToken::new, |r| r.cancel.child_token());
         let timer = tokio::spawn({
-            let (cancel, budget) = (cancel.clone(), s.send_budget);
+            let (cancel, budget) = (cancel.clone(), self.settings.send_budget);
             async move {
                 tokio::time::sleep(budget).await;
                 cancel.cancel();

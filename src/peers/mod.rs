@@ -32,9 +32,9 @@ use std::sync::{Arc, OnceLock};
 use molecule_protocol::RpcError;
 use uuid::Uuid;
 
-use crate::backend::HostHandlers;
+use crate::backend::{HostHandlers, RequestScope};
 use crate::connect::Hooks;
-use crate::platform::{CallClass, PlatformClient};
+use crate::platform::{CallClass, PlatformClient, RetryPolicy};
 
 use budget::Budget;
 use enrich::{Enricher, SenderCache};
@@ -114,6 +114,21 @@ impl Peers {
                 "the host is not connected to the platform yet",
             )
         })
+    }
+
+    /// The retry schedule of a message (`peers/send`, `user/notify`): only failures after which
+    /// the platform surely did not act, within the attempts, the total budget and the calling
+    /// request's deadline.
+    fn policy(&self, scope: Option<&RequestScope>) -> RetryPolicy {
+        let s = &self.settings;
+        RetryPolicy {
+            base: s.retry_base,
+            cap: s.retry_max,
+            max_attempts: Some(s.send_attempts),
+            budget: Some(s.send_budget),
+            deadline: scope.map(|r| tokio::time::Instant::from_std(r.deadline)),
+            ..RetryPolicy::peer_send()
+        }
     }
 
     /// The client whose calls count as peer calls in the rate limiter.

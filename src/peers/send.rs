@@ -18,7 +18,7 @@ use super::Peers;
 use super::error::{Failure, from_platform};
 use super::waiters::Registration;
 use crate::backend::RequestScope;
-use crate::platform::{A2aAnswer, Call, RetryPolicy, retry};
+use crate::platform::{A2aAnswer, Call, retry};
 
 /// A validated `peers/send`.
 struct Outgoing {
@@ -119,18 +119,7 @@ impl Peers {
         scope: Option<&RequestScope>,
     ) -> Result<A2aAnswer, RpcError> {
         let client = self.peer_client()?;
-        let s = &self.settings;
-        let policy = RetryPolicy {
-            max_attempts: Some(s.send_attempts),
-            budget: Some(s.send_budget),
-            deadline: scope.map(|r| Instant::from_std(r.deadline)),
-            ..RetryPolicy::peer_send()
-        };
-        let policy = RetryPolicy {
-            base: s.retry_base,
-            cap: s.retry_max,
-            ..policy
-        };
+        let policy = self.policy(scope);
         let envelope = envelope(out);
         let attempts = AtomicU32::new(0);
         let cancel = scope.map_or_else(CancellationToken::new, |r| r.cancel.clone());
