@@ -43,7 +43,11 @@ async fn unprocessed_failures_are_retried_with_backoff_and_one_message_id() {
                        "parts": [{"kind": "text", "text": "here you are"}]});
     platform.fault("POST", &target, answer(reply), 1).await;
     let site = Site::new();
-    let host = start(&platform, &site, &[]);
+    let host = start(
+        &platform,
+        &site,
+        &["--peer-retry-base", "10ms", "--peer-retry-max", "40ms"],
+    );
     let out = run(&platform, json!([send(PEER, "figures?")])).await;
     let result = &out[0]["result"];
     assert_eq!(result["queued"], false, "{}", out[0]);
@@ -155,6 +159,15 @@ async fn five_attempts_at_most_then_the_failure_names_them() {
     assert!(message.contains("after 5 attempts"), "{message}");
     assert_eq!(out[0]["error"]["data"]["retryable"], true);
     assert_eq!(sends_to(&platform, PEER).await.len(), 5);
+    // Four delays: 5, 10, 20, then capped at 20 ms (±25%).
+    let delays: Vec<u64> = host
+        .events()
+        .iter()
+        .filter(|e| e["call"] == "POST /workspaces/<target>/a2a")
+        .filter_map(|e| e["delay_ms"].as_u64())
+        .collect();
+    assert_eq!(delays.len(), 4);
+    assert!(delays[3] <= 25, "capped: {delays:?}");
     host.stop().await;
 }
 

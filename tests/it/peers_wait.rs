@@ -214,3 +214,29 @@ async fn a_slow_registry_does_not_hold_dispatch_and_rows_with_peer_info_need_no_
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn ending_the_request_ends_the_wait() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let host = start(
+        &platform,
+        &site,
+        &["--request-timeout", "400ms", "--max-attempts", "1"],
+    );
+    let calls =
+        json!([{"method": "peers/send", "params": {"id": PEER, "text": "slow?", "waitMs": 60000}}]);
+    platform.canvas_says(&script(calls));
+    let sent = sent_message(&platform, PEER).await;
+    let ended = host
+        .wait_log("host call", |e| e["method"] == "peers/send")
+        .await;
+    assert_eq!(ended["outcome"], "error -32800", "{ended}");
+    // The wait is withdrawn: its answer, arriving now, is an ordinary message.
+    let meta = json!({"inReplyTo": sent["messageId"], "hops": 1});
+    platform.push(json!({"source_id": PEER, "peer_name": "Peer",
+                         "request_body": message("too late", None, Some(meta))}));
+    let handled = host.wait_handled(2).await;
+    assert_eq!(handled.len(), 2);
+    host.stop().await;
+}
