@@ -130,3 +130,32 @@ async fn a_runtime_dir_too_deep_for_sun_path_falls_back_to_a_short_path() {
     host.stop().await;
     assert!(!Path::new(&path).exists());
 }
+
+#[tokio::test]
+async fn no_host_socket_leaves_the_backend_without_one() {
+    let platform = Platform::start().await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let xdg = runtime.path().display().to_string();
+    let site = Site::new();
+    let host = start_with(
+        &platform,
+        &site,
+        &["--no-host-socket"],
+        &[("XDG_RUNTIME_DIR", &xdg)],
+    );
+    platform.canvas_says(&script(json!([{"method": "workspace/info"}])));
+    let r = report(&platform).await;
+    assert_eq!(r["socket"], Value::Null);
+    assert!(
+        r["outcomes"][0]["result"]["workspace"].is_object(),
+        "stdio still serves: {r}"
+    );
+    assert!(
+        !runtime
+            .path()
+            .join("molecule")
+            .join(format!("{WS}.sock"))
+            .exists()
+    );
+    host.stop().await;
+}
