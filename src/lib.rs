@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod exit;
 pub mod logging;
 pub mod mcp;
+pub mod peers;
 pub mod platform;
 pub mod rng;
 pub mod send;

@@ -71,10 +71,27 @@ pub mod code {
     pub const REFUSED: i64 = 1006;
     /// The reply would exceed the advertised message size limit.
     pub const REPLY_TOO_LARGE: i64 = 1007;
+    /// Host call: the platform refused the token (401/403).
+    pub const UNAUTHORIZED: i64 = 1010;
+    /// Host call: the workspace or the target is unknown to the platform (404).
+    pub const NOT_FOUND: i64 = 1011;
+    /// Host call: the workspace was removed on the platform (410).
+    pub const REMOVED: i64 = 1012;
+    /// Host call: the platform could not be reached or failed (after retries).
+    pub const PLATFORM_UNAVAILABLE: i64 = 1013;
+    /// Host call: the platform or the peer refused the request, or answered nonsense.
+    pub const REJECTED: i64 = 1014;
+    /// Host call: `waitMs` elapsed before the peer answered (the message was sent).
+    pub const WAIT_TIMED_OUT: i64 = 1015;
+    /// Host call: the backend's peer-call budget for this minute is spent.
+    pub const BUDGET_EXHAUSTED: i64 = 1016;
 
     /// Whether an error with this code is worth retrying when its `data.retryable` is absent.
     pub fn retryable_by_default(code: i64) -> bool {
-        matches!(code, BUSY | RATE_LIMITED | UPSTREAM_UNAVAILABLE)
+        matches!(
+            code,
+            BUSY | RATE_LIMITED | UPSTREAM_UNAVAILABLE | PLATFORM_UNAVAILABLE | BUDGET_EXHAUSTED
+        )
     }
 }
 
@@ -83,7 +100,7 @@ pub mod code {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RpcError {
     /// The error code: a standard JSON-RPC code, -32002, -32800, an application code
-    /// (1001–1007), or another integer.
+    /// (1001–1007), a host-call code (1010–1016), or another integer.
     pub code: i64,
     /// A short human-readable description, for logs.
     pub message: String,
@@ -110,6 +127,18 @@ pub struct ErrorData {
     /// Anything else, for the operator's log only (never sent to the sender).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
+    /// Host-call errors (1010–1016): the failure's class (`unauthorized`, `unreachable`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Host-call errors: what the call was about (a workspace id, or the endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Host-call errors: the HTTP status the platform answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Host-call errors of `peers/send`: the id the message was sent with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 impl RpcError {

@@ -65,6 +65,8 @@ fn the_transcripts_show_every_situation_the_spec_describes() {
         "redelivery",
         "reply suppressed",
         "host method not found",
+        "host method",
+        "host method error",
     ] {
         assert!(seen.contains(feature), "no transcript shows: {feature}");
     }

@@ -20,6 +20,8 @@ pub struct EnvConfig {
     pub secrets: Vec<OsString>,
     /// The value of `MOLECULE_HOST_EXE`; `None` means the running executable.
     pub host_exe: Option<PathBuf>,
+    /// `MOLECULE_HOST_SOCKET`: the Unix socket serving the host methods, when there is one.
+    pub host_socket: Option<PathBuf>,
 }
 
 /// The values of the documented variables for one backend.
@@ -66,6 +68,13 @@ pub fn backend_env(config: &EnvConfig, vars: &HostVars) -> Vec<(OsString, OsStri
     ];
     for (k, v) in documented {
         set(&mut env, k.into(), v);
+    }
+    if let Some(socket) = &config.host_socket {
+        set(
+            &mut env,
+            "MOLECULE_HOST_SOCKET".into(),
+            socket.clone().into_os_string(),
+        );
     }
     if !locale_is_utf8(&env) {
         set(&mut env, "LC_ALL".into(), "C.UTF-8".into());
@@ -115,6 +124,7 @@ mod tests {
             extra: vec![("EXTRA".into(), "x".into())],
             secrets: secrets.iter().map(|s| (*s).into()).collect(),
             host_exe: Some("/bin/molecule".into()),
+            host_socket: Some("/run/m/ws.sock".into()),
         };
         let vars = HostVars {
             workspace_id: "ws-1".into(),
@@ -151,6 +161,7 @@ mod tests {
         assert_eq!(get(&env, "LANG"), Some("en_GB.UTF-8"));
         assert_eq!(get(&env, "LC_ALL"), None);
         assert_eq!(get(&env, "EXTRA"), Some("x"));
+        assert_eq!(get(&env, "MOLECULE_HOST_SOCKET"), Some("/run/m/ws.sock"));
     }
 
     #[test]

@@ -22,6 +22,11 @@ platforms deduplicate replies on messageId, and only for poll-mode targets; canv
 never deduplicated, which is why answered rows are recorded in the state directory. Run one
 molecule connect per workspace: two machines serving one workspace answer every message twice.
 
+The backend may call the host back (protocol/SPEC.md §14): list and message its peers, read the
+workspace's record, write to the canvas. Tools it starts reach the same calls on the Unix socket
+named in its MOLECULE_HOST_SOCKET variable (--no-host-socket turns the socket off); peer calls
+are capped per minute by --peer-calls-per-minute.
+
 Exit codes:
   0  clean shutdown (SIGINT/SIGTERM)
   1  internal error
@@ -115,6 +120,9 @@ pub struct ConnectArgs {
     /// Timers and limits for tests and tuning.
     #[command(flatten)]
     pub tuning: TuningArgs,
+    /// The host methods served to the backend (peer calls).
+    #[command(flatten)]
+    pub peers: crate::peers::PeerArgs,
 }
 
 /// Hidden settings: every timer, so tests run the one under test in milliseconds.

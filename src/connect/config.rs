@@ -250,7 +250,7 @@ pub(super) fn parse_with<T>(
 }
 
 /// A duration setting.
-pub(super) fn duration(
+pub(crate) fn duration(
     value: &Option<String>,
     flag: &'static str,
 ) -> Result<Option<Duration>, ConfigError> {
@@ -263,7 +263,7 @@ pub(super) fn duration(
 }
 
 /// A whole-number setting between `min` and `max`.
-pub(super) fn number(
+pub(crate) fn number(
     value: &Option<String>,
     flag: &'static str,
     min: u64,

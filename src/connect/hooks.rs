@@ -5,9 +5,17 @@
 //! - [`Hooks::interceptor`] sees every new row before it is classified and may claim it: the
 //!   answer to a waiting `peers/send` call is routed to that call instead of becoming a new
 //!   `handle_a2a`. A claimed row is settled like any handled row.
+//! - [`Hooks::enricher`] fills in a `handle_a2a` sender's name and role when the row had none.
+//! - [`Hooks::host_socket`] is the socket serving the host methods, given to the backend as
+//!   `MOLECULE_HOST_SOCKET`.
 //! - [`Hooks::on_ready`] is called once the workspace is registered and polling starts.
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+
+use molecule_protocol::Sender;
 
 use crate::backend::HostHandlers;
 use crate::platform::{ActivityRow, PlatformClient};
@@ -17,6 +25,15 @@ pub trait RowInterceptor: Send + Sync {
     /// Returns `true` to take `row` (it is then settled without reaching the backend). Called
     /// once per new row, on the engine's task: it must not block.
     fn claim(&self, row: &ActivityRow) -> bool;
+}
+
+/// Completes a sender before dispatch (older platforms send no name or role).
+pub trait SenderEnricher: Send + Sync {
+    /// Fills in what it can; must finish quickly (it holds the delivery).
+    fn enrich<'a>(
+        &'a self,
+        sender: &'a mut Sender,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
 /// Builds the backend → host handlers from the platform client.
@@ -29,6 +46,10 @@ pub struct Hooks {
     pub host_handlers: Option<Arc<HandlerFactory>>,
     /// Claims rows before dispatch.
     pub interceptor: Option<Arc<dyn RowInterceptor>>,
+    /// Completes senders before dispatch.
+    pub enricher: Option<Arc<dyn SenderEnricher>>,
+    /// The host socket's path, for the backend's environment.
+    pub host_socket: Option<PathBuf>,
     /// Called once serving starts.
     pub on_ready: Option<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -38,6 +59,8 @@ impl std::fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("host_handlers", &self.host_handlers.is_some())
             .field("interceptor", &self.interceptor.is_some())
+            .field("enricher", &self.enricher.is_some())
+            .field("host_socket", &self.host_socket)
             .field("on_ready", &self.on_ready.is_some())
             .finish()
     }

@@ -51,6 +51,7 @@ use std::process::ExitCode;
 
 use crate::exit;
 use crate::logging::{self, LogFormat};
+use crate::peers::{HostSocket, PeerSettings, Peers};
 use crate::signal::Shutdown;
 
 /// `molecule connect` from the command line: logging, the runtime, the signals, [`serve`].
@@ -58,6 +59,10 @@ pub fn main(args: ConnectArgs, log_format: LogFormat) -> ExitCode {
     logging::init(log_format);
     let config = match Config::from_args(&args, |k| std::env::var(k).ok()) {
         Ok(c) => c,
+        Err(e) => return exit::report(&e),
+    };
+    let peer_settings = match PeerSettings::from_args(&args.peers) {
+        Ok(s) => s,
         Err(e) => return exit::report(&e),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -69,7 +74,10 @@ pub fn main(args: ConnectArgs, log_format: LogFormat) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let shutdown = Shutdown::install().map_err(ConnectError::Runtime)?;
-        serve(config, shutdown, Hooks::default()).await
+        let (hooks, socket) = peer_hooks(peer_settings, config.platform.workspace_id());
+        let result = serve(config, shutdown, hooks).await;
+        drop(socket);
+        result
     });
     // Tasks still blocked on I/O must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -77,4 +85,24 @@ pub fn main(args: ConnectArgs, log_format: LogFormat) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&e),
     }
+}
+
+/// The host methods (peer calls) with their socket, which lives until it is dropped. A socket
+/// that cannot be made is logged: stdio still serves the methods.
+fn peer_hooks(settings: PeerSettings, workspace: uuid::Uuid) -> (Hooks, Option<HostSocket>) {
+    let want_socket = settings.socket;
+    let peers = Peers::new(settings);
+    let socket = want_socket
+        .then(|| {
+            HostSocket::start(
+                peers.clone(),
+                workspace,
+                std::env::var_os("XDG_RUNTIME_DIR"),
+            )
+            .inspect_err(|e| tracing::warn!("cannot serve the host methods on a socket: {e}"))
+            .ok()
+        })
+        .flatten();
+    let hooks = peers.hooks(socket.as_ref().map(|s| s.path().to_owned()));
+    (hooks, socket)
 }

@@ -255,6 +255,7 @@ fn supervisor_config(
         dir.backend_dir(),
     );
     sc.env.extra = b.env.clone();
+    sc.env.host_socket = hooks.host_socket.clone();
     sc.timeouts = b.timeouts;
     sc.restart = b.restart;
     if let Some(factory) = &hooks.host_handlers {

@@ -65,6 +65,8 @@ async fn serve_runs_in_process_with_hooks_for_dev_and_the_peer_calls() {
             handlers
         })),
         interceptor: Some(Arc::new(Claims)),
+        enricher: None,
+        host_socket: None,
         on_ready: Some(Arc::new(move || {
             if let Some(tx) = ready.lock().expect("lock").take() {
                 let _ = tx.send(());

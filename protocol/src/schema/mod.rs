@@ -10,6 +10,7 @@
 //! default are optional). A backend author can rely on the first kind and validate their own
 //! output against the second.
 
+use crate::host_methods::{PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo};
 use crate::jsonrpc::{ErrorData, RpcError};
 use crate::methods::{CancelReason, CancelRequest, HandleA2a, Initialize, Method, Ping, Progress};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
@@ -113,7 +114,46 @@ pub const METHODS: &[MethodSchemas] = &[
         params: "progress.params.json",
         result: None,
     },
+    host_method(
+        PeersList::NAME,
+        "peers_list.params.json",
+        "peers_list.result.json",
+    ),
+    host_method(
+        PeersDiscover::NAME,
+        "peers_discover.params.json",
+        "peers_discover.result.json",
+    ),
+    host_method(
+        PeersSend::NAME,
+        "peers_send.params.json",
+        "peers_send.result.json",
+    ),
+    host_method(
+        WorkspaceInfo::NAME,
+        "workspace_info.params.json",
+        "workspace_info.result.json",
+    ),
+    host_method(
+        UserNotify::NAME,
+        "user_notify.params.json",
+        "user_notify.result.json",
+    ),
 ];
+
+/// A backend → host method (SPEC §14).
+const fn host_method(
+    method: &'static str,
+    params: &'static str,
+    result: &'static str,
+) -> MethodSchemas {
+    MethodSchemas {
+        method,
+        direction: Direction::BackendToHost,
+        params,
+        result: Some(result),
+    }
+}
 
 /// The schema files of `method`, when it is a protocol v1 method.
 pub fn method_schemas(method: &str) -> Option<&'static MethodSchemas> {
@@ -170,7 +210,8 @@ pub fn all() -> Vec<SchemaFile> {
             "error data",
             Some(
                 "The `data` member of an error: how the receiver should treat the failure. \
-                 Expected with the application codes 1001–1007; allowed with any code.",
+                 Expected with the application codes 1001–1007 and the host-call codes \
+                 1010–1016; allowed with any code.",
             ),
         ),
     });
@@ -184,6 +225,11 @@ fn method_schemas_of(m: &MethodSchemas) -> (Value, Option<Value>) {
         Ping::NAME => (params::<Ping>(m), Some(result::<Ping>(m))),
         CancelRequest::NAME => (params::<CancelRequest>(m), None),
         Progress::NAME => (params::<Progress>(m), None),
+        PeersList::NAME => (params::<PeersList>(m), Some(result::<PeersList>(m))),
+        PeersDiscover::NAME => (params::<PeersDiscover>(m), Some(result::<PeersDiscover>(m))),
+        PeersSend::NAME => (params::<PeersSend>(m), Some(result::<PeersSend>(m))),
+        WorkspaceInfo::NAME => (params::<WorkspaceInfo>(m), Some(result::<WorkspaceInfo>(m))),
+        UserNotify::NAME => (params::<UserNotify>(m), Some(result::<UserNotify>(m))),
         other => unreachable!("METHODS lists {other} but no schema is generated for it"),
     }
 }
@@ -330,7 +376,8 @@ mod tests {
             method_schemas("$/progress").map(|m| m.params),
             Some("progress.params.json")
         );
-        assert_eq!(method_schemas("peers/list"), None);
+        assert_eq!(method_schemas("peers/other"), None);
+        assert!(method_schemas("peers/send").is_some());
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! answered exactly once, concurrency limits, the derived keys…).
 
 use super::{Schemas, round_trip_exact, round_trip_lossless, rules};
+use molecule_protocol::host_methods::{
+    PeersDiscover, PeersList, PeersSend, SendParams, UserNotify, WorkspaceInfo,
+};
 use molecule_protocol::methods::{
     CancelParams, CancelRequest, HandleA2a, HandleA2aParams, Initialize, InitializeParams,
     InitializeResult, Method, Ping, Progress, ProgressParams,
@@ -42,6 +45,8 @@ pub struct Report {
 
 struct Pending {
     method: String,
+    /// A backend → host method the host does not serve (not in `hostMethods`).
+    unserved: bool,
     conversation: Option<String>,
     before_initialize: bool,
 }
@@ -171,7 +176,17 @@ impl Checker<'_> {
         let before_initialize =
             side == Side::Host && !self.initialized && method != Initialize::NAME;
         let mut conversation = None;
+        let mut unserved = false;
         match schema::method_schemas(method) {
+            Some(m) if m.direction == Direction::BackendToHost && m.result.is_some() => {
+                self.require(
+                    side == Side::Backend,
+                    format!("{side:?} must not send {method}"),
+                );
+                self.validate(m.params, &params);
+                unserved = !self.host_methods.iter().any(|h| h == method);
+                self.host_call(method, &params);
+            }
             Some(m) if m.result.is_some() => {
                 self.require(
                     side.writes(m.direction),
@@ -195,15 +210,10 @@ impl Checker<'_> {
                 let supported = self.host_methods.iter().any(|m| m == method);
                 self.require(
                     !supported,
-                    format!("{method} is in hostMethods: show its answer"),
+                    format!("{method} is in hostMethods but has no schema"),
                 );
-                self.require(
-                    params.pointer("/_meta/requestId").is_none_or(|r| {
-                        serde_json::from_value::<RequestId>(r.clone())
-                            .is_ok_and(|r| self.pending.contains_key(&(Side::Host, r)))
-                    }),
-                    "_meta.requestId must name a request the backend is handling",
-                );
+                unserved = true;
+                self.check_meta(&params);
             }
             None => self.problem(format!("the host sends no method {method}")),
         }
@@ -211,10 +221,75 @@ impl Checker<'_> {
             (side, id),
             Pending {
                 method: method.to_owned(),
+                unserved,
                 conversation,
                 before_initialize,
             },
         );
+    }
+
+    /// A backend → host call of a method the protocol defines.
+    fn host_call(&mut self, method: &str, params: &Value) {
+        self.check_meta(params);
+        let what = format!("{method} params");
+        match method {
+            PeersList::NAME => {
+                self.round_trip::<<PeersList as Method>::Params>(Side::Backend, &what, params)
+            }
+            PeersDiscover::NAME => {
+                self.round_trip::<<PeersDiscover as Method>::Params>(Side::Backend, &what, params)
+            }
+            PeersSend::NAME => {
+                self.round_trip::<<PeersSend as Method>::Params>(Side::Backend, &what, params);
+                let p: Option<SendParams> = serde_json::from_value(params.clone()).ok();
+                self.require(
+                    p.is_some_and(|p| p.parts.is_some() != p.text.is_some()),
+                    "peers/send takes exactly one of parts and text",
+                );
+            }
+            WorkspaceInfo::NAME => {
+                self.round_trip::<<WorkspaceInfo as Method>::Params>(Side::Backend, &what, params)
+            }
+            UserNotify::NAME => {
+                self.round_trip::<<UserNotify as Method>::Params>(Side::Backend, &what, params)
+            }
+            other => self.problem(format!("no types for host method {other}")),
+        }
+        self.report.features.insert("host method");
+    }
+
+    /// `_meta.requestId`, when present, names a request the backend is handling.
+    fn check_meta(&mut self, params: &Value) {
+        self.require(
+            params.pointer("/_meta/requestId").is_none_or(|r| {
+                serde_json::from_value::<RequestId>(r.clone())
+                    .is_ok_and(|r| self.pending.contains_key(&(Side::Host, r)))
+            }),
+            "_meta.requestId must name a request the backend is handling",
+        );
+    }
+
+    /// The result of a backend → host call.
+    fn host_result(&mut self, method: &str, value: &Value) {
+        let what = format!("{method} result");
+        match method {
+            PeersList::NAME => {
+                self.round_trip::<<PeersList as Method>::Result>(Side::Host, &what, value)
+            }
+            PeersDiscover::NAME => {
+                self.round_trip::<<PeersDiscover as Method>::Result>(Side::Host, &what, value)
+            }
+            PeersSend::NAME => {
+                self.round_trip::<<PeersSend as Method>::Result>(Side::Host, &what, value)
+            }
+            WorkspaceInfo::NAME => {
+                self.round_trip::<<WorkspaceInfo as Method>::Result>(Side::Host, &what, value)
+            }
+            UserNotify::NAME => {
+                self.round_trip::<<UserNotify as Method>::Result>(Side::Host, &what, value)
+            }
+            other => self.problem(format!("{other} is answered with a result")),
+        }
     }
 
     fn initialize(&mut self, side: Side, params: &Value) {
@@ -341,7 +416,8 @@ impl Checker<'_> {
                     Ping::NAME => {
                         self.round_trip::<<Ping as Method>::Result>(side, "ping result", &value)
                     }
-                    other => self.problem(format!("{other} is answered with a result")),
+                    _ if request.unserved => self.problem("an unserved host method gets -32601"),
+                    other => self.host_result(other, &value),
                 }
             }
             Err(error) => self.error(side, &id, &request, &error, &msg["error"]),
@@ -394,7 +470,15 @@ impl Checker<'_> {
             );
             self.report.features.insert("cancelled");
         }
-        if side == Side::Host && schema::method_schemas(&request.method).is_none() {
+        if (1010..=1016).contains(&error.code) {
+            let class = error.error_data().class;
+            self.require(
+                side == Side::Host && class.is_some_and(|c| !c.is_empty()),
+                "host-call errors 1010–1016 come from the host and carry data.class",
+            );
+            self.report.features.insert("host method error");
+        }
+        if side == Side::Host && request.unserved {
             self.require(
                 error.code == code::METHOD_NOT_FOUND,
                 "an unserved host method gets -32601",

@@ -86,7 +86,12 @@ impl Engine {
         self.running.insert(id.clone());
         let sup = self.p.sup.clone();
         let events = self.events.clone();
+        let enricher = self.p.hooks.enricher.clone();
         tokio::spawn(async move {
+            let mut params = params;
+            if let Some(e) = enricher {
+                e.enrich(&mut params.sender).await;
+            }
             let outcome = deliver(&sup, params).await;
             let _ = events.send(Event::Delivered { id, outcome });
         });

@@ -1,0 +1,149 @@
+//! Peer calls through `molecule connect` on the emulator (rate limit off): two hosts with the
+//! Rust echo as their backends; calls are made on host A's socket (`MOLECULE_HOST_SOCKET`).
+//! Prints the latency (p50/p90/max) of `peers/list`, and of a synchronous `peers/send` round
+//! trip with `waitMs` (A → platform → B's feed → B's echo → A's feed → the waiting call) at
+//! two poll intervals: the round trip is dominated by the two hosts' polls.
+//!
+//! `cargo bench --bench peers`. `MOLECULE_BENCH_CALLS` sets the sample (default 100; a tenth
+//! of it at the default 1 s poll interval).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use molecule::emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
+use serde_json::{Value, json};
+
+const MOLECULE: &str = env!("CARGO_BIN_EXE_molecule");
+
+fn main() -> anyhow::Result<()> {
+    let calls: usize = std::env::var("MOLECULE_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        println!(
+            "peer calls on the emulator (rate limit off), Rust echo backends, via A's host socket"
+        );
+        for (poll, n) in [("20ms", calls), ("1s", (calls / 10).max(3))] {
+            run(poll, n).await?;
+        }
+        Ok(())
+    })
+}
+
+async fn run(poll: &str, n: usize) -> anyhow::Result<()> {
+    let emu = Emulator::start(EmulatorConfig::default()).await?;
+    let spec = |name: &str, parent| WorkspaceSpec {
+        name: Some(name.into()),
+        parent_id: parent,
+        delivery_mode: Some(DeliveryMode::Poll),
+        ..WorkspaceSpec::default()
+    };
+    let a = emu.create_workspace(spec("a", None))?;
+    let b = emu.create_workspace(spec("b", Some(a.id)))?;
+    let dir = tempfile::tempdir()?;
+    let host_a = host(&emu, &a, dir.path(), poll)?;
+    let host_b = host(&emu, &b, dir.path(), poll)?;
+    let socket = wait_socket(
+        &dir.path()
+            .join("run/molecule")
+            .join(format!("{}.sock", a.id)),
+    )?;
+    let stream = UnixStream::connect(&socket)?;
+    let list = json!({"jsonrpc": "2.0", "id": 0, "method": "peers/list"});
+    call(&stream, &list)?;
+    let mut lists = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = call(&stream, &list)?;
+        anyhow::ensure!(r["result"]["peers"].is_array(), "peers/list failed: {r}");
+        lists.push(t.elapsed());
+    }
+    let mut sends = Vec::with_capacity(n);
+    for i in 0..n {
+        let send = json!({"jsonrpc": "2.0", "id": i + 1, "method": "peers/send",
+            "params": {"id": b.id.to_string(), "text": format!("q{i}"), "waitMs": 30000}});
+        let t = Instant::now();
+        let r = call(&stream, &send)?;
+        anyhow::ensure!(r["result"]["queued"] == false, "peers/send failed: {r}");
+        sends.push(t.elapsed());
+    }
+    println!("poll interval {poll}, {n} calls each:");
+    report("  peers/list", &mut lists);
+    report("  peers/send round trip (waitMs)", &mut sends);
+    for child in [host_a, host_b] {
+        stop(child)?;
+    }
+    emu.shutdown().await;
+    Ok(())
+}
+
+fn host(emu: &Emulator, ws: &CreatedWorkspace, dir: &Path, poll: &str) -> anyhow::Result<Child> {
+    let own = dir.join(ws.id.to_string());
+    std::fs::create_dir_all(&own)?;
+    std::fs::write(own.join("token"), &ws.token)?;
+    std::fs::create_dir_all(dir.join("run"))?;
+    let child = Command::new(MOLECULE)
+        .args(["connect", &ws.id.to_string(), "--api-url", emu.base_url()])
+        .args(["--backend-cmd", &format!("{MOLECULE} echo-backend")])
+        .args(["--token-file", &own.join("token").display().to_string()])
+        .args(["--state-dir", &own.join("state").display().to_string()])
+        .args(["--poll-interval", poll, "--peer-calls-per-minute", "100000"])
+        .env("XDG_RUNTIME_DIR", dir.join("run"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(child)
+}
+
+/// Waits for the socket to accept (the host is serving once the factory ran).
+fn wait_socket(path: &Path) -> anyhow::Result<PathBuf> {
+    let end = Instant::now() + Duration::from_secs(30);
+    let probe = json!({"jsonrpc": "2.0", "id": "probe", "method": "workspace/info"});
+    while Instant::now() < end {
+        if let Ok(s) = UnixStream::connect(path)
+            && call(&s, &probe).is_ok_and(|r| r.get("result").is_some())
+        {
+            return Ok(path.to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    anyhow::bail!("the host socket {} never served", path.display())
+}
+
+fn call(stream: &UnixStream, request: &Value) -> anyhow::Result<Value> {
+    let mut w = stream;
+    writeln!(w, "{request}")?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    Ok(serde_json::from_str(&line)?)
+}
+
+fn report(what: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{what}: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(at(1.0))
+    );
+}
+
+fn stop(mut child: Child) -> anyhow::Result<()> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    child.wait()?;
+    Ok(())
+}

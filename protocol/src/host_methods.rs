@@ -1,0 +1,285 @@
+//! The backend → host methods (SPEC §14): peer calls, the workspace's own record and messages
+//! to the person in the canvas. Typed params and results only; the host serves them, the SDKs
+//! call them.
+//!
+//! Params are read as the host reads them (unknown members ignored, `_meta` allowed); results
+//! are written as the host writes them.
+
+use crate::a2a::{Object, Part};
+use crate::jsonrpc::RequestId;
+use crate::methods::Method;
+use serde::{Deserialize, Serialize};
+
+/// The wire names.
+pub mod name {
+    /// The workspaces this one may talk to.
+    pub const PEERS_LIST: &str = "peers/list";
+    /// One workspace's registry record.
+    pub const PEERS_DISCOVER: &str = "peers/discover";
+    /// A message to another workspace.
+    pub const PEERS_SEND: &str = "peers/send";
+    /// The serving workspace's own record.
+    pub const WORKSPACE_INFO: &str = "workspace/info";
+    /// A message to the person in the canvas.
+    pub const USER_NOTIFY: &str = "user/notify";
+    /// Every backend → host method, in the order of SPEC §14.
+    pub const ALL: &[&str] = &[
+        PEERS_LIST,
+        PEERS_DISCOVER,
+        PEERS_SEND,
+        WORKSPACE_INFO,
+        USER_NOTIFY,
+    ];
+}
+
+/// The `_meta` of a backend → host call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CallMeta {
+    /// The id of the `handle_a2a` request this call is made for, exactly as the host sent it:
+    /// the call then shares that request's deadline and ends with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<RequestId>,
+}
+
+/// Params of a method that takes nothing but `_meta`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct EmptyParams {
+    /// The call's metadata.
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<CallMeta>,
+}
+
+/// Another workspace, as the platform's registry describes it (read tolerantly: only `id` is
+/// certain).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Peer {
+    /// Its workspace id.
+    pub id: String,
+    /// Its display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `online`, `offline`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Its agent URL, when the registry gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Its agent card, as registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_card: Option<Object>,
+}
+
+/// `peers/list`.
+pub struct PeersList;
+impl Method for PeersList {
+    const NAME: &'static str = name::PEERS_LIST;
+    type Params = EmptyParams;
+    type Result = PeersListResult;
+}
+
+/// The peers of the serving workspace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PeersListResult {
+    /// The workspaces this one may message.
+    pub peers: Vec<Peer>,
+}
+
+/// `peers/discover`.
+pub struct PeersDiscover;
+impl Method for PeersDiscover {
+    const NAME: &'static str = name::PEERS_DISCOVER;
+    type Params = DiscoverParams;
+    type Result = DiscoverResult;
+}
+
+/// Which workspace to look up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct DiscoverParams {
+    /// Its workspace id; anything but a UUID is refused with -32602.
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
+    pub id: String,
+    /// The call's metadata.
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<CallMeta>,
+}
+
+/// The record found, or `null` when the platform knows no such workspace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct DiscoverResult {
+    /// The record; `null` when not found.
+    pub peer: Option<Peer>,
+}
+
+/// `peers/send`.
+pub struct PeersSend;
+impl Method for PeersSend {
+    const NAME: &'static str = name::PEERS_SEND;
+    type Params = SendParams;
+    type Result = SendResult;
+}
+
+/// A message to another workspace: exactly one of `parts` and `text`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SendParams {
+    /// The target workspace id.
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
+    pub id: String,
+    /// The message's parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<Part>>,
+    /// Shorthand for one non-empty text part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The conversation; the host mints one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_id: Option<String>,
+    /// The message's id, the same on every attempt; the host mints one when absent (SDKs
+    /// derive it, SPEC §12.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Wait up to this long for the peer's answer to arrive in our own feed when the platform
+    /// only queues the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+    /// The call's metadata.
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<CallMeta>,
+}
+
+/// What became of a message to another workspace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SendResult {
+    /// The id the message was sent with.
+    pub message_id: String,
+    /// Its conversation (the caller's, or the one the host minted).
+    pub context_id: String,
+    /// True when the platform queued the message and no answer is given here.
+    pub queued: bool,
+    /// The answer's parts, when one came (`queued` is then false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<Part>>,
+    /// The task's state, when the peer answered with a task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// `workspace/info`.
+pub struct WorkspaceInfo;
+impl Method for WorkspaceInfo {
+    const NAME: &'static str = name::WORKSPACE_INFO;
+    type Params = EmptyParams;
+    type Result = WorkspaceInfoResult;
+}
+
+/// The serving workspace's record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct WorkspaceInfoResult {
+    /// The platform's record, as it returned it.
+    pub workspace: Object,
+}
+
+/// `user/notify`.
+pub struct UserNotify;
+impl Method for UserNotify {
+    const NAME: &'static str = name::USER_NOTIFY;
+    type Params = NotifyParams;
+    type Result = NotifyResult;
+}
+
+/// A message to the person in the canvas.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct NotifyParams {
+    /// The text (markdown); must not be empty.
+    pub text: String,
+    /// Files to show with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<NotifyFile>,
+    /// The call's metadata.
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<CallMeta>,
+}
+
+/// A file shown with a canvas message: an http(s) URI.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NotifyFile {
+    /// Where the file is.
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uri")))]
+    pub uri: String,
+    /// Its name; the last segment of the URI's path when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+}
+
+/// The canvas message was accepted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct NotifyResult {
+    /// Always true.
+    pub delivered: bool,
+}
+
+/// The `data.class` values of host-call errors (codes 1010–1016).
+pub mod class {
+    /// 1010: the platform refused the token (401/403).
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// 1011: 404.
+    pub const NOT_FOUND: &str = "not_found";
+    /// 1012: 410, re-onboarding needed.
+    pub const REMOVED: &str = "removed";
+    /// 1013: connection failure, timeout or reset, after retries.
+    pub const UNREACHABLE: &str = "unreachable";
+    /// 1013: a 5xx.
+    pub const SERVER_ERROR: &str = "server_error";
+    /// 1014: other 4xx, 502, a JSON-RPC error from the peer.
+    pub const REJECTED: &str = "rejected";
+    /// 1014: a malformed answer.
+    pub const BAD_RESPONSE: &str = "bad_response";
+    /// 1015: `waitMs` elapsed (the message was sent).
+    pub const WAIT_TIMEOUT: &str = "wait_timeout";
+    /// 1016: the per-backend peer-call budget is spent.
+    pub const BUDGET: &str = "budget";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn params_read_the_wire_shapes() {
+        let p: SendParams = serde_json::from_value(json!({
+            "id": "7d3a5f2e-9c41-4b8a-a6d2-3e5f71c09b24", "text": "hi", "waitMs": 5000,
+            "_meta": {"requestId": 4}, "future": true
+        }))
+        .expect("send params");
+        assert_eq!(p.wait_ms, Some(5000));
+        assert_eq!(
+            p.meta.and_then(|m| m.request_id),
+            Some(RequestId::Number(4))
+        );
+        let none = serde_json::to_value(DiscoverResult { peer: None }).expect("json");
+        assert_eq!(none, json!({"peer": null}));
+    }
+}

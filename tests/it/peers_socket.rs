@@ -1,0 +1,161 @@
+//! The host socket through the real binary: where it is and its modes, the path in the
+//! backend's environment, NDJSON calls spoken directly, a stale socket replaced, the client cap,
+//! a path too long for `sun_path`, and removal on exit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::connect_host::Site;
+use super::connect_platform::{PEER, Platform, WS};
+use super::peers_support::{mount_registry, report, script, start_with};
+use super::support::wait::until;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0)
+}
+
+/// One NDJSON exchange on `stream`.
+fn call(stream: &UnixStream, request: &Value) -> Value {
+    let mut w = stream;
+    writeln!(w, "{request}").expect("write");
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).expect("read");
+    serde_json::from_str(&line).expect("a JSON line")
+}
+
+#[tokio::test]
+async fn the_socket_is_private_serves_calls_and_goes_away_on_exit() {
+    let platform = Platform::start().await;
+    mount_registry(&platform).await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let xdg = runtime.path().display().to_string();
+    let expected = runtime.path().join("molecule").join(format!("{WS}.sock"));
+    // A socket left by a killed host: the file exists, nobody listens.
+    std::fs::create_dir_all(expected.parent().expect("dir")).expect("mkdir");
+    drop(UnixListener::bind(&expected).expect("stale socket"));
+    let site = Site::new();
+    let host = start_with(&platform, &site, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    host.wait_log("replacing a stale host socket", |_| true)
+        .await;
+    let ready = host.wait_log("host socket ready", |_| true).await;
+    assert_eq!(ready["path"], expected.display().to_string());
+    assert!(
+        std::fs::metadata(&expected)
+            .expect("socket")
+            .file_type()
+            .is_socket()
+    );
+    assert_eq!(mode(&expected), 0o600);
+    assert_eq!(mode(expected.parent().expect("dir")), 0o700);
+
+    platform.canvas_says(&script(json!([])));
+    let r = report(&platform).await;
+    assert_eq!(
+        r["socket"],
+        expected.display().to_string(),
+        "MOLECULE_HOST_SOCKET"
+    );
+
+    let stream = UnixStream::connect(&expected).expect("connect");
+    let list = call(
+        &stream,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "peers/list"}),
+    );
+    assert_eq!(list["id"], 1);
+    assert_eq!(list["result"]["peers"][0]["id"], PEER, "{list}");
+    let bad = call(
+        &stream,
+        &json!({"jsonrpc": "2.0", "id": "b", "method": "peers/discover", "params": {"id": "nope"}}),
+    );
+    assert_eq!(bad["error"]["code"], -32602);
+    let unknown = call(
+        &stream,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "peers/nothing"}),
+    );
+    assert_eq!(unknown["error"]["code"], -32601);
+    let junk = call(&stream, &json!("not a request"));
+    assert_eq!(junk["error"]["code"], -32700);
+    drop(stream);
+    host.stop().await;
+    assert!(!expected.exists(), "the socket is removed on exit");
+}
+
+#[tokio::test]
+async fn clients_over_the_cap_are_disconnected() {
+    let platform = Platform::start().await;
+    mount_registry(&platform).await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let xdg = runtime.path().display().to_string();
+    let site = Site::new();
+    let host = start_with(&platform, &site, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    let ready = host.wait_log("host socket ready", |_| true).await;
+    let path = PathBuf::from(ready["path"].as_str().expect("path"));
+    // The default cap is 16 connected clients.
+    let held: Vec<UnixStream> = (0..16)
+        .map(|_| UnixStream::connect(&path).expect("connect"))
+        .collect();
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "peers/list"});
+    assert_eq!(call(&held[15], &ping)["id"], 7);
+    let extra = UnixStream::connect(&path).expect("connect");
+    let mut line = String::new();
+    let mut w = &extra;
+    let _ = writeln!(w, "{ping}");
+    let n = BufReader::new(&extra).read_line(&mut line).unwrap_or(0);
+    assert_eq!(n, 0, "the 17th client is disconnected: {line}");
+    host.wait_log("too many clients", |_| true).await;
+    drop(held);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_runtime_dir_too_deep_for_sun_path_falls_back_to_a_short_path() {
+    let platform = Platform::start().await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let deep = runtime.path().join("d".repeat(90));
+    std::fs::create_dir_all(&deep).expect("mkdir");
+    let site = Site::new();
+    let xdg = deep.display().to_string();
+    let host = start_with(&platform, &site, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    let ready = host.wait_log("host socket ready", |_| true).await;
+    let path = ready["path"].as_str().expect("path").to_owned();
+    assert!(path.len() <= 107 && !path.starts_with(&xdg), "{path}");
+    until("the socket file", || Path::new(&path).exists()).await;
+    assert_eq!(mode(Path::new(&path)), 0o600);
+    host.stop().await;
+    assert!(!Path::new(&path).exists());
+}
+
+#[tokio::test]
+async fn no_host_socket_leaves_the_backend_without_one() {
+    let platform = Platform::start().await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let xdg = runtime.path().display().to_string();
+    let site = Site::new();
+    let host = start_with(
+        &platform,
+        &site,
+        &["--no-host-socket"],
+        &[("XDG_RUNTIME_DIR", &xdg)],
+    );
+    platform.canvas_says(&script(json!([{"method": "workspace/info"}])));
+    let r = report(&platform).await;
+    assert_eq!(r["socket"], Value::Null);
+    assert!(
+        r["outcomes"][0]["result"]["workspace"].is_object(),
+        "stdio still serves: {r}"
+    );
+    assert!(
+        !runtime
+            .path()
+            .join("molecule")
+            .join(format!("{WS}.sock"))
+            .exists()
+    );
+    host.stop().await;
+}
