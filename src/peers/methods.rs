@@ -174,6 +174,9 @@ impl Peers {
             Posted::Delivered => to_value(NotifyResult { delivered: true }),
             Posted::Abandoned => Err(ended("user/notify", "gave up")),
             Posted::Refused { status, reason } => Err(refused(status, reason)),
+            // Only replies to agents end this way; a canvas message never does, but say what
+            // happened if that changes.
+            Posted::Unconfirmed { reason } => Err(refused(None, reason)),
         }
     }
 }
