@@ -88,8 +88,12 @@ pub fn main(args: ConnectArgs, log_format: LogFormat) -> ExitCode {
 }
 
 /// The host methods (peer calls) with their socket, which lives until it is dropped. A socket
-/// that cannot be made is logged: stdio still serves the methods.
-fn peer_hooks(settings: PeerSettings, workspace: uuid::Uuid) -> (Hooks, Option<HostSocket>) {
+/// that cannot be made is logged: stdio still serves the methods. `molecule dev` serves them
+/// the same way, so a backend tried there can call its peers as it would on a tenant.
+pub(crate) fn peer_hooks(
+    settings: PeerSettings,
+    workspace: uuid::Uuid,
+) -> (Hooks, Option<HostSocket>) {
     let want_socket = settings.socket;
     let peers = Peers::new(settings);
     let socket = want_socket

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{BackendCommand, Lookup};
-use crate::connect::{self, Config, ConnectError, Hooks, TokenSetting};
+use crate::connect::{self, Config, ConnectError, TokenSetting};
 use crate::emulator::cli::{CompatArg, EmulatorArgs};
 use crate::emulator::{Emulator, EmulatorError};
 use crate::exit::{self, HasExitCode};
 use crate::logging::{self, LogFormat};
+use crate::peers::PeerSettings;
 use crate::platform::PlatformConfig;
 use crate::signal::Shutdown;
 
@@ -103,6 +104,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     let mut config = Config::new(platform, TokenSetting::File(token_file), command);
     config.state_dir = Some(home.join("connect"));
     apply_timers(&args, &mut config);
+    let ws_agent = ws.agent;
     let banner = Banner {
         base_url: emu.base_url().to_owned(),
         compat: compat_name(args.compat),
@@ -110,11 +112,10 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
         backend,
         data: args.data.clone(),
     };
-    let hooks = Hooks {
-        on_ready: Some(Arc::new(move || banner.print())),
-        ..Hooks::default()
-    };
+    let (mut hooks, socket) = connect::peer_hooks(PeerSettings::default(), ws_agent);
+    hooks.on_ready = Some(Arc::new(move || banner.print()));
     let served = connect::serve(config, shutdown, hooks).await;
+    drop(socket);
     emu.shutdown().await;
     Ok(served?)
 }
