@@ -46,11 +46,18 @@ impl Peers {
             .map(|s| tokio::time::Instant::from_std(s.deadline));
         let method = call.method.clone();
         let work = self.dispatch(call, scope.as_ref());
-        let result = tokio::select! {
+        let mut result = tokio::select! {
+            biased;
             () = cancel.cancelled() => Err(ended(&method, "ended")),
             () = sleep_until(deadline) => Err(ended(&method, "reached its deadline")),
             r = work => r,
         };
+        // A call's own timers are capped at the request's deadline, so they can fire in the
+        // same instant as it: a failure at or past the deadline is the request ending.
+        let past = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        if result.is_err() && (past || cancel.is_cancelled()) {
+            result = Err(ended(&method, "reached its deadline"));
+        }
         let outcome = match &result {
             Ok(_) => "ok".to_owned(),
             Err(e) => format!("error {}", e.code),
