@@ -37,6 +37,7 @@ mod emulator_support;
 mod mcp_server;
 mod mcp_support;
 mod peers_emulator;
+mod peers_end_to_end;
 mod peers_methods;
 mod peers_send;
 mod peers_socket;
