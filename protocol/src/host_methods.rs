@@ -77,6 +77,13 @@ pub struct Peer {
     pub agent_card: Option<Object>,
 }
 
+impl Peer {
+    /// The name, or the id when the peer has none.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
 /// `peers/list`.
 pub struct PeersList;
 impl Method for PeersList {
@@ -176,6 +183,15 @@ pub struct SendResult {
     /// The task's state, when the peer answered with a task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+}
+
+impl SendResult {
+    /// The answer's text parts, joined by newlines; empty when there is no answer.
+    pub fn text(&self) -> String {
+        let parts = self.parts.as_deref().unwrap_or_default();
+        let texts: Vec<&str> = parts.iter().filter_map(Part::as_text).collect();
+        texts.join("\n")
+    }
 }
 
 /// `workspace/info`.
@@ -281,5 +297,30 @@ mod tests {
         );
         let none = serde_json::to_value(DiscoverResult { peer: None }).expect("json");
         assert_eq!(none, json!({"peer": null}));
+    }
+
+    #[test]
+    fn a_peer_is_named_by_its_id_when_it_has_no_name() {
+        let peers: PeersListResult = serde_json::from_value(json!({
+            "peers": [{"id": "a", "name": "researcher", "extra": 1}, {"id": "b"}]
+        }))
+        .expect("peers");
+        let names: Vec<&str> = peers.peers.iter().map(Peer::display_name).collect();
+        assert_eq!(names, ["researcher", "b"]);
+    }
+
+    #[test]
+    fn the_text_of_a_send_result_joins_its_text_parts() {
+        let answered: SendResult = serde_json::from_value(json!({
+            "messageId": "m", "contextId": "c", "queued": false,
+            "parts": [{"kind": "text", "text": "one"}, {"kind": "data", "data": {}},
+                      {"kind": "text", "text": "two"}]
+        }))
+        .expect("answered");
+        assert_eq!(answered.text(), "one\ntwo");
+        let queued: SendResult =
+            serde_json::from_value(json!({"messageId": "m", "contextId": "c", "queued": true}))
+                .expect("queued");
+        assert_eq!(queued.text(), "");
     }
 }

@@ -1,26 +1,9 @@
 //! [`PeerError`]: why a peer call failed, with the host's code and error class.
 
 use crate::host::HostCallError;
+use molecule_protocol::host_methods::class;
 use serde_json::Value;
 use std::time::Duration;
-
-/// The host-call error codes of the peer methods (1010–1019).
-pub mod code {
-    /// 401/403 from the platform: the token is invalid or was rotated.
-    pub const UNAUTHORIZED: i64 = 1010;
-    /// 404: the workspace is not registered, or the target is unknown.
-    pub const NOT_FOUND: i64 = 1011;
-    /// 410: the workspace was removed; re-onboarding is needed.
-    pub const REMOVED: i64 = 1012;
-    /// The platform could not be reached, or answered 5xx, after retries.
-    pub const UNAVAILABLE: i64 = 1013;
-    /// The platform or the peer refused the call, or answered something malformed.
-    pub const REJECTED: i64 = 1014;
-    /// `waitMs` elapsed without a reply; the message *was* sent.
-    pub const WAIT_TIMEOUT: i64 = 1015;
-    /// The backend's budget of peer calls per minute is spent.
-    pub const BUDGET: i64 = 1016;
-}
 
 /// What kind of failure a [`PeerError`] is: the host's `error.data.class`, or what went wrong
 /// on this side of the connection.
@@ -57,15 +40,15 @@ pub enum PeerErrorClass {
 impl PeerErrorClass {
     fn parse(class: &str) -> PeerErrorClass {
         match class {
-            "unauthorized" => PeerErrorClass::Unauthorized,
-            "not_found" => PeerErrorClass::NotFound,
-            "removed" => PeerErrorClass::Removed,
-            "unreachable" => PeerErrorClass::Unreachable,
-            "server_error" => PeerErrorClass::ServerError,
-            "rejected" => PeerErrorClass::Rejected,
-            "bad_response" => PeerErrorClass::BadResponse,
-            "wait_timeout" => PeerErrorClass::WaitTimeout,
-            "budget" => PeerErrorClass::Budget,
+            class::UNAUTHORIZED => PeerErrorClass::Unauthorized,
+            class::NOT_FOUND => PeerErrorClass::NotFound,
+            class::REMOVED => PeerErrorClass::Removed,
+            class::UNREACHABLE => PeerErrorClass::Unreachable,
+            class::SERVER_ERROR => PeerErrorClass::ServerError,
+            class::REJECTED => PeerErrorClass::Rejected,
+            class::BAD_RESPONSE => PeerErrorClass::BadResponse,
+            class::WAIT_TIMEOUT => PeerErrorClass::WaitTimeout,
+            class::BUDGET => PeerErrorClass::Budget,
             other => PeerErrorClass::Other(other.to_owned()),
         }
     }

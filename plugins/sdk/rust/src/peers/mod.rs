@@ -10,88 +10,25 @@
 
 mod error;
 
-pub use error::{PeerError, PeerErrorClass, code};
+pub use error::{PeerError, PeerErrorClass};
+/// The error codes of the peer methods (1010–1016), with the rest of the protocol's codes.
+pub use molecule_protocol::code;
+/// The wire types and names of the peer methods, from the protocol crate: one contract for the
+/// host that serves them and the SDK that calls them.
+pub use molecule_protocol::host_methods::{
+    CallMeta, DiscoverParams, DiscoverResult, NotifyFile, NotifyParams, NotifyResult, Peer,
+    PeersListResult, SendParams, SendResult, WorkspaceInfoResult, class, name as method,
+};
 
 use crate::host::HostHandle;
 use molecule_protocol::Part;
+use molecule_protocol::host_methods::{
+    EmptyParams, PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo,
+};
 use molecule_protocol::keys::call_message_id;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-
-/// The host methods of the peer calls.
-pub mod method {
-    /// `peers/list`.
-    pub const LIST: &str = "peers/list";
-    /// `peers/discover`.
-    pub const DISCOVER: &str = "peers/discover";
-    /// `peers/send`.
-    pub const SEND: &str = "peers/send";
-    /// `workspace/info`.
-    pub const WORKSPACE_INFO: &str = "workspace/info";
-    /// `user/notify`.
-    pub const NOTIFY_USER: &str = "user/notify";
-}
-
-/// Another workspace this one may message. Only `id` is sure to be there.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Peer {
-    /// The peer's workspace id.
-    pub id: String,
-    /// Its name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Its role, as its owner describes it.
-    #[serde(default)]
-    pub role: Option<String>,
-    /// Its status on the platform (`online`, …).
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Its A2A URL.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Its agent card, when the platform gave one.
-    #[serde(default)]
-    pub agent_card: Option<Value>,
-}
-
-impl Peer {
-    /// The name, or the id when the peer has none.
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.id)
-    }
-}
-
-/// What `peers/send` returned: the peer's reply, or word that the message was queued.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SendResult {
-    /// The id the message was sent with.
-    pub message_id: String,
-    /// The conversation's context id (the host mints one when the call gave none).
-    #[serde(default)]
-    pub context_id: String,
-    /// True when the platform queued the message and no reply came (yet).
-    #[serde(default)]
-    pub queued: bool,
-    /// The reply's parts, when a reply came.
-    #[serde(default)]
-    pub parts: Vec<Part>,
-    /// The task state, when the peer answered with a task.
-    #[serde(default)]
-    pub state: Option<String>,
-}
-
-impl SendResult {
-    /// The reply's text parts, joined by newlines.
-    pub fn text(&self) -> String {
-        let texts: Vec<&str> = self.parts.iter().filter_map(Part::as_text).collect();
-        texts.join("\n")
-    }
-}
 
 #[derive(Clone, Debug)]
 enum Content {
@@ -192,22 +129,20 @@ impl<'a> Peers<'a> {
 
     /// The workspace's peers (`peers/list`).
     pub async fn list_peers(&self) -> Result<Vec<Peer>, PeerError> {
-        #[derive(Deserialize)]
-        struct Listed {
-            peers: Vec<Peer>,
-        }
-        let listed: Listed = self.call(method::LIST, json!({})).await?;
+        let listed = self
+            .host
+            .call_method::<PeersList>(&EmptyParams::default())
+            .await?;
         Ok(listed.peers)
     }
 
     /// One peer by id (`peers/discover`); `None` when the platform does not know it.
     pub async fn discover(&self, id: &str) -> Result<Option<Peer>, PeerError> {
-        #[derive(Deserialize)]
-        struct Found {
-            peer: Option<Peer>,
-        }
-        let found: Found = self.call(method::DISCOVER, json!({"id": id})).await?;
-        Ok(found.peer)
+        let params = DiscoverParams {
+            id: id.to_owned(),
+            meta: None,
+        };
+        Ok(self.host.call_method::<PeersDiscover>(&params).await?.peer)
     }
 
     /// Sends `message` to the peer `id` (`peers/send`) and returns its reply, or that it was
@@ -220,52 +155,46 @@ impl<'a> Peers<'a> {
         let message = message.into();
         // Counted even when the caller names the id, so the index of each call stays put.
         let derived = self.sends.map(SendCounter::next_message_id);
-        let mut params = json!({"id": id});
-        match message.content {
+        let (text, parts) = match message.content {
             Content::Text(text) if text.trim().is_empty() => {
                 return Err(PeerError::invalid(format!(
                     "peers/send to {id}: the message text is empty"
                 )));
             }
-            Content::Text(text) => params["text"] = json!(text),
-            Content::Parts(parts) => params["parts"] = json!(parts),
-        }
-        if let Some(context_id) = message.context_id {
-            params["contextId"] = json!(context_id);
-        }
-        if let Some(message_id) = message.message_id.or(derived) {
-            params["messageId"] = json!(message_id);
-        }
-        if let Some(wait) = message.wait {
-            params["waitMs"] = json!(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
-        }
-        self.call(method::SEND, params).await
+            Content::Text(text) => (Some(text), None),
+            Content::Parts(parts) => (None, Some(parts)),
+        };
+        let params = SendParams {
+            id: id.to_owned(),
+            parts,
+            text,
+            context_id: message.context_id,
+            message_id: message.message_id.or(derived),
+            wait_ms: message
+                .wait
+                .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+            meta: None,
+        };
+        Ok(self.host.call_method::<PeersSend>(&params).await?)
     }
 
-    /// This workspace's record on the platform (`workspace/info`).
+    /// This workspace's record on the platform (`workspace/info`), as the platform returned it.
     pub async fn workspace_info(&self) -> Result<Value, PeerError> {
-        let mut result: Value = self.call(method::WORKSPACE_INFO, json!({})).await?;
-        Ok(result
-            .get_mut("workspace")
-            .map(Value::take)
-            .unwrap_or(Value::Null))
+        let info = self
+            .host
+            .call_method::<WorkspaceInfo>(&EmptyParams::default())
+            .await?;
+        Ok(Value::Object(info.workspace))
     }
 
     /// Writes `text` to the person in the canvas (`user/notify`).
     pub async fn notify_user(&self, text: &str) -> Result<(), PeerError> {
-        let _: Value = self
-            .call(method::NOTIFY_USER, json!({"text": text}))
-            .await?;
+        let params = NotifyParams {
+            text: text.to_owned(),
+            attachments: Vec::new(),
+            meta: None,
+        };
+        self.host.call_method::<UserNotify>(&params).await?;
         Ok(())
-    }
-
-    async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, PeerError> {
-        let result = self.host.call(method, params).await?;
-        serde_json::from_value(result).map_err(|e| {
-            PeerError::from(crate::host::HostCallError::Shape {
-                method: method.to_owned(),
-                reason: format!("the host's result does not fit: {e}"),
-            })
-        })
     }
 }

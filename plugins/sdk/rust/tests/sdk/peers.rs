@@ -184,7 +184,7 @@ async fn the_ith_send_gets_the_derived_message_id_and_a_redelivery_gets_the_same
 async fn a_host_error_is_typed_with_code_class_and_its_data() {
     let mut host = all_methods(|_| {
         Err(RpcError {
-            code: code::WAIT_TIMEOUT,
+            code: code::WAIT_TIMED_OUT,
             message: format!("peers/send to {PEER}: no reply within 1500 ms"),
             data: Some(
                 json!({"class": "wait_timeout", "target": PEER, "retryable": false,
@@ -210,7 +210,7 @@ async fn a_host_error_is_typed_with_code_class_and_its_data() {
 async fn budget_errors_are_retryable_after_the_given_time() {
     let mut host = all_methods(|_| {
         Err(RpcError {
-            code: code::BUDGET,
+            code: code::BUDGET_EXHAUSTED,
             message: "peers/send: budget of 30 calls per minute spent".into(),
             data: Some(json!({"class": "budget", "retryable": true, "retryAfterMs": 2500})),
         })
