@@ -189,9 +189,18 @@ impl<'a> Peers<'a> {
 
     /// Writes `text` to the person in the canvas (`user/notify`).
     pub async fn notify_user(&self, text: &str) -> Result<(), PeerError> {
+        self.notify_user_with_files(text, Vec::new()).await
+    }
+
+    /// Writes `text` to the person in the canvas with files to show beside it (http(s) URIs).
+    pub async fn notify_user_with_files(
+        &self,
+        text: &str,
+        attachments: Vec<NotifyFile>,
+    ) -> Result<(), PeerError> {
         let params = NotifyParams {
             text: text.to_owned(),
-            attachments: Vec::new(),
+            attachments,
             meta: None,
         };
         self.host.call_method::<UserNotify>(&params).await?;

@@ -1,7 +1,7 @@
 //! Typed peer calls: the wire shapes of each method, the derived message ids (SPEC §12.4),
 //! the same ids on a redelivery, and typed errors with code and class.
 
-use molecule_plugin::peers::{PeerErrorClass, PeerMessage, code};
+use molecule_plugin::peers::{NotifyFile, PeerErrorClass, PeerMessage, code};
 use molecule_plugin::protocol::keys::call_message_id;
 use molecule_plugin::protocol::methods::BackendInfo;
 use molecule_plugin::protocol::{HandleA2aParams, HandleA2aResult, RpcError};
@@ -75,6 +75,15 @@ impl Backend for Caller {
                 let notified = peers.notify_user("working on it").await.is_ok();
                 format!("{} notified={notified}", info.unwrap_or_default())
             }
+            "notify a file" => {
+                let file = NotifyFile {
+                    uri: "https://files.example/report.pdf".into(),
+                    name: None,
+                    mime_type: Some("application/pdf".into()),
+                };
+                let sent = peers.notify_user_with_files("the report", vec![file]).await;
+                format!("notified={}", sent.is_ok())
+            }
             other => format!("unknown {other}"),
         };
         Ok(reply::text(text))
@@ -97,10 +106,7 @@ fn all_methods(
         })
         .host_method("peers/send", send)
         .host_method("workspace/info", |_| Ok(json!({"workspace": {"name": "me"}})))
-        .host_method("user/notify", |p| {
-            assert_eq!(p["text"], "working on it");
-            Ok(json!({"delivered": true}))
-        })
+        .host_method("user/notify", |_| Ok(json!({"delivered": true})))
 }
 
 fn echo_send(p: Value) -> Result<Value, RpcError> {
@@ -130,6 +136,15 @@ async fn list_discover_info_and_notify_have_the_agreed_shapes() {
         .await
         .unwrap();
     assert_eq!(text_of(&r), "{\"name\":\"me\"} notified=true");
+    let notify = host.wait_host_call("user/notify", 0).await.unwrap();
+    assert_eq!(notify.params.unwrap()["text"], "working on it");
+    let r = host.handle_a2a(text_params("notify a file")).await.unwrap();
+    assert_eq!(text_of(&r), "notified=true");
+    let notify = host.wait_host_call("user/notify", 1).await.unwrap();
+    assert_eq!(
+        notify.params.unwrap()["attachments"],
+        json!([{"uri": "https://files.example/report.pdf", "mimeType": "application/pdf"}])
+    );
     let list = host.wait_host_call("peers/list", 0).await.unwrap();
     assert!(list.params.unwrap()["_meta"]["requestId"].is_number());
     host.close().await.unwrap();
