@@ -5,7 +5,9 @@
 //! environment as `MOLECULE_HOST_SOCKET`; a backend hands this server to its agent (the
 //! claude-code backend passes it with `--mcp-config`), and the server turns each tool call
 //! into one call on that socket. It starts and lists its tools whether or not the socket is
-//! set or reachable, and fails each call with a message that says why.
+//! set or reachable, and fails each call with a message that says why. With
+//! `MOLECULE_IDEMPOTENCY_KEY` (the turn's `handle_a2a` key) its peer sends carry derived
+//! `messageId`s, so a redelivered message does not delegate the same work twice.
 //!
 //! - [`client`]: the socket, one connection per call;
 //! - [`tools`]: the four tools and how their calls map to host methods;
@@ -33,12 +35,19 @@ pub struct McpArgs {
     #[arg(long, hide = true, value_name = "DURATION", default_value = "70m",
           value_parser = crate::check::parse_duration)]
     pub call_timeout: Duration,
+    /// The idempotency key of the `handle_a2a` this server serves a turn of: the i-th peer
+    /// send gets the `messageId` derived from it and i (set by the backend that starts us).
+    #[arg(long, hide = true, value_name = "KEY", env = tools::IDEMPOTENCY_ENV)]
+    pub idempotency_key: Option<String>,
 }
 
 /// Runs `molecule mcp` until its client closes stdin.
 pub fn main(args: McpArgs) -> ExitCode {
     let socket = args.socket.filter(|p| !p.as_os_str().is_empty());
-    let tools = server::PeerTools::new(client::SocketClient::new(socket, args.call_timeout));
+    let tools = server::PeerTools::new(
+        client::SocketClient::new(socket, args.call_timeout),
+        tools::SendIds::new(args.idempotency_key),
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,7 +2,7 @@
 //! host's socket.
 
 use super::client::SocketClient;
-use super::tools;
+use super::tools::{self, SendIds};
 use rmcp::ErrorData;
 use rmcp::ServerHandler;
 use rmcp::model::{
@@ -22,12 +22,16 @@ const INSTRUCTIONS: &str = "Tools of the Molecule workspace this agent runs in. 
 #[derive(Clone)]
 pub struct PeerTools {
     client: SocketClient,
+    ids: Arc<SendIds>,
 }
 
 impl PeerTools {
-    /// Tools that call the host through `client`.
-    pub fn new(client: SocketClient) -> PeerTools {
-        PeerTools { client }
+    /// Tools that call the host through `client`, their sends numbered by `ids`.
+    pub fn new(client: SocketClient, ids: SendIds) -> PeerTools {
+        PeerTools {
+            client,
+            ids: Arc::new(ids),
+        }
     }
 
     /// Runs one tool call; every failure becomes a tool result marked as an error, so the
@@ -37,7 +41,7 @@ impl PeerTools {
         tool: &str,
         args: &serde_json::Map<String, serde_json::Value>,
     ) -> Option<CallToolResult> {
-        let call = match tools::host_call(tool, args)? {
+        let call = match tools::host_call(tool, args, &self.ids)? {
             Ok(call) => call,
             Err(reason) => return Some(failure(format!("{tool}: {reason}"))),
         };

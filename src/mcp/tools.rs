@@ -1,7 +1,42 @@
 //! The four tools: their names, descriptions and input schemas, how a call becomes a host
 //! method call, and how the host's answer becomes text for the model.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use molecule_protocol::keys::call_message_id;
 use serde_json::{Map, Value, json};
+
+/// The variable that gives this server the idempotency key of the `handle_a2a` it serves.
+pub const IDEMPOTENCY_ENV: &str = "MOLECULE_IDEMPOTENCY_KEY";
+
+/// The `messageId`s of this server's peer sends. One server serves one turn of the agent
+/// (one `handle_a2a`), so with that delivery's idempotency key the i-th send gets
+/// `call_message_id(key, i)`: when the message is delivered again and the agent delegates the
+/// same work, the peer sees the same ids. Without a key the host mints random ids.
+#[derive(Debug, Default)]
+pub struct SendIds {
+    key: Option<String>,
+    next: AtomicU32,
+}
+
+impl SendIds {
+    /// Ids derived from `key` (an empty key counts as none).
+    pub fn new(key: Option<String>) -> SendIds {
+        SendIds {
+            key: key.filter(|k| !k.trim().is_empty()),
+            next: AtomicU32::new(0),
+        }
+    }
+
+    /// The id of the next send, or `None` without a key.
+    fn next(&self) -> Option<String> {
+        let key = self.key.as_deref()?;
+        Some(call_message_id(
+            key,
+            self.next.fetch_add(1, Ordering::Relaxed),
+        ))
+    }
+}
 
 /// The longest wait a caller may ask of `send_message_to_peer` (one hour).
 pub const MAX_WAIT_SECONDS: f64 = 3600.0;
@@ -89,8 +124,12 @@ pub struct HostCall {
 }
 
 /// Maps a tool call to the host call that performs it; `Err` explains a bad argument, or
-/// `None` when the tool does not exist.
-pub fn host_call(tool: &str, args: &Map<String, Value>) -> Option<Result<HostCall, String>> {
+/// `None` when the tool does not exist. A valid send takes the next of `ids`.
+pub fn host_call(
+    tool: &str,
+    args: &Map<String, Value>,
+    ids: &SendIds,
+) -> Option<Result<HostCall, String>> {
     let call = |method, params| Ok(HostCall { method, params });
     Some(match tool {
         "list_peers" => call("peers/list", json!({})),
@@ -98,7 +137,12 @@ pub fn host_call(tool: &str, args: &Map<String, Value>) -> Option<Result<HostCal
         "send_message_to_user" => {
             text_arg(args, "text").and_then(|text| call("user/notify", json!({"text": text})))
         }
-        "send_message_to_peer" => send_params(args).and_then(|p| call("peers/send", p)),
+        "send_message_to_peer" => send_params(args).and_then(|mut p| {
+            if let Some(id) = ids.next() {
+                p["messageId"] = json!(id);
+            }
+            call("peers/send", p)
+        }),
         _ => return None,
     })
 }
@@ -231,6 +275,7 @@ mod tests {
         let call = host_call(
             "send_message_to_peer",
             &args(json!({"id": "p", "text": "hi", "wait_seconds": 1.5, "context_id": "c"})),
+            &SendIds::default(),
         );
         assert_eq!(
             call,
@@ -243,18 +288,30 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let bad = |v| host_call("send_message_to_peer", &args(v)).and_then(Result::err);
+        let ids = SendIds::new(Some("k".into()));
+        let bad = |v| host_call("send_message_to_peer", &args(v), &ids).and_then(Result::err);
         assert!(bad(json!({"id": "p"})).is_some_and(|e| e.contains("text is required")));
         assert!(
             bad(json!({"id": "p", "text": "x", "wait_seconds": -1}))
                 .is_some_and(|e| e.contains("wait_seconds must be a number"))
         );
         assert!(
-            host_call("send_message_to_user", &args(json!({"text": " "})))
+            host_call("send_message_to_user", &args(json!({"text": " "})), &ids)
                 .and_then(Result::err)
                 .is_some_and(|e| e.contains("text is empty"))
         );
-        assert!(host_call("rm_rf", &Map::new()).is_none());
+        assert!(host_call("rm_rf", &Map::new(), &ids).is_none());
+        // Refused sends take no id: the first valid one is still send 0.
+        let ok = host_call(
+            "send_message_to_peer",
+            &args(json!({"id": "p", "text": "x"})),
+            &ids,
+        );
+        let params = ok.and_then(Result::ok).map(|c| c.params);
+        assert_eq!(
+            params.map(|p| p["messageId"].clone()),
+            Some(json!(call_message_id("k", 0)))
+        );
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! 0700 directory ([`super::path`]); a socket left by a killed host is replaced, one held by a
 //! live host is left alone (this host then takes a name with its pid). At most
 //! `socket_clients` clients are connected (more are disconnected at once) and `socket_calls`
-//! calls in flight (more wait, which stops reading from their client). Dropping the
-//! [`HostSocket`] stops serving and removes the socket.
+//! calls in flight (more wait, which stops reading from their client). A client's calls live
+//! only as long as its connection: at EOF (the client closed or died) they are cancelled and any
+//! `waitMs` wait they hold is withdrawn, so a late answer becomes an ordinary message instead of
+//! being claimed for a reader that is gone. Dropping the [`HostSocket`] stops serving and removes
+//! the socket.
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -172,7 +175,7 @@ impl Client {
                 f = frames.next_frame() => f,
             };
             match frame {
-                Ok(Some(Frame::Line(line))) => self.on_line(&line, &tx).await,
+                Ok(Some(Frame::Line(line))) => self.on_line(&line, &tx, &stop).await,
                 Ok(Some(Frame::Oversize { id, .. })) => {
                     let e = RpcError::new(code::INVALID_REQUEST, "the line is too long");
                     let _ = tx.send(response(id, Err(e))).await;
@@ -180,11 +183,14 @@ impl Client {
                 Ok(None) | Err(_) => break,
             }
         }
+        // The client is gone (or the host stops): nobody reads the answers of its calls.
+        stop.cancel();
         drop(tx);
         let _ = writer.await;
     }
 
-    async fn on_line(&self, line: &[u8], tx: &mpsc::Sender<Vec<u8>>) {
+    /// Starts the call `line` asks for; `gone` cancels it when the client disconnects.
+    async fn on_line(&self, line: &[u8], tx: &mpsc::Sender<Vec<u8>>, gone: &CancellationToken) {
         let request = match Message::parse(line) {
             Ok(Message::Request(r)) => r,
             Ok(_) => return,
@@ -200,9 +206,22 @@ impl Client {
         };
         let peers = self.peers.clone();
         let tx = tx.clone();
+        let gone = gone.clone();
         tokio::spawn(async move {
-            let result = call(&peers, request.clone()).await;
-            let _ = tx.send(response(Some(request.id), result)).await;
+            let method = request.method.clone();
+            // Dropping the call drops its waiter registration: a late answer is dispatched.
+            tokio::select! {
+                result = call(&peers, request.clone()) => {
+                    let _ = tx.send(response(Some(request.id), result)).await;
+                }
+                () = gone.cancelled() => {
+                    tracing::info!(
+                        method = %method,
+                        "host socket: the client disconnected; its call was abandoned \
+                         and any wait it held withdrawn"
+                    );
+                }
+            }
             drop(permit);
         });
     }

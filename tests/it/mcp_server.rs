@@ -1,6 +1,6 @@
 //! `molecule mcp`: the handshake and tool list with and without a socket, tool calls mapped to
 //! the host's peer methods on its socket, and clear errors when the socket is unset,
-//! unreachable or answers with an error.
+//! unreachable or answers with an error, and sends numbered from the turn's idempotency key.
 
 use crate::mcp_support::{FakeHostSocket, McpClient, result_text};
 use serde_json::json;
@@ -171,5 +171,42 @@ async fn bad_arguments_are_refused_before_any_host_call() {
     mcp.call_tool("send_message_to_user", json!({"text": "ok"}))
         .await;
     assert_eq!(host.next_request().await["method"], "user/notify");
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn with_the_turns_idempotency_key_each_send_carries_the_derived_message_id() {
+    let key = "1953d870-2d57-5871-a2f1-905bbe2ffece";
+    let mut host = FakeHostSocket::start(|_, params| {
+        Ok(json!({"messageId": params["messageId"], "contextId": "c", "queued": true}))
+    });
+    let mut mcp = McpClient::start_with(Some(&host.path), &[("MOLECULE_IDEMPOTENCY_KEY", key)]);
+    mcp.initialize().await;
+    for (index, text) in ["first", "second"].into_iter().enumerate() {
+        let result = mcp
+            .call_tool("send_message_to_peer", json!({"id": PEER, "text": text}))
+            .await;
+        assert_eq!(result["isError"], false, "{result}");
+        let request = host.next_request().await;
+        assert_eq!(request["params"]["text"], text);
+        // The vectors of SPEC §12.4 for this key.
+        let expected = [
+            "11a5c54a-cab1-5931-9c20-fb1a646cacaf",
+            "2d753106-bdbe-580f-987e-582c03401e42",
+        ][index];
+        assert_eq!(request["params"]["messageId"], expected, "send {index}");
+    }
+    mcp.close().await;
+}
+
+#[tokio::test]
+async fn without_a_key_the_host_mints_the_message_id() {
+    let mut host = FakeHostSocket::start(|_, _| Ok(json!({"queued": true})));
+    let mut mcp = McpClient::start(Some(&host.path));
+    mcp.initialize().await;
+    mcp.call_tool("send_message_to_peer", json!({"id": PEER, "text": "x"}))
+        .await;
+    let request = host.next_request().await;
+    assert_eq!(request["params"].get("messageId"), None, "{request}");
     mcp.close().await;
 }

@@ -22,9 +22,16 @@ pub struct McpClient {
 impl McpClient {
     /// Starts `molecule mcp` with MOLECULE_HOST_SOCKET set to `socket`, or unset.
     pub fn start(socket: Option<&Path>) -> McpClient {
+        McpClient::start_with(socket, &[])
+    }
+
+    /// The same with extra environment variables.
+    pub fn start_with(socket: Option<&Path>, env: &[(&str, &str)]) -> McpClient {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_molecule"));
         cmd.arg("mcp")
             .env_remove("MOLECULE_HOST_SOCKET")
+            .env_remove("MOLECULE_IDEMPOTENCY_KEY")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,5 +1,6 @@
 //! The host methods through the real binary and a real backend against the wiremock platform:
-//! `hostMethods`, `peers/list` and its diagnostics, `peers/discover` (UUID validation, not
+//! `hostMethods`, `peers/list` and its diagnostics (401/403/404/5xx/non-list/unreachable),
+//! `peers/discover` (UUID validation, not
 //! found), `workspace/info` (404/410/transport), `user/notify`, and the per-minute budget.
 
 use serde_json::{Value, json};
@@ -61,6 +62,53 @@ async fn peers_list_returns_peers_and_names_every_failure() {
         &json!([{"id": PEER, "name": "Peer", "role": "reviewer", "status": "online"},
                 {"id": PEER2, "name": "Other", "agentCard": {"name": "Other", "skills": []}}])
     );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn peers_list_names_a_403_and_an_unreachable_platform_with_their_target() {
+    let platform = Platform::start().await;
+    mount_registry(&platform).await;
+    let site = Site::new();
+    let host = start(&platform, &site, &["--http-timeout", "300ms"]);
+    host.wait_log("serving", |_| true).await;
+    let peers = format!("/registry/{WS}/peers$");
+    let forbidden = ResponseTemplate::new(403).set_body_string("token rotated");
+    // No answer within --http-timeout: the platform cannot be reached.
+    let silent = ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(30));
+    for fault in [forbidden, silent] {
+        platform.fault("GET", &peers, fault, 1).await;
+    }
+    let list = json!({"method": "peers/list"});
+    let out = run(&platform, json!([list, list, list])).await;
+    let expected = [
+        (
+            1010,
+            "unauthorized",
+            "unauthorized (the token is invalid or was rotated)",
+        ),
+        (1013, "unreachable", "platform unavailable"),
+    ];
+    for (o, (c, k, label)) in out.iter().zip(expected) {
+        assert_eq!((code(o), class(o)), (Some(c), k), "{o}");
+        let data = &o["error"]["data"];
+        assert_eq!(data["target"], "GET /registry/<id>/peers", "{o}");
+        let message = o["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.starts_with(&format!("peers/list: {label}")),
+            "the message names the class: {message}"
+        );
+        assert!(
+            message.contains(": GET /registry/<id>/peers: "),
+            "and the target: {message}"
+        );
+    }
+    assert_eq!(out[0]["error"]["data"]["status"], 403);
+    let unreachable = out[1]["error"]["message"].as_str().unwrap_or("");
+    assert!(unreachable.contains("timed out"), "{unreachable}");
+    assert_eq!(out[0]["error"]["data"]["retryable"], false);
+    assert_eq!(out[1]["error"]["data"]["retryable"], true);
+    assert_eq!(out[2]["result"]["peers"][0]["id"], PEER, "{}", out[2]);
     host.stop().await;
 }
 

@@ -1,6 +1,7 @@
 //! The host socket through the real binary: where it is and its modes, the path in the
 //! backend's environment, NDJSON calls spoken directly, a stale socket replaced, the client cap,
-//! a path too long for `sun_path`, and removal on exit.
+//! a path too long for `sun_path`, removal on exit, and a client that disconnects during a
+//! `waitMs` wait (its late answer is dispatched as a new message).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::connect_host::Site;
-use super::connect_platform::{PEER, Platform, WS};
+use super::connect_platform::{PEER, Platform, WS, message};
 use super::peers_support::{mount_registry, report, script, start_with};
 use super::support::wait::until;
 
@@ -156,6 +157,69 @@ async fn no_host_socket_leaves_the_backend_without_one() {
             .join("molecule")
             .join(format!("{WS}.sock"))
             .exists()
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_gone_mid_wait_leaves_the_late_answer_to_the_backend() {
+    let platform = Platform::start().await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let xdg = runtime.path().display().to_string();
+    let site = Site::new();
+    let host = start_with(&platform, &site, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    let ready = host.wait_log("host socket ready", |_| true).await;
+    let path = PathBuf::from(ready["path"].as_str().expect("path"));
+    // The backend has answered a message: the host serves calls.
+    platform.canvas_says(&script(json!([])));
+    report(&platform).await;
+
+    // What `molecule mcp` does for Claude: a send that waits for the (poll-mode) peer's answer.
+    let stream = UnixStream::connect(&path).expect("connect");
+    let send = json!({"jsonrpc": "2.0", "id": 1, "method": "peers/send",
+                      "params": {"id": PEER, "text": "figures?", "waitMs": 60000}});
+    let mut w = &stream;
+    writeln!(w, "{send}").expect("write");
+    let a2a = format!("/workspaces/{PEER}/a2a");
+    let message_id = platform
+        .wait_for("the peers/send", |reqs| {
+            reqs.iter()
+                .filter(|r| r.url.path() == a2a)
+                .filter_map(|r| r.body_json::<Value>().ok())
+                .find(|b| b["params"]["message"]["role"] == "user")
+                .map(|b| b["params"]["message"]["messageId"].clone())
+        })
+        .await;
+    // Claude's turn ended: the mcp process, and its connection, are gone.
+    drop(stream);
+    let abandoned = host.wait_log("its call was abandoned", |_| true).await;
+    assert_eq!(abandoned["method"], "peers/send", "{abandoned}");
+
+    let meta = json!({"inReplyTo": message_id, "hops": 1});
+    platform.push(json!({"source_id": PEER, "peer_name": "Peer",
+                         "request_body": message("answered late", None, Some(meta))}));
+    host.wait_handled(2).await;
+    let texts: Vec<String> = platform
+        .replies()
+        .await
+        .iter()
+        .filter_map(|b| {
+            b.pointer("/params/message/parts/0/text")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("peer-backend got: answered late")),
+        "the late answer reaches the backend as a new handle_a2a: {texts:?}"
+    );
+    assert!(
+        host.events()
+            .iter()
+            .all(|e| e["message"] != "row answers a waiting peers/send call"),
+        "no abandoned call claimed the row"
     );
     host.stop().await;
 }

@@ -1,7 +1,7 @@
 //! [`ClaudeCode`], the [`Backend`]: one Claude turn per `handle_a2a`, in the Claude session of
 //! the message's conversation, with the recovery and limits of the crate docs.
 
-use crate::command::{Session, turn_command, turn_env};
+use crate::command::{Session, Turn, turn_command, turn_env};
 use crate::config::Config;
 use crate::outcome::{self, Verdict};
 use crate::process::Registry;
@@ -137,7 +137,10 @@ impl Backend for ClaudeCode {
             RpcError::from(AppError::unsupported_content(e.clone()).user_message(e))
         })?;
         let preamble = prompt::preamble(&params.sender, &params.context);
-        self.shared.converse(&key, prompt, &preamble, &cx).await
+        let idempotency_key = &params.context.idempotency_key;
+        self.shared
+            .converse(&key, prompt, (&preamble, idempotency_key), &cx)
+            .await
     }
 }
 
@@ -156,12 +159,12 @@ impl Shared {
     }
 
     /// Runs the turn in the conversation's session, and once more in a fresh session when
-    /// that one turns out to be broken.
+    /// that one turns out to be broken; `(preamble, idempotency key)` are the same for both.
     async fn converse(
         &self,
         key: &str,
         prompt: String,
-        preamble: &str,
+        (preamble, idempotency_key): (&str, &str),
         cx: &RequestContext,
     ) -> Result<HandleA2aResult, RpcError> {
         let cwd = &self.config.cwd;
@@ -175,7 +178,12 @@ impl Shared {
                 // Recorded before the run, so that the next turn resumes even if this one is cut.
                 self.remember(key, id);
             }
-            let cmd = turn_command(&self.config, &session, preamble, &self.env);
+            let turn = Turn {
+                session: &session,
+                preamble,
+                idempotency_key,
+            };
+            let cmd = turn_command(&self.config, &turn, &self.env);
             let end = turn::run(&cmd, prompt.clone(), &setup, cx).await;
             match self.settle(key, &session, end, retry) {
                 Some(answer) => return answer,

@@ -26,13 +26,20 @@ impl Session {
     }
 }
 
+/// What one turn is: its session, the preamble for the system prompt, and the idempotency
+/// key of the `handle_a2a` it answers.
+pub struct Turn<'a> {
+    /// The Claude session.
+    pub session: &'a Session,
+    /// Appended to the system prompt.
+    pub preamble: &'a str,
+    /// The delivery's idempotency key, for the peer tools' message ids.
+    pub idempotency_key: &'a str,
+}
+
 /// The `claude` invocation for one turn.
-pub fn turn_command(
-    config: &Config,
-    session: &Session,
-    preamble: &str,
-    env: &[(OsString, OsString)],
-) -> TurnCommand {
+pub fn turn_command(config: &Config, turn: &Turn<'_>, env: &[(OsString, OsString)]) -> TurnCommand {
+    let (session, preamble) = (turn.session, turn.preamble);
     let mut args: Vec<OsString> = ["-p", "--output-format=stream-json", "--verbose"]
         .map(OsString::from)
         .to_vec();
@@ -48,7 +55,7 @@ pub fn turn_command(
     flag("permission-mode", mode);
     let mut allowed: Vec<&str> = config.allowed_tools.iter().map(String::as_str).collect();
     if let Some(tools) = &config.peer_tools {
-        flag("mcp-config", &tools.mcp_config());
+        flag("mcp-config", &tools.mcp_config(turn.idempotency_key));
         allowed.extend(crate::peer_tools::ALLOWED);
     }
     if !allowed.is_empty() {
@@ -104,7 +111,13 @@ mod tests {
         c.max_turns = Some(4);
         c.append_system_prompt = Some("Be brief.".into());
         c.extra_args = vec!["--add-dir".into(), "/data".into()];
-        let cmd = turn_command(&c, &Session::Resume("-x".into()), "PRE", &[]);
+        let (resume, fresh) = (Session::Resume("-x".into()), Session::Fresh("u".into()));
+        let turn = |session| Turn {
+            session,
+            preamble: "PRE",
+            idempotency_key: "k",
+        };
+        let cmd = turn_command(&c, &turn(&resume), &[]);
         let args: Vec<String> = cmd
             .args
             .iter()
@@ -127,7 +140,7 @@ mod tests {
             ]
         );
         c.skip_permissions = true;
-        let cmd = turn_command(&c, &Session::Fresh("u".into()), "PRE", &[]);
+        let cmd = turn_command(&c, &turn(&fresh), &[]);
         assert!(
             cmd.args
                 .contains(&"--permission-mode=bypassPermissions".into())

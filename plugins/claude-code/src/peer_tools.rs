@@ -3,8 +3,11 @@
 //!
 //! The host puts its socket in `MOLECULE_HOST_SOCKET` and its own path in `MOLECULE_HOST_EXE`;
 //! the MCP server (`$MOLECULE_HOST_EXE mcp`) reaches the workspace's peer calls through that
-//! socket, so Claude can list its peers and delegate to them without any other tool. The
-//! configuration holds no secret (a path and a command), so it is passed inline.
+//! socket, so Claude can list its peers and delegate to them without any other tool. Each run
+//! gets its own server, which also receives the turn's `handle_a2a` idempotency key
+//! (`MOLECULE_IDEMPOTENCY_KEY`) to derive its sends' `messageId`s: a redelivered message makes
+//! Claude delegate with the same ids. The configuration holds no secret (a path, a command and
+//! a key derived from ids), so it is passed inline.
 
 use serde_json::json;
 use std::path::PathBuf;
@@ -40,13 +43,15 @@ impl PeerTools {
         Some(PeerTools { host_exe, socket })
     }
 
-    /// The `--mcp-config` JSON: one stdio server that runs `<host exe> mcp` with the socket.
-    pub fn mcp_config(&self) -> String {
+    /// The `--mcp-config` JSON for the turn with `idempotency_key`: one stdio server that runs
+    /// `<host exe> mcp` with the socket and the key.
+    pub fn mcp_config(&self, idempotency_key: &str) -> String {
         json!({"mcpServers": {SERVER_NAME: {
             "type": "stdio",
             "command": self.host_exe.to_string_lossy(),
             "args": ["mcp"],
-            "env": {"MOLECULE_HOST_SOCKET": self.socket.to_string_lossy()},
+            "env": {"MOLECULE_HOST_SOCKET": self.socket.to_string_lossy(),
+                    "MOLECULE_IDEMPOTENCY_KEY": idempotency_key},
         }}})
         .to_string()
     }
@@ -60,11 +65,13 @@ mod tests {
     fn the_config_runs_the_host_exe_with_the_socket() {
         let tools = PeerTools::from_env(Some("/run/m/s.sock".into()), Some("/bin/molecule".into()))
             .expect("a socket");
-        let config: serde_json::Value = serde_json::from_str(&tools.mcp_config()).expect("json");
+        let config: serde_json::Value =
+            serde_json::from_str(&tools.mcp_config("key-1")).expect("json");
         let server = &config["mcpServers"]["molecule"];
         assert_eq!(server["command"], "/bin/molecule");
         assert_eq!(server["args"], json!(["mcp"]));
         assert_eq!(server["env"]["MOLECULE_HOST_SOCKET"], "/run/m/s.sock");
+        assert_eq!(server["env"]["MOLECULE_IDEMPOTENCY_KEY"], "key-1");
     }
 
     #[test]
