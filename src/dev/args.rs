@@ -40,6 +40,13 @@ pub struct DevArgs {
     /// Turn the platform's rate limiter on, at this many requests per minute.
     #[arg(long, value_name = "PER_MINUTE")]
     pub rate_limit: Option<u32>,
+    /// Imitate a hosted tenant with this org id: platform routes need `X-Molecule-Org-Id` (sent
+    /// by the host) or an `Origin` equal to the platform's URL; register and heartbeat are exempt.
+    #[arg(long, value_name = "ORG_ID")]
+    pub org_id: Option<String>,
+    /// Retention and the one-shot faults.
+    #[command(flatten)]
+    pub armed: crate::emulator::cli::ArmedArgs,
     /// Timers in milliseconds, for tests.
     #[command(flatten)]
     pub timers: DevTimers,

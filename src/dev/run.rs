@@ -99,8 +99,11 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     let token_file = home.join("agent.token");
     let ws = workspaces::ensure(&emu, &token_file)?;
     let (command, backend) = backend(&args)?;
-    let platform =
+    let mut platform =
         PlatformConfig::new(emu.base_url(), &ws.agent.to_string()).map_err(ConnectError::from)?;
+    if let Some(org) = &args.org_id {
+        platform = platform.with_org_id(org).map_err(ConnectError::from)?;
+    }
     let mut config = Config::new(platform, TokenSetting::File(token_file), command);
     config.state_dir = Some(home.join("connect"));
     apply_timers(&args, &mut config);
@@ -126,10 +129,11 @@ async fn start_emulator(args: &DevArgs) -> Result<Emulator, DevError> {
         compat: args.compat,
         data: args.data.clone(),
         rate_limit: args.rate_limit,
-        org_id: None,
+        org_id: args.org_id.clone(),
         faults: args.faults.clone(),
         fault_seed: args.fault_seed,
         stale_after_ms: args.timers.stale_after_ms,
+        armed: args.armed.clone(),
     };
     let config = eargs.to_config().map_err(DevError::Setting)?;
     match Emulator::start(config).await {

@@ -86,6 +86,9 @@ pub fn create_workspace(app: &App, spec: WorkspaceSpec) -> Result<CreatedWorkspa
     ws.parent_id = spec.parent_id;
     ws.delivery_mode = spec.delivery_mode.unwrap_or_default();
     store.save_workspace(ws)?;
+    if app.config.armed.gone_once {
+        store.gone_once.insert(id);
+    }
     let token = store.mint_token(id, TokenKind::Api)?;
     drop(store);
     app.chat.touch();

@@ -1,7 +1,8 @@
 //! `molecule emulator` (hidden): the emulator alone, for poking at it by hand and for tests
 //! and benchmarks in other languages. `molecule dev` is the user-facing way to run it.
 
-use super::{Compat, Emulator, EmulatorConfig, FaultConfig, TenantGuard};
+use super::{ArmedFaults, Compat, Emulator, EmulatorConfig, FaultConfig, TenantGuard};
+use crate::check::parse_duration;
 use crate::exit;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,46 @@ pub struct EmulatorArgs {
     /// Staleness window in milliseconds.
     #[arg(long)]
     pub stale_after_ms: Option<u64>,
+    /// Retention and the one-shot faults.
+    #[command(flatten)]
+    pub armed: ArmedArgs,
+}
+
+/// Flags shared with `molecule dev`: retention and the one-shot faults armed at start (the
+/// flag form of `/_dev/workspaces/<id>/gone-once`, `.../revoke-tokens` and `DELETE`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ArmedArgs {
+    /// Prune activity rows older than this (500ms, 5s, 2m), running the retention job as
+    /// often; the newer platform prunes only acked rows at this age [default: 7 days].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub retention: Option<Duration>,
+    /// Answer 410 (cursor gone) to each workspace's first activity read with a cursor, once.
+    #[arg(long)]
+    pub fault_gone_once: bool,
+    /// Revoke every workspace's tokens this long after start (401 from then on).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub fault_revoke_after: Option<Duration>,
+    /// Remove every workspace this long after start (tokens revoked, 410 on the workspace).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub fault_remove_after: Option<Duration>,
+}
+
+impl ArmedArgs {
+    /// Applies these settings to `c`.
+    pub fn apply(&self, c: &mut EmulatorConfig) {
+        if let Some(r) = self.retention {
+            let t = &mut c.timers;
+            t.retention = r;
+            t.hard_retention = t.hard_retention.max(r);
+            // A retention shorter than the job's period would be pruned late: run it as often.
+            t.prune_every = Some(t.prune_every.map_or(r, |p| p.min(r)));
+        }
+        c.armed = ArmedFaults {
+            gone_once: self.fault_gone_once,
+            revoke_tokens_after: self.fault_revoke_after,
+            remove_after: self.fault_remove_after,
+        };
+    }
 }
 
 /// `--compat` values.
@@ -71,6 +112,7 @@ impl EmulatorArgs {
         if let Some(ms) = self.stale_after_ms {
             c.timers.stale_after = Duration::from_millis(ms);
         }
+        self.armed.apply(&mut c);
         Ok(c)
     }
 }

@@ -49,6 +49,8 @@ pub struct EmulatorConfig {
     pub rate_limit_per_minute: Option<u32>,
     /// Fault injection; off by default.
     pub faults: FaultConfig,
+    /// One-shot faults armed at start (the flag form of the `/_dev` ones).
+    pub armed: ArmedFaults,
 }
 
 impl Default for EmulatorConfig {
@@ -63,6 +65,7 @@ impl Default for EmulatorConfig {
             tenant: None,
             rate_limit_per_minute: None,
             faults: FaultConfig::default(),
+            armed: ArmedFaults::default(),
         }
     }
 }
@@ -152,4 +155,17 @@ pub struct TenantGuard {
     pub org_id: String,
     /// Extra `Origin` values accepted besides the emulator's own base URL.
     pub allowed_origins: Vec<String>,
+}
+
+/// One-shot faults armed when the emulator starts, on every workspace there is when each one
+/// fires: what `/_dev/workspaces/<id>/gone-once`, `.../revoke-tokens` and `DELETE` do, for runs
+/// (such as `molecule dev`) where nobody is there to call the admin API at the right moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArmedFaults {
+    /// Each workspace's first activity read with a cursor answers 410 (cursor gone), once.
+    pub gone_once: bool,
+    /// This long after start, every workspace's tokens are revoked (401 from then on).
+    pub revoke_tokens_after: Option<Duration>,
+    /// This long after start, every workspace is removed (tokens revoked, 410 on the workspace).
+    pub remove_after: Option<Duration>,
 }

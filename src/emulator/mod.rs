@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod armed;
 pub mod chat;
 pub mod cli;
 pub mod config;
@@ -35,7 +36,7 @@ pub mod store;
 pub mod tokens;
 
 pub use admin::{CreatedWorkspace, DevMessage, SendAs, WorkspaceSpec};
-pub use config::{Compat, EmulatorConfig, Limits, TenantGuard, Timers};
+pub use config::{ArmedFaults, Compat, EmulatorConfig, Limits, TenantGuard, Timers};
 pub use faults::{Endpoint, FaultConfig, FaultRule};
 pub use model::DeliveryMode;
 pub use stats::StatsSnapshot;
@@ -144,8 +145,13 @@ impl Emulator {
             stopped.clone(),
         ))];
         if let Some(every) = app.config.timers.prune_every {
-            tasks.push(tokio::spawn(prune_loop(app.clone(), every, stopped)));
+            tasks.push(tokio::spawn(prune_loop(
+                app.clone(),
+                every,
+                stopped.clone(),
+            )));
         }
+        tasks.extend(armed::arm(&app, &stopped));
         tracing::info!(url = %app.base_url, compat = ?app.config.compat, "emulator: ready");
         Ok(Emulator {
             app,

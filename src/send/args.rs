@@ -8,8 +8,9 @@ Who sends:
   against `molecule dev` no token is needed: the local platform hands one out. The default
   sender is a person in the canvas; --as <id> sends as that workspace (the peer, say).
   against a real platform a token is needed (--token-file PATH or MOLECULE_WORKSPACE_TOKEN):
-  a workspace token sends as that workspace (--as <id>, or MOLECULE_WORKSPACE_ID); with
-  --canvas the token must be an org or admin token.
+  a workspace token sends as that workspace, but the platform has no way to ask whose token
+  it is, so name the workspace: --as <id> or MOLECULE_WORKSPACE_ID=<id> (without either, send
+  stops with exit 2 and says so). With --canvas the token must be an org or admin token.
 
 With --wait the reply is printed when it arrives: for a workspace sender it is the message in
 the sender's own feed whose metadata.molecule.inReplyTo is the sent messageId; for the canvas it
@@ -37,7 +38,8 @@ pub struct SendArgs {
     #[arg(value_name = "TEXT")]
     pub text: String,
     /// Send as this workspace (its token: from the local platform, or --token-file /
-    /// MOLECULE_WORKSPACE_TOKEN).
+    /// MOLECULE_WORKSPACE_TOKEN). With a given workspace token, this or MOLECULE_WORKSPACE_ID
+    /// is required: the platform cannot say whose token it is.
     #[arg(long = "as", value_name = "WORKSPACE_ID", conflicts_with = "canvas")]
     pub as_workspace: Option<String>,
     /// Send as a person in the canvas (on a real platform: needs an org or admin token).

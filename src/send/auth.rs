@@ -46,14 +46,9 @@ pub async fn resolve(
         } else if let Some(id) = as_id {
             Sender::Workspace(id)
         } else {
+            // The platform has no endpoint that says whose token this is: the user must.
             let id = env("MOLECULE_WORKSPACE_ID").filter(|v| !v.trim().is_empty());
-            let id = id.ok_or_else(|| {
-                SendError::Usage(
-                    "say whose token this is: --as <workspace-id> (or MOLECULE_WORKSPACE_ID) \
-                     for a workspace token, --canvas for an org or admin token"
-                        .into(),
-                )
-            })?;
+            let id = id.ok_or_else(|| SendError::Usage(whose_token(&token)))?;
             Sender::Workspace(parse_id(&id)?)
         };
         return Ok(Identity {
@@ -72,6 +67,16 @@ pub async fn resolve(
         token: TokenSource::from_value(&token, "molecule dev")?,
         from_dev: true,
     })
+}
+
+/// The error for a token given with no word on whose it is.
+fn whose_token(token: &TokenSource) -> String {
+    format!(
+        "the platform cannot tell whose token this is ({}): pass --as <workspace-id> or set \
+         MOLECULE_WORKSPACE_ID=<workspace-id> to send as the workspace it belongs to, or \
+         --canvas if it is an org or admin token",
+        token.origin()
+    )
 }
 
 fn parse_id(s: &str) -> Result<Uuid, SendError> {

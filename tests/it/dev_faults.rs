@@ -2,9 +2,10 @@
 //! with requests failing before they are processed every message gets exactly one reply; with
 //! answers lost after processing every message gets a reply, `/a2a` retries are recognised by
 //! messageId, and the duplicate chat messages (which no platform deduplicates) are counted and
-//! reported.
+//! reported; injected latency holds a real request back by at least that long.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -57,7 +58,13 @@ async fn stats(dev: &Dev) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_before_processing_still_give_exactly_one_reply_per_message() {
-    let faults = r#"{"rules":[{"error_before":0.3}]}"#;
+    // 30% in all, half answered 503 and half dropped connections, neither processed. Except
+    // on /a2a: a dropped connection there looks, to the host posting a reply to an agent, like
+    // one lost after processing, and the host deliberately does not post such a reply again (a
+    // push-mode agent would get it twice), so that message would stay unanswered; /a2a gets
+    // its 30% as 503s only.
+    let faults = r#"{"rules":[{"endpoint":"a2a","error_before":0.3},
+        {"error_before":0.15,"drop_before":0.15}]}"#;
     let mut dev = Dev::start(&["--faults", faults, "--fault-seed", "11"]).await;
     exchange(&dev).await;
     inbound_once(&dev).await;
@@ -72,10 +79,12 @@ async fn failures_before_processing_still_give_exactly_one_reply_per_message() {
     );
     let s = stats(&dev).await;
     println!("faults before processing: {s}");
-    assert!(
-        s["faults_before"].as_u64() > Some(0),
-        "faults were injected: {s}"
+    let (before, dropped) = (
+        s["faults_before"].as_u64(),
+        s["connections_dropped"].as_u64(),
     );
+    assert!(dropped > Some(0), "connections were dropped: {s}");
+    assert!(before > dropped, "and errors answered: {s}");
     assert_eq!(s["faults_after"], 0);
     assert_eq!(dev.stop().await, Some(0));
 }
@@ -117,5 +126,55 @@ async fn lost_answers_still_give_every_message_a_reply_and_duplicates_are_counte
         s["a2a_deduplicated"].as_u64() > Some(0),
         "some /a2a post was retried after its answer was lost, and recognised: {s}"
     );
+    assert_eq!(dev.stop().await, Some(0));
+}
+
+/// How long a `GET /buildinfo` on `dev` takes.
+async fn timed_buildinfo(dev: &Dev) -> Duration {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let start = Instant::now();
+    let r = http
+        .get(format!("{}/buildinfo", dev.url))
+        .send()
+        .await
+        .expect("buildinfo");
+    assert_eq!(r.status(), 200);
+    start.elapsed()
+}
+
+/// A correctness check of the latency fault, not a performance figure: a request it hits takes
+/// at least the injected 300 ms (a lower bound the fault guarantees), and with the fault turned
+/// off the same request takes far less (a near-zero baseline, with a wide margin).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_latency_delays_a_real_request_by_at_least_its_length() {
+    const LATENCY: Duration = Duration::from_millis(300);
+    let faults = r#"{"rules":[{"endpoint":"buildinfo","latency":1.0,"latency_ms":300}]}"#;
+    let mut dev = Dev::start(&["--faults", faults]).await;
+    // The host's own /buildinfo at start was delayed too: count from here.
+    let count = async || stats(&dev).await["delayed"].as_u64().unwrap();
+    let before = count().await;
+    let delayed = timed_buildinfo(&dev).await;
+    assert!(
+        delayed >= LATENCY,
+        "took {delayed:?}, less than the injected {LATENCY:?}"
+    );
+    assert_eq!(count().await, before + 1, "the request was delayed");
+    let off = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .put(format!("{}/_dev/faults", dev.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+    let baseline = timed_buildinfo(&dev).await;
+    println!("buildinfo with 300 ms injected: {delayed:?}; without: {baseline:?}");
+    assert!(baseline < LATENCY, "without the fault it took {baseline:?}");
+    assert_eq!(count().await, before + 1, "no delay once the fault is off");
     assert_eq!(dev.stop().await, Some(0));
 }

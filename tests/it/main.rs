@@ -24,6 +24,7 @@ mod connect_replies;
 mod connect_startup;
 mod dev_data;
 mod dev_faults;
+mod dev_flags;
 mod dev_roundtrip;
 mod dev_support;
 mod echo_backend;

@@ -59,10 +59,42 @@ async fn without_a_token_a_tenant_is_told_which_token_to_give() {
     assert_eq!(o.status.code(), Some(2));
     let e = error_line(&o);
     assert!(
-        e.contains("--as") && e.contains("MOLECULE_WORKSPACE_ID"),
+        e.contains("--as <workspace-id>") && e.contains("MOLECULE_WORKSPACE_ID=<workspace-id>"),
         "{e}"
     );
     assert!(!e.contains("secret-token"), "{e}");
+}
+
+/// A workspace token with no `--as` and no `MOLECULE_WORKSPACE_ID` (a blank one counts as
+/// none): the platform offers no way to ask whose token it is, so send stops before any call
+/// and says exactly what to pass, naming where the token came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_its_workspace_says_to_pass_as_or_the_workspace_id() {
+    let tenant = wiremock::MockServer::start().await;
+    let ws = Uuid::new_v4().to_string();
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("token");
+    super::connect_host::write_private(&token_file, "secret-token");
+    let tf = token_file.display().to_string();
+    let o = send(
+        &[&ws, "hi", "--api-url", &tenant.uri(), "--token-file", &tf],
+        &[("MOLECULE_WORKSPACE_ID", "  ")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = error_line(&o);
+    assert!(e.contains("cannot tell whose token this is"), "{e}");
+    assert!(
+        e.contains(&format!("token file {tf}")),
+        "names the token's source: {e}"
+    );
+    assert!(
+        e.contains("pass --as <workspace-id> or set MOLECULE_WORKSPACE_ID=<workspace-id>"),
+        "{e}"
+    );
+    assert!(!e.contains("secret-token"), "{e}");
+    let calls = tenant.received_requests().await.expect("recorded");
+    assert!(calls.is_empty(), "no platform call was made: {calls:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,6 +122,7 @@ pub async fn faults(
 ) -> Response {
     let plan = app.faults.plan(endpoint);
     if let Some(d) = plan.delay {
+        app.stats.delayed();
         tokio::time::sleep(d).await;
     }
     let conn = req.extensions().get::<ConnHandle>().cloned();
@@ -129,7 +130,7 @@ pub async fn faults(
         return next.run(req).await;
     };
     tracing::debug!(?endpoint, ?fault, "emulator: injecting a fault");
-    app.stats.fault(fault.after_processing());
+    app.stats.fault(fault);
     if fault.after_processing() {
         // The request takes effect; only its answer is lost.
         let _ = next.run(req).await;
