@@ -58,13 +58,8 @@ async fn stats(dev: &Dev) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_before_processing_still_give_exactly_one_reply_per_message() {
-    // 30% in all, half answered 503 and half dropped connections, neither processed. Except
-    // on /a2a: a dropped connection there looks, to the host posting a reply to an agent, like
-    // one lost after processing, and the host deliberately does not post such a reply again (a
-    // push-mode agent would get it twice), so that message would stay unanswered; /a2a gets
-    // its 30% as 503s only.
-    let faults = r#"{"rules":[{"endpoint":"a2a","error_before":0.3},
-        {"error_before":0.15,"drop_before":0.15}]}"#;
+    // 30% on every endpoint, half answered 503 and half dropped connections, neither processed.
+    let faults = r#"{"rules":[{"error_before":0.15,"drop_before":0.15}]}"#;
     let mut dev = Dev::start(&["--faults", faults, "--fault-seed", "11"]).await;
     exchange(&dev).await;
     inbound_once(&dev).await;

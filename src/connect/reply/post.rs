@@ -7,13 +7,13 @@
 //! host exits and the row is delivered again after the fix).
 //!
 //! A reply to an agent is not idempotent for a push-mode target: the platform dispatches a
-//! re-sent message to the agent again (only its log row is deduplicated on `messageId`). So
-//! once a reply may have reached the agent — the POST timed out or broke after it was sent, or
-//! came back with a 5xx other than 503 (502: the platform's dispatch failed midway; 504: a
-//! gateway gave up; others are the push-mode agent's own status, passed through) — it is not
-//! posted again: the row ends [`Posted::Unconfirmed`] and the caller logs it. Failures after
-//! which nothing was dispatched (no connection, 401, 429, and 503, which the platform answers
-//! for a busy, restarting or unreachable target) are retried as for the canvas.
+//! re-sent message to the agent again (only its log row is deduplicated on `messageId`). A
+//! timeout is the one failure that says the agent is probably at work on it (the platform
+//! waits for the agent's whole turn): such a reply is not posted again, the row ends
+//! [`Posted::Unconfirmed`] and the caller logs it. Every other transient failure (no
+//! connection, a broken connection, 401, 429, 5xx) is retried with the same `messageId`:
+//! losing a reply is worse than a rare duplicate, which newer platforms drop for poll-mode
+//! targets and which carries the same id everywhere else.
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -68,18 +68,16 @@ pub enum Posted {
     Abandoned,
 }
 
-/// Whether a push-mode agent may have received a reply that failed this way: it was sent, and
-/// the answer that would say what happened never came (a timeout, a broken connection), or a
-/// 5xx other than 503 came back (see the module doc).
+/// Whether a push-mode agent is probably working on a reply that failed this way: the POST
+/// was sent and timed out waiting for the agent's turn (see the module doc).
 fn may_have_been_processed(e: &PlatformError) -> bool {
-    match e {
-        PlatformError::Transient { cause, .. } => match cause {
-            Transport::Timeout | Transport::Io => true,
-            Transport::Status(status) => *status != 503,
-            Transport::Connect => false,
-        },
-        _ => false,
-    }
+    matches!(
+        e,
+        PlatformError::Transient {
+            cause: Transport::Timeout,
+            ..
+        }
+    )
 }
 
 /// Posts a reply to an agent, retrying only what surely was not processed; `Ok(Err(e))` is a
