@@ -14,7 +14,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::dev_support::{Dev, have};
-use super::support::wait::DEADLINE;
+use super::support::wait::{DEADLINE, until_some};
 
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -55,21 +55,16 @@ impl Browser {
     }
 
     async fn wait_ready(&self) {
-        let end = std::time::Instant::now() + DEADLINE;
-        loop {
+        until_some("chromedriver to become ready", async || {
             let ready = match self.http.get(format!("{}/status", self.base)).send().await {
                 Ok(r) => r.json::<Value>().await.ok(),
                 Err(_) => None,
             };
-            if ready.is_some_and(|v| v["value"]["ready"] == true) {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "chromedriver never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            ready
+                .is_some_and(|v| v["value"]["ready"] == true)
+                .then_some(())
+        })
+        .await
     }
 
     async fn new_session(&mut self) {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use super::support::wait::DEADLINE;
+use super::support::wait::until_some;
 
 /// The workspace the host serves in these tests.
 pub const WS: &str = "11111111-2222-3333-4444-555555555555";
@@ -282,17 +282,7 @@ impl Platform {
         what: &str,
         mut check: impl FnMut(&[Request]) -> Option<T>,
     ) -> T {
-        let end = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Some(v) = check(&self.requests().await) {
-                return v;
-            }
-            assert!(
-                tokio::time::Instant::now() < end,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_some(what, async || check(&self.requests().await)).await
     }
 
     /// Waits until `n` replies (agent and canvas) were posted; returns the texts in order.

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::dev_support::{Dev, stderr, stdout};
-use super::support::wait::{DEADLINE, until};
+use super::support::wait::{until, until_some};
 
 /// Whether a JSON log event's message contains `text`.
 fn logged(dev: &Dev, text: &str) -> bool {
@@ -91,14 +91,10 @@ async fn retention_prunes_rows_and_the_host_recovers_its_pruned_cursor() {
         })
     };
     // Polls the feed: no event announces a prune besides the log line, which any row fires.
-    let end = std::time::Instant::now() + DEADLINE;
-    while has_old(&dev.feed(&dev.agent).await) {
-        assert!(
-            std::time::Instant::now() < end,
-            "the row of \"old\" was never pruned"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until_some("the row of \"old\" to be pruned", async || {
+        (!has_old(&dev.feed(&dev.agent).await)).then_some(())
+    })
+    .await;
     assert!(logged(&dev, "activity rows past retention"));
     until("the 410 recovery of the pruned cursor", || {
         logged(&dev, "the cursor row is gone from the platform (410)")

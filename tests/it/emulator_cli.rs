@@ -55,7 +55,7 @@ fn malformed_fault_settings_are_a_config_error() {
 /// after the delay the workspace is removed (410 on `GET /workspaces/<id>`).
 #[tokio::test]
 async fn flags_arm_the_one_shot_faults() {
-    use super::support::wait::DEADLINE;
+    use super::support::wait::until_some;
     let mut child = Command::new(env!("CARGO_BIN_EXE_molecule"))
         .args([
             "emulator",
@@ -114,20 +114,16 @@ async fn flags_arm_the_one_shot_faults() {
     };
     assert_eq!(read().await.expect("read").status(), 410, "gone once");
     assert_eq!(read().await.expect("read").status(), 200, "only once");
-    let end = std::time::Instant::now() + DEADLINE;
-    loop {
+    until_some("the workspace's removal", async || {
         let r = http
             .get(format!("{base}/workspaces/{id}"))
             .bearer_auth(token)
             .send()
             .await
             .expect("workspace");
-        if r.status() == 410 {
-            break;
-        }
-        assert!(std::time::Instant::now() < end, "never removed");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (r.status() == 410).then_some(())
+    })
+    .await;
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -18,8 +18,17 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
 /// Polls `cond` until it holds, failing the test after [`DEADLINE`]. For conditions that no
 /// event announces (a counter, a process disappearing).
 pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    until_some(what, async || cond().then_some(())).await
+}
+
+/// Polls the asynchronous `probe` (an HTTP read, say) until it gives a value, failing the test
+/// after [`DEADLINE`]. The one polling loop of the tests: every other wait is built on it.
+pub async fn until_some<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     let end = Instant::now() + DEADLINE;
-    while !cond() {
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
         assert!(Instant::now() < end, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
