@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::connect_host::Site;
 use super::connect_platform::{PEER, Platform, WS, message};
-use super::peers_support::{mount_registry, report, script, start_with};
+use super::peers_support::{mount_registry, reply_texts, report, script, start_with};
 use super::support::wait::until;
 
 fn mode(path: &Path) -> u32 {
@@ -199,16 +199,7 @@ async fn a_client_gone_mid_wait_leaves_the_late_answer_to_the_backend() {
     platform.push(json!({"source_id": PEER, "peer_name": "Peer",
                          "request_body": message("answered late", None, Some(meta))}));
     host.wait_handled(2).await;
-    let texts: Vec<String> = platform
-        .replies()
-        .await
-        .iter()
-        .filter_map(|b| {
-            b.pointer("/params/message/parts/0/text")?
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let texts: Vec<String> = reply_texts(&platform).await;
     assert!(
         texts
             .iter()

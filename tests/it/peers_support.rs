@@ -115,3 +115,17 @@ pub async fn sends_to(platform: &Platform, target: &str) -> Vec<Value> {
         .filter(|b| b["params"]["message"]["role"] == "user")
         .collect()
 }
+
+/// The first text part of each reply posted to an agent, in order.
+pub async fn reply_texts(platform: &Platform) -> Vec<String> {
+    platform
+        .replies()
+        .await
+        .iter()
+        .filter_map(|b| {
+            b.pointer("/params/message/parts/0/text")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}

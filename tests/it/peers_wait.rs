@@ -8,7 +8,9 @@ use wiremock::ResponseTemplate;
 
 use super::connect_host::Site;
 use super::connect_platform::{PEER, PEER2, Platform, message};
-use super::peers_support::{class, code, mount_registry, report, script, sends_to, start};
+use super::peers_support::{
+    class, code, mount_registry, reply_texts, report, script, sends_to, start,
+};
 
 /// Waits for the first peers/send to `target` and returns its message.
 async fn sent_message(platform: &Platform, target: &str) -> Value {
@@ -62,15 +64,9 @@ async fn the_answer_row_completes_the_wait_and_is_not_dispatched() {
     host.wait_handled(1).await;
     platform.more_polls(3).await;
     assert_eq!(host.handled().len(), 1, "only the script row was handled");
-    let dispatched: Vec<String> = platform
-        .replies()
+    let dispatched: Vec<String> = reply_texts(&platform)
         .await
-        .iter()
-        .filter_map(|b| {
-            b.pointer("/params/message/parts/0/text")?
-                .as_str()
-                .map(str::to_owned)
-        })
+        .into_iter()
         .filter(|t| t.starts_with("peer-backend got"))
         .collect();
     assert!(
@@ -134,16 +130,7 @@ async fn senders_without_peer_info_are_looked_up_once_per_ttl() {
         platform.push(json!({"source_id": from, "request_body": message(text, Some(text), None)}));
     }
     host.wait_handled(4).await;
-    let texts: Vec<String> = platform
-        .replies()
-        .await
-        .iter()
-        .filter_map(|b| {
-            b.pointer("/params/message/parts/0/text")?
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let texts: Vec<String> = reply_texts(&platform).await;
     for t in ["one", "two"] {
         assert!(
             texts.contains(&format!("peer-backend got: {t} (from Peer/reviewer)")),
@@ -188,16 +175,7 @@ async fn a_slow_registry_does_not_hold_dispatch_and_rows_with_peer_info_need_no_
     platform.push(json!({"source_id": PEER, "request_body": message("quick", None, None)}));
     platform.agent_says(PEER2, "named", None);
     host.wait_handled(2).await;
-    let texts: Vec<String> = platform
-        .replies()
-        .await
-        .iter()
-        .filter_map(|b| {
-            b.pointer("/params/message/parts/0/text")?
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let texts: Vec<String> = reply_texts(&platform).await;
     assert!(
         texts.contains(&"peer-backend got: quick (from -/-)".to_owned()),
         "{texts:?}"
