@@ -13,7 +13,8 @@ use super::connect_host::{FAST, Host, Site, write_private};
 use super::peers_support::{PEER_BACKEND, PEER_FAST, script};
 use super::support::wait::until;
 
-async fn pair(compat: Compat) -> (Emulator, CreatedWorkspace, CreatedWorkspace) {
+/// A planner ("alpha") and its child ("beta", a researcher), both in poll mode.
+pub(super) async fn pair(compat: Compat) -> (Emulator, CreatedWorkspace, CreatedWorkspace) {
     let emu = Emulator::start(EmulatorConfig::for_compat(compat))
         .await
         .expect("emulator");

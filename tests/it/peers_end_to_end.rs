@@ -2,32 +2,13 @@
 //! the Python and Node delegate examples relaying an echo's answer through the host methods,
 //! and `molecule mcp` reaching a host through the socket that host really serves.
 
-use molecule::emulator::{
-    CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs, WorkspaceSpec,
-};
+use molecule::emulator::{Compat, CreatedWorkspace, DevMessage, Emulator, SendAs};
 use serde_json::{Value, json};
 
 use super::connect_host::{FAST, Host, Site, echo, write_private};
 use super::mcp_support::{McpClient, result_text};
+use super::peers_emulator::pair;
 use super::support::wait::until;
-
-/// A planner ("alpha") and its child ("beta"), both in poll mode.
-async fn pair() -> (Emulator, CreatedWorkspace, CreatedWorkspace) {
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("emulator");
-    let spec = |name: &str, parent| WorkspaceSpec {
-        name: Some(name.into()),
-        parent_id: parent,
-        delivery_mode: Some(DeliveryMode::Poll),
-        ..WorkspaceSpec::default()
-    };
-    let a = emu.create_workspace(spec("alpha", None)).expect("alpha");
-    let b = emu
-        .create_workspace(spec("beta", Some(a.id)))
-        .expect("beta");
-    (emu, a, b)
-}
 
 /// `molecule connect` serving `ws` with `backend`; `env` adds variables (the runtime dir).
 fn serve(
@@ -68,7 +49,7 @@ fn canvas_texts(emu: &Emulator, ws: &CreatedWorkspace) -> Vec<String> {
 
 /// A person asks alpha (running `delegate`); alpha asks beta (the echo) and relays its answer.
 async fn delegate_relays_the_answer(delegate: &str) {
-    let (emu, a, b) = pair().await;
+    let (emu, a, b) = pair(Compat::New).await;
     let (site_a, site_b) = (Site::new(), Site::new());
     let host_a = serve(&emu, &a, &site_a, delegate, &[]);
     let host_b = serve(&emu, &b, &site_b, &echo(), &[]);
@@ -110,7 +91,7 @@ async fn the_node_delegate_relays_a_peers_answer() {
 
 #[tokio::test]
 async fn molecule_mcp_calls_peers_through_the_hosts_real_socket() {
-    let (emu, a, b) = pair().await;
+    let (emu, a, b) = pair(Compat::New).await;
     let (site_a, site_b) = (Site::new(), Site::new());
     let runtime = tempfile::tempdir().expect("runtime dir");
     let xdg = runtime.path().display().to_string();
