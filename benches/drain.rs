@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use molecule::emulator::{
+use molecule_emulator::{
     CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs, WorkspaceSpec,
 };
 use molecule_protocol::time::parse_rfc3339;
@@ -185,11 +185,11 @@ async fn drain(rows: usize, concurrency: usize) -> anyhow::Result<()> {
 async fn latency(rows: usize) -> anyhow::Result<()> {
     let s = setup().await?;
     let host = s.host(&[]).await?;
-    let mut rng = molecule::rng::Rng::seeded(7);
+    let mut rng = fastrand::Rng::with_seed(7);
     for i in 0..rows {
         s.send(format!("latency {i}"), i % CONVERSATIONS).await?;
         // Exponential gaps (mean 50 ms) so arrivals do not lock onto the poll ticks.
-        let gap = -0.05 * (1.0 - rng.next_f64()).ln();
+        let gap = -0.05 * (1.0 - rng.f64()).ln();
         tokio::time::sleep(Duration::from_secs_f64(gap)).await;
     }
     s.wait_replies(rows, |_| {}).await;

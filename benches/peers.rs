@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use molecule::emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
+use molecule_emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
 use serde_json::{Value, json};
 
 const MOLECULE: &str = env!("CARGO_BIN_EXE_molecule");

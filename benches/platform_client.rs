@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench -p molecule --bench platform_client`
 
-use molecule::platform::{ActivityQuery, PlatformClient, PlatformConfig, TokenSource};
+use molecule_host::platform::{ActivityQuery, PlatformClient, PlatformConfig, TokenSource};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

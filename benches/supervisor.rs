@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use molecule::backend::{BackendCommand, CallOptions, Supervisor, SupervisorConfig};
+use molecule_host::backend::{BackendCommand, CallOptions, Supervisor, SupervisorConfig};
 use molecule_protocol::HandleA2aParams;
 use serde_json::json;
 

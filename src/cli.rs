@@ -1,8 +1,8 @@
 //! The command line: one subcommand per job, each defined in its own module.
 
-use crate::exit;
 use crate::logging::LogFormat;
 use clap::{Parser, Subcommand};
+use molecule_host::exit;
 use std::process::ExitCode;
 
 /// Attach an agent written in any language to the Molecule AI platform.
@@ -44,7 +44,7 @@ pub enum Command {
     EchoBackend,
     /// Run the local platform emulator alone (what `molecule dev` starts).
     #[command(name = "emulator", hide = true)]
-    Emulator(crate::emulator::cli::EmulatorArgs),
+    Emulator(crate::emulator::EmulatorArgs),
     /// Serve the workspace's peer calls to an agent as MCP tools over stdio (for tools a
     /// backend starts; reads the host's socket from MOLECULE_HOST_SOCKET).
     Mcp(crate::mcp::McpArgs),
@@ -64,7 +64,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Dev(args) => crate::dev::main(*args, cli.log_format),
         Command::Send(args) => crate::send::main(*args, cli.log_format),
         Command::EchoBackend => molecule_echo::run(),
-        Command::Emulator(args) => crate::emulator::cli::run(args),
+        Command::Emulator(args) => crate::emulator::run(args),
         Command::Mcp(args) => crate::mcp::main(args),
     }
 }

@@ -1,23 +1,18 @@
-//! The `molecule` host: attaches a workspace of the Molecule AI platform to a backend process
-//! written in any language.
+//! The `molecule` command line: attaches a workspace of the Molecule AI platform to a backend
+//! process written in any language. Each subcommand is a module here that wires the crates
+//! together: the host (`molecule_host`) serves a workspace, the emulator (`molecule_emulator`)
+//! is the local platform of `molecule dev`.
 //!
-//! Start at [`run`]; `ARCHITECTURE.md` at the repository root maps the modules.
+//! Start at [`run`]; `ARCHITECTURE.md` at the repository root maps the crates and modules.
 
-pub mod backend;
-pub mod backoff;
 pub mod check;
 pub mod cli;
 pub mod connect;
 pub mod dev;
 pub mod emulator;
-pub mod exit;
 pub mod logging;
 pub mod mcp;
-pub mod peers;
-pub mod platform;
-pub mod rng;
 pub mod send;
-pub mod signal;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -35,7 +30,7 @@ where
             // --help and --version are "errors" to clap but succeed.
             let _ = e.print();
             if e.use_stderr() {
-                ExitCode::from(exit::CONFIG)
+                ExitCode::from(molecule_host::exit::CONFIG)
             } else {
                 ExitCode::SUCCESS
             }

@@ -1,7 +1,7 @@
 //! A2A v0.3 message and part shapes, emitted strictly (`kind` everywhere, camelCase keys).
 //!
-//! What arrives from the platform is read tolerantly by [`crate::normalize`], which turns every
-//! spelling seen in the wild into these types.
+//! What arrives from the platform is read tolerantly by the host (`molecule_host::normalize`),
+//! which turns every spelling seen in the wild into these types.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -7,7 +7,6 @@ pub mod host_methods;
 pub mod jsonrpc;
 pub mod keys;
 pub mod methods;
-pub mod normalize;
 #[cfg(feature = "schemars")]
 pub mod schema;
 pub mod time;

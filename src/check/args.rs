@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::catalog::CheckId;
 use super::plan::{Settings, Timers};
-use crate::backend::BackendCommand;
+use molecule_host::backend::BackendCommand;
 
 /// How the output ends: what each outcome means, and the exit codes.
 const AFTER_HELP: &str = "\

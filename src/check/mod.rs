@@ -5,7 +5,7 @@
 //! every line the backend writes and can send what the host never would (a request before
 //! `initialize`, a cancel for an unknown id, a newer protocol version). Process handling
 //! (spawning in a process group, the stop ladder, finding descendants) is the supervisor's
-//! [`BackendProcess`](crate::backend::BackendProcess).
+//! [`BackendProcess`](molecule_host::backend::BackendProcess).
 //!
 //! - [`catalog`]: the checks, their ids and tiers;
 //! - [`session`]: one backend process under test, and its [`record`] (every line, classified);
@@ -29,8 +29,8 @@ pub use report::Report;
 
 use std::process::ExitCode;
 
-use crate::backend::BackendCommand;
-use crate::exit::{self, HasExitCode};
+use molecule_host::backend::BackendCommand;
+use molecule_host::exit::{self, HasExitCode};
 
 /// Runs `molecule backend-check`.
 pub fn run(args: CheckArgs) -> ExitCode {

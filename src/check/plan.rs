@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use molecule_protocol::InitializeParams;
 use uuid::Uuid;
 
-use crate::backend::{
+use molecule_host::backend::{
     BackendCommand, EnvConfig, HostVars, SupervisorConfig, backend_env, initialize_params,
 };
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::catalog::{CheckId, Tier};
 use super::outcome::{Pass, Verdict};
 use super::session::human;
-use crate::exit;
+use molecule_host::exit;
 
 /// The result of one check.
 #[derive(Debug)]

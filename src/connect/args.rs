@@ -122,7 +122,7 @@ pub struct ConnectArgs {
     pub tuning: TuningArgs,
     /// The host methods served to the backend (peer calls).
     #[command(flatten)]
-    pub peers: crate::peers::PeerArgs,
+    pub peers: super::PeerArgs,
 }
 
 /// Hidden settings: every timer, so tests run the one under test in milliseconds.

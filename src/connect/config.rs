@@ -1,175 +1,56 @@
-//! The validated configuration of one `molecule connect`, built from [`ConnectArgs`] (the
-//! command line) or directly by code that runs connect in-process (`molecule dev`).
-//!
-//! Every refusal is one line naming the flag and the environment variable to fix.
+//! `molecule connect`'s command line validated into the host's [`Config`]: every refusal is one
+//! line naming the flag and the environment variable to fix.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::backend::{self, BackendCommand, Lookup, RestartPolicy};
-use crate::platform::{PlatformConfig, Secret};
+use molecule_host::backend::{BackendCommand, Lookup};
+use molecule_host::connect::settings::{HEARTBEAT_LIMIT, MAX_BATCH, parse_duration};
+use molecule_host::connect::{Config, ConfigError, ConnectError, TOKEN_ENV, TokenSetting};
+use molecule_host::platform::{PlatformConfig, Secret};
 
 use super::args::ConnectArgs;
-use super::settings::{HEARTBEAT_LIMIT, MAX_BATCH, Settings, parse_duration};
+use super::config_values;
 
-/// The environment variable that may hold the token.
-pub const TOKEN_ENV: &str = "MOLECULE_WORKSPACE_TOKEN";
-
-/// A setting that is missing or cannot be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required setting is absent.
-    #[error("missing {what}: give {flag} or set {env}")]
-    Missing {
-        /// What it is.
-        what: &'static str,
-        /// The flag.
-        flag: &'static str,
-        /// The environment variable.
-        env: &'static str,
-    },
-    /// A value that cannot be parsed or is out of range.
-    #[error("invalid {flag} / {env} value {value:?}: expected {expected}")]
-    Invalid {
-        /// The flag.
-        flag: &'static str,
-        /// The environment variable.
-        env: String,
-        /// What was given.
-        value: String,
-        /// What would be accepted.
-        expected: String,
-    },
-    /// No token anywhere.
-    #[error(
-        "missing workspace token: give --token-file PATH or set {TOKEN_ENV} \
-         (or MOLECULE_TOKEN_FILE)"
-    )]
-    NoToken,
-    /// Both a token file and a token value.
-    #[error("give the token one way: --token-file or --token, not both")]
-    TwoTokens,
-    /// A `--backend-env` that is not `KEY=VALUE`.
-    #[error("invalid --backend-env {0:?}: expected KEY=VALUE")]
-    BackendEnv(String),
-    /// No default state directory on this system.
-    #[error(
-        "cannot find a state directory for this user: give --state-dir or set MOLECULE_STATE_DIR"
-    )]
-    NoStateDir,
-}
-
-impl crate::exit::HasExitCode for ConfigError {
-    fn exit_code(&self) -> u8 {
-        crate::exit::CONFIG
+/// Validates the command line into a [`Config`]; `env` reads the environment (the token
+/// variable).
+pub fn from_args(
+    args: &ConnectArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConnectError> {
+    let workspace = required(
+        &args.workspace_id,
+        "workspace id",
+        "the WORKSPACE_ID argument",
+        "MOLECULE_WORKSPACE_ID",
+    )?;
+    let api_url = required(
+        &args.api_url,
+        "platform API URL",
+        "--api-url",
+        "MOLECULE_API_URL",
+    )?;
+    let cmdline = required(
+        &args.backend_cmd,
+        "backend command",
+        "--backend-cmd",
+        "MOLECULE_BACKEND_CMD",
+    )?;
+    let mut platform = PlatformConfig::new(api_url, workspace)?;
+    if let Some(origin) = &args.origin {
+        platform = platform.with_origin(origin)?;
     }
-}
-
-/// Where the token comes from.
-#[derive(Clone, Debug)]
-pub enum TokenSetting {
-    /// A file, re-read after a 401.
-    File(PathBuf),
-    /// A value; `origin` names it in messages (`--token`, `MOLECULE_WORKSPACE_TOKEN`, or an
-    /// in-process caller).
-    Value {
-        /// The token.
-        token: Secret,
-        /// Where it came from.
-        origin: String,
-    },
-    /// None was given: use the token a previous run saved in the state directory, if any.
-    Saved,
-}
-
-/// How to run the backend.
-#[derive(Clone, Debug)]
-pub struct BackendSettings {
-    /// The command.
-    pub command: BackendCommand,
-    /// Extra variables, applied last.
-    pub env: Vec<(OsString, OsString)>,
-    /// The supervisor's timers.
-    pub timeouts: backend::Timeouts,
-    /// Restarts and the breaker.
-    pub restart: RestartPolicy,
-}
-
-/// Everything one `molecule connect` needs.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The platform and the workspace.
-    pub platform: PlatformConfig,
-    /// The token.
-    pub token: TokenSetting,
-    /// The backend.
-    pub backend: BackendSettings,
-    /// The state directory; `None` picks the user's default.
-    pub state_dir: Option<PathBuf>,
-    /// Intervals and limits.
-    pub settings: Settings,
-    /// Check everything, then exit instead of serving.
-    pub dry_run: bool,
-}
-
-impl Config {
-    /// A configuration with the default settings.
-    pub fn new(platform: PlatformConfig, token: TokenSetting, command: BackendCommand) -> Self {
-        Config {
-            platform,
-            token,
-            backend: BackendSettings {
-                command,
-                env: Vec::new(),
-                timeouts: backend::Timeouts::default(),
-                restart: RestartPolicy::default(),
-            },
-            state_dir: None,
-            settings: Settings::default(),
-            dry_run: false,
-        }
+    if let Some(org) = &args.org_id {
+        platform = platform.with_org_id(org)?;
     }
-
-    /// Validates the command line; `env` reads the environment (the token variable).
-    pub fn from_args(
-        args: &ConnectArgs,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, super::ConnectError> {
-        let workspace = required(
-            &args.workspace_id,
-            "workspace id",
-            "the WORKSPACE_ID argument",
-            "MOLECULE_WORKSPACE_ID",
-        )?;
-        let api_url = required(
-            &args.api_url,
-            "platform API URL",
-            "--api-url",
-            "MOLECULE_API_URL",
-        )?;
-        let cmdline = required(
-            &args.backend_cmd,
-            "backend command",
-            "--backend-cmd",
-            "MOLECULE_BACKEND_CMD",
-        )?;
-        let mut platform = PlatformConfig::new(api_url, workspace)?;
-        if let Some(origin) = &args.origin {
-            platform = platform.with_origin(origin)?;
-        }
-        if let Some(org) = &args.org_id {
-            platform = platform.with_org_id(org)?;
-        }
-        let token = token_setting(args, &env)?;
-        let command = BackendCommand::parse_in(cmdline, &Lookup::from_process())?;
-        let mut config = Config::new(platform, token, command);
-        config.backend.env = backend_env(&args.backend_env)?;
-        config.state_dir = args.state_dir.clone();
-        config.dry_run = args.dry_run;
-        super::config_values::apply(args, &mut config)?;
-        Ok(config)
-    }
+    let token = token_setting(args, &env)?;
+    let command = BackendCommand::parse_in(cmdline, &Lookup::from_process())?;
+    let mut config = Config::new(platform, token, command);
+    config.backend.env = backend_env(&args.backend_env)?;
+    config.state_dir = args.state_dir.clone();
+    config.dry_run = args.dry_run;
+    config_values::apply(args, &mut config)?;
+    Ok(config)
 }
 
 fn required<'a>(
@@ -222,7 +103,7 @@ fn backend_env(pairs: &[String]) -> Result<Vec<(OsString, OsString)>, ConfigErro
 }
 
 /// The environment variable behind `flag`: `--poll-interval` → `MOLECULE_POLL_INTERVAL`.
-pub(super) fn env_of(flag: &str) -> String {
+pub(crate) fn env_of(flag: &str) -> String {
     let name = flag
         .trim_start_matches('-')
         .to_ascii_uppercase()
@@ -232,7 +113,7 @@ pub(super) fn env_of(flag: &str) -> String {
 
 /// Reads one optional setting with `parse`, naming `flag` and its variable when it is
 /// malformed.
-pub(super) fn parse_with<T>(
+pub(crate) fn parse_with<T>(
     value: &Option<String>,
     flag: &'static str,
     expected: &str,
@@ -279,7 +160,7 @@ pub(crate) fn number(
 }
 
 /// Refuses a heartbeat interval the platform would call stale.
-pub(super) fn check_heartbeat(value: &Option<String>, every: Duration) -> Result<(), ConfigError> {
+pub(crate) fn check_heartbeat(value: &Option<String>, every: Duration) -> Result<(), ConfigError> {
     if every >= HEARTBEAT_LIMIT || every.is_zero() {
         return Err(ConfigError::Invalid {
             flag: "--heartbeat-interval",
@@ -294,4 +175,4 @@ pub(super) fn check_heartbeat(value: &Option<String>, every: Duration) -> Result
 }
 
 /// The largest batch, for messages.
-pub(super) const BATCH_MAX: u64 = MAX_BATCH as u64;
+pub(crate) const BATCH_MAX: u64 = MAX_BATCH as u64;

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use super::args::ConnectArgs;
-use super::config::{BATCH_MAX, Config, ConfigError, check_heartbeat, duration, number};
+use molecule_host::connect::{Config, ConfigError};
+
+use super::config::{BATCH_MAX, check_heartbeat, duration, number};
 
 /// Sets every timer and limit given on the command line; the others keep their defaults.
 pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
@@ -91,7 +93,8 @@ fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::super::args::ConnectArgs;
-    use super::super::{Config, ConnectError};
+    use super::super::config::from_args;
+    use molecule_host::connect::{ConnectError, TokenSetting};
     use std::time::Duration;
 
     fn args(extra: impl FnOnce(&mut ConnectArgs)) -> ConnectArgs {
@@ -107,7 +110,7 @@ mod tests {
     }
 
     fn error(extra: impl FnOnce(&mut ConnectArgs)) -> String {
-        match Config::from_args(&args(extra), |_| None) {
+        match from_args(&args(extra), |_| None) {
             Ok(_) => panic!("accepted"),
             Err(e) => e.to_string(),
         }
@@ -115,7 +118,7 @@ mod tests {
 
     #[test]
     fn values_are_parsed_and_defaults_kept() {
-        let c = Config::from_args(
+        let c = from_args(
             &args(|a| {
                 a.poll_interval = Some("250ms".into());
                 a.batch_size = Some("500".into());
@@ -154,14 +157,14 @@ mod tests {
 
     #[test]
     fn the_token_comes_from_one_place() {
-        let c = Config::from_args(&args(|a| a.token_file = None), |k| {
+        let c = from_args(&args(|a| a.token_file = None), |k| {
             (k == "MOLECULE_WORKSPACE_TOKEN").then(|| "t".to_owned())
         })
         .unwrap();
         assert!(
-            matches!(c.token, super::super::TokenSetting::Value { ref origin, .. } if origin == "MOLECULE_WORKSPACE_TOKEN")
+            matches!(c.token, TokenSetting::Value { ref origin, .. } if origin == "MOLECULE_WORKSPACE_TOKEN")
         );
-        let both = Config::from_args(&args(|a| a.token = Some("x".into())), |_| None);
+        let both = from_args(&args(|a| a.token = Some("x".into())), |_| None);
         assert!(matches!(both, Err(ConnectError::Config(_))));
     }
 }

@@ -29,8 +29,8 @@ pub struct DevArgs {
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Which platform generation to imitate.
-    #[arg(long, value_enum, default_value_t = crate::emulator::cli::CompatArg::New)]
-    pub compat: crate::emulator::cli::CompatArg,
+    #[arg(long, value_enum, default_value_t = crate::emulator::CompatArg::New)]
+    pub compat: crate::emulator::CompatArg,
     /// Fault injection as JSON, e.g. '{"rules":[{"error_before":0.3}]}'.
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
@@ -46,7 +46,7 @@ pub struct DevArgs {
     pub org_id: Option<String>,
     /// Retention and the one-shot faults.
     #[command(flatten)]
-    pub armed: crate::emulator::cli::ArmedArgs,
+    pub armed: crate::emulator::ArmedArgs,
     /// Timers in milliseconds, for tests.
     #[command(flatten)]
     pub timers: DevTimers,

@@ -1,7 +1,7 @@
 //! `molecule dev`: try an agent in one command, with no platform at hand.
 //!
-//! It starts the [emulator](crate::emulator) in-process on 127.0.0.1, creates an agent
-//! workspace and a peer ([`workspaces`]), runs [`connect::serve`](crate::connect::serve)
+//! It starts the [emulator](molecule_emulator) in-process on 127.0.0.1, creates an agent
+//! workspace and a peer ([`workspaces`]), runs [`connect::serve`](molecule_host::connect::serve)
 //! in-process against it with the backend (the embedded echo by default), and once the agent
 //! is served prints the chat page's URL and a `molecule send` line ([`banner`]). The first
 //! SIGINT/SIGTERM stops it gracefully (exit 0).

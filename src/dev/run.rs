@@ -6,15 +6,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{BackendCommand, Lookup};
-use crate::connect::{self, Config, ConnectError, TokenSetting};
-use crate::emulator::cli::{CompatArg, EmulatorArgs};
-use crate::emulator::{Emulator, EmulatorError};
-use crate::exit::{self, HasExitCode};
+use crate::connect;
+use crate::emulator::{CompatArg, EmulatorArgs};
 use crate::logging::{self, LogFormat};
-use crate::peers::PeerSettings;
-use crate::platform::PlatformConfig;
-use crate::signal::Shutdown;
+use molecule_emulator::{Emulator, EmulatorError};
+use molecule_host::backend::{BackendCommand, Lookup};
+use molecule_host::connect::{Config, ConnectError, TokenSetting};
+use molecule_host::exit::{self, HasExitCode};
+use molecule_host::peers::PeerSettings;
+use molecule_host::platform::PlatformConfig;
+use molecule_host::signal::Shutdown;
 
 use super::args::DevArgs;
 use super::banner::Banner;
@@ -117,7 +118,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     };
     let (mut hooks, socket) = connect::peer_hooks(PeerSettings::default(), ws_agent);
     hooks.on_ready = Some(Arc::new(move || banner.print()));
-    let served = connect::serve(config, shutdown, hooks).await;
+    let served = molecule_host::connect::serve(config, shutdown, hooks).await;
     drop(socket);
     emu.shutdown().await;
     Ok(served?)

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::emulator::{DeliveryMode, Emulator, EmulatorError, WorkspaceSpec};
-use crate::platform::{Secret, TokenError, store_token};
+use molecule_emulator::{DeliveryMode, Emulator, EmulatorError, WorkspaceSpec};
+use molecule_host::platform::{Secret, TokenError, store_token};
 
 /// Where the ids are kept in the emulator's state.
 const META_KEY: &str = "molecule-dev:workspaces";

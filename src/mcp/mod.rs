@@ -17,8 +17,8 @@ pub mod client;
 pub mod server;
 pub mod tools;
 
-use crate::exit;
 use clap::Args;
+use molecule_host::exit;
 use rmcp::ServiceExt;
 use std::path::PathBuf;
 use std::process::ExitCode;

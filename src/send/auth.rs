@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::platform::{PlatformConfig, TokenSource};
+use molecule_host::platform::{PlatformConfig, TokenSource};
 
 use super::args::SendArgs;
 use super::error::SendError;
@@ -91,10 +91,10 @@ fn user_token(
     if let Some(path) = &args.token_file {
         return Ok(Some(TokenSource::from_file(path)?));
     }
-    match env(crate::connect::config::TOKEN_ENV).filter(|v| !v.trim().is_empty()) {
+    match env(molecule_host::connect::TOKEN_ENV).filter(|v| !v.trim().is_empty()) {
         Some(v) => Ok(Some(TokenSource::from_value(
             &v,
-            crate::connect::config::TOKEN_ENV,
+            molecule_host::connect::TOKEN_ENV,
         )?)),
         None => Ok(None),
     }

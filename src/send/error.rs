@@ -1,7 +1,7 @@
 //! Why `molecule send` failed, and the exit code of each reason.
 
-use crate::exit::{self, HasExitCode};
-use crate::platform::{self, PlatformError, TokenError};
+use molecule_host::exit::{self, HasExitCode};
+use molecule_host::platform::{self, PlatformError, TokenError};
 
 /// A failed send.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 //! - [`auth`]: who sends and with which token (asked of `molecule dev` when none is given);
 //! - [`wait`]: finding the reply in a feed.
 //!
-//! Every platform call goes through [`crate::platform::PlatformClient`]. The message is posted
+//! Every platform call goes through [`molecule_host::platform::PlatformClient`]. The message is posted
 //! to `POST /workspaces/<target>/a2a` and retried on transient errors with the same
 //! `messageId`.
 
@@ -25,8 +25,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::exit;
-use crate::platform::{
+use molecule_host::exit;
+use molecule_host::platform::{
     A2aAnswer, Call, PlatformClient, PlatformConfig, PlatformError, RetryPolicy, TokenSource, retry,
 };
 

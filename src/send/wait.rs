@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::platform::{ActivityQuery, ActivityRow, PlatformClient, PlatformError};
+use molecule_host::platform::{ActivityQuery, ActivityRow, PlatformClient, PlatformError};
 
 use super::auth::Sender;
 

@@ -4,8 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use molecule::backend::{BackendCommand, CommandError, Lookup};
-use molecule::exit::HasExitCode;
+use molecule_host::backend::{BackendCommand, CommandError, Lookup};
+use molecule_host::exit::HasExitCode;
 
 fn script(path: &Path, mode: u32) {
     std::fs::write(path, "#!/bin/sh\nexit 0\n").expect("write the script");
@@ -26,7 +26,7 @@ fn an_empty_command_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = BackendCommand::parse_in(" \t ", &lookup(dir.path())).unwrap_err();
     assert_eq!(err, CommandError::Empty);
-    assert_eq!(err.exit_code(), molecule::exit::CONFIG);
+    assert_eq!(err.exit_code(), molecule_host::exit::CONFIG);
     assert!(err.to_string().contains("--backend-cmd"), "{err}");
 }
 
@@ -35,7 +35,7 @@ fn unbalanced_quotes_are_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = BackendCommand::parse_in("python3 'my agent.py", &lookup(dir.path())).unwrap_err();
     assert!(matches!(err, CommandError::BadQuoting { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), molecule::exit::CONFIG);
+    assert_eq!(err.exit_code(), molecule_host::exit::CONFIG);
     assert!(err.to_string().contains("python3 'my agent.py"), "{err}");
 }
 
@@ -50,7 +50,7 @@ fn a_missing_program_says_where_it_was_looked_for() {
         text.contains(&format!("PATH: {}/bin:/usr/bin:/bin", dir.path().display())),
         "{text}"
     );
-    assert_eq!(err.exit_code(), molecule::exit::BACKEND_START);
+    assert_eq!(err.exit_code(), molecule_host::exit::BACKEND_START);
 
     let err = BackendCommand::parse_in("./agents/missing", &l).unwrap_err();
     let want = dir.path().join("agents/missing");

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use molecule::backend::{CallError, CallOptions, ExitCause, ProtocolViolation, descendants};
+use molecule_host::backend::{CallError, CallOptions, ExitCause, ProtocolViolation, descendants};
 use molecule_protocol::methods::CancelReason;
 
 use crate::support::backend::{Running, Setup, reply_text};
@@ -136,7 +136,7 @@ async fn a_backend_that_ignores_sigterm_is_killed() {
     let pid = run.pid();
     let report = within("shutdown", run.sup.shutdown(true)).await;
     let stop = report.stop.expect("a backend was running");
-    assert_eq!(stop.step, molecule::backend::StopStep::Killed);
+    assert_eq!(stop.step, molecule_host::backend::StopStep::Killed);
     assert_eq!(
         stop.status
             .and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use molecule::backend::{
+use molecule_host::backend::{
     CallError, ProcInfo, State, StopStep, Unavailable, descendants, descendants::same_process,
 };
 use molecule_protocol::methods::CancelReason;
@@ -196,7 +196,7 @@ async fn shutdown_leaves_no_descendant_even_outside_the_group() {
             p.name
         );
     }
-    let table = molecule::backend::process_table().unwrap();
+    let table = molecule_host::backend::process_table().unwrap();
     assert!(
         !table.iter().any(|p| p.pgid == leader as i32),
         "nothing is left in the group"
@@ -225,7 +225,7 @@ async fn status_names_the_running_backend() {
     assert_eq!(status.crashes, 0);
     assert_eq!(status.last_error, None);
     let pid = status.pid.unwrap();
-    let proc = molecule::backend::descendants::read_proc(pid as i32).unwrap();
+    let proc = molecule_host::backend::descendants::read_proc(pid as i32).unwrap();
     assert_eq!(
         proc.pgid, pid as i32,
         "the backend leads its own process group"

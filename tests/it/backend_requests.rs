@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
-use molecule::backend::{CallError, CallOptions, HostCall, RequestScope};
+use molecule_host::backend::{CallError, CallOptions, HostCall, RequestScope};
 use molecule_protocol::methods::CancelReason;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;

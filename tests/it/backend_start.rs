@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use molecule::backend::{BackendCommand, HostCall, StartError, TOKEN_VAR};
-use molecule::exit::HasExitCode;
+use molecule_host::backend::{BackendCommand, HostCall, StartError, TOKEN_VAR};
+use molecule_host::exit::HasExitCode;
 use serde_json::{Value, json};
 
 use crate::support::backend::{Setup, reply_data, reply_text};
@@ -22,7 +22,7 @@ async fn an_exit_before_initialize_quotes_the_status_and_stderr() {
         text.contains("cannot start: configuration missing"),
         "{text}"
     );
-    assert_eq!(err.exit_code(), molecule::exit::BACKEND_START);
+    assert_eq!(err.exit_code(), molecule_host::exit::BACKEND_START);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use molecule::emulator::{
+use molecule_emulator::{
     Compat, CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs,
     WorkspaceSpec,
 };

@@ -157,7 +157,7 @@ impl Host {
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("RUST_LOG", "info,molecule::connect=debug");
+        cmd.env("RUST_LOG", "info,molecule_host::connect=debug");
         for (k, v) in env {
             cmd.env(k, v);
         }

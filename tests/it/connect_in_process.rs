@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use molecule::backend::{BackendCommand, HostCall, HostHandlers};
-use molecule::connect::{self, Config, Hooks, RowInterceptor, TokenSetting};
-use molecule::emulator::{
+use molecule_emulator::{
     DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs, WorkspaceSpec,
 };
-use molecule::platform::{ActivityRow, PlatformConfig, Secret};
-use molecule::signal::Shutdown;
+use molecule_host::backend::{BackendCommand, HostCall, HostHandlers};
+use molecule_host::connect::{self, Config, Hooks, RowInterceptor, TokenSetting};
+use molecule_host::platform::{ActivityRow, PlatformConfig, Secret};
+use molecule_host::signal::Shutdown;
 use serde_json::{Value, json};
 
 use super::connect_host::TEST_BACKEND;
@@ -57,13 +57,15 @@ async fn serve_runs_in_process_with_hooks_for_dev_and_the_peer_calls() {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let ready = std::sync::Mutex::new(Some(ready_tx));
     let hooks = Hooks {
-        host_handlers: Some(Arc::new(|_client: &molecule::platform::PlatformClient| {
-            let mut handlers = HostHandlers::new();
-            handlers.register("test/whoami", |_call: HostCall| async {
-                Ok(json!({"host": "in-process"}))
-            });
-            handlers
-        })),
+        host_handlers: Some(Arc::new(
+            |_client: &molecule_host::platform::PlatformClient| {
+                let mut handlers = HostHandlers::new();
+                handlers.register("test/whoami", |_call: HostCall| async {
+                    Ok(json!({"host": "in-process"}))
+                });
+                handlers
+            },
+        )),
         interceptor: Some(Arc::new(Claims)),
         enricher: None,
         host_socket: None,

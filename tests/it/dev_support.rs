@@ -87,7 +87,7 @@ impl Dev {
         cmd.args(["--log-format", "json", "dev", "--port", "0"])
             .args(FAST)
             .args(extra)
-            .env("RUST_LOG", "info,molecule::connect=debug")
+            .env("RUST_LOG", "info,molecule_host::connect=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();

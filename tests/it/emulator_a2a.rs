@@ -2,7 +2,7 @@
 //! hierarchy, push forwarding, and notify rows.
 
 use crate::emulator_support::{env, env_with, message};
-use molecule::emulator::{Compat, DeliveryMode, EmulatorConfig, WorkspaceSpec};
+use molecule_emulator::{Compat, DeliveryMode, EmulatorConfig, WorkspaceSpec};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 //! filters, peer info, seq and retention.
 
 use crate::emulator_support::{env, env_with, message, texts};
-use molecule::emulator::{Compat, EmulatorConfig};
+use molecule_emulator::{Compat, EmulatorConfig};
 use molecule_protocol::time::parse_rfc3339;
 use reqwest::Method;
 use serde_json::Value;
@@ -101,8 +101,8 @@ async fn limit_defaults_to_100_clamps_at_500_and_ignores_garbage() {
         e.emu
             .send(
                 e.main.id,
-                molecule::emulator::SendAs::Canvas,
-                molecule::emulator::DevMessage {
+                molecule_emulator::SendAs::Canvas,
+                molecule_emulator::DevMessage {
                     text: format!("n{i}"),
                     ..Default::default()
                 },
@@ -241,8 +241,8 @@ async fn filters_by_type_source_peer_and_window() {
     e.emu
         .send(
             e.main.id,
-            molecule::emulator::SendAs::Canvas,
-            molecule::emulator::DevMessage {
+            molecule_emulator::SendAs::Canvas,
+            molecule_emulator::DevMessage {
                 text: "from canvas".into(),
                 ..Default::default()
             },

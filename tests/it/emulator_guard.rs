@@ -2,7 +2,7 @@
 //! canvas uploads, the chat page and its long-poll, and the `/_dev` API.
 
 use crate::emulator_support::{env, env_with};
-use molecule::emulator::{Compat, EmulatorConfig, TenantGuard};
+use molecule_emulator::{Compat, EmulatorConfig, TenantGuard};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test they serve")]
 
 use crate::emulator_support::{client, env_with, message};
-use molecule::emulator::{
+use molecule_emulator::{
     DeliveryMode, Emulator, EmulatorConfig, FaultConfig, FaultRule, WorkspaceSpec,
 };
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! the removal chain, workspace records, peers and discovery.
 
 use crate::emulator_support::{env, env_with};
-use molecule::emulator::{Compat, EmulatorConfig, WorkspaceSpec};
+use molecule_emulator::{Compat, EmulatorConfig, WorkspaceSpec};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! platform API over real HTTP.
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test they serve")]
 
-use molecule::emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
+use molecule_emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 //! complete their calls synchronously; on the older platform, senders are enriched from the
 //! registry.
 
-use molecule::emulator::{
+use molecule_emulator::{
     Compat, CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs,
     WorkspaceSpec,
 };
@@ -60,7 +60,7 @@ fn serve(emu: &Emulator, ws: &CreatedWorkspace, site: &Site) -> Host {
         &args,
         &[(
             "RUST_LOG",
-            "info,molecule::connect=debug,molecule::peers=debug",
+            "info,molecule_host::connect=debug,molecule_host::peers=debug",
         )],
     )
 }

@@ -2,7 +2,7 @@
 //! the Python and Node delegate examples relaying an echo's answer through the host methods,
 //! and `molecule mcp` reaching a host through the socket that host really serves.
 
-use molecule::emulator::{Compat, CreatedWorkspace, DevMessage, Emulator, SendAs};
+use molecule_emulator::{Compat, CreatedWorkspace, DevMessage, Emulator, SendAs};
 use serde_json::{Value, json};
 
 use super::connect_host::{FAST, Host, Site, echo, write_private};

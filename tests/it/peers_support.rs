@@ -30,7 +30,7 @@ pub fn start_with(platform: &Platform, site: &Site, extra: &[&str], env: &[(&str
     let mut env = env.to_vec();
     env.push((
         "RUST_LOG",
-        "info,molecule::connect=debug,molecule::peers=debug",
+        "info,molecule_host::connect=debug,molecule_host::peers=debug",
     ));
     Host::start_with(&args, &env)
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken fixtures")]
 
 use crate::platform_support::{TOKEN, WS, client, client_with};
-use molecule::platform::*;
+use molecule_host::platform::*;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::matchers::{method, path, path_regex, query_param};

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken fixtures")]
 
 use crate::platform_support::{WS, client, client_with};
-use molecule::exit::{self, HasExitCode};
-use molecule::platform::*;
+use molecule_host::exit::{self, HasExitCode};
+use molecule_host::platform::*;
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken fixtures")]
 
 use crate::platform_support::{Logs, client};
-use molecule::platform::*;
+use molecule_host::platform::*;
 use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken fixtures")]
 
-use molecule::platform::{PlatformClient, PlatformConfig, TokenSource};
+use molecule_host::platform::{PlatformClient, PlatformConfig, TokenSource};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken fixtures")]
 
 use crate::platform_support::{Logs, TOKEN, WS, client, write_token};
-use molecule::exit::{self, HasExitCode};
-use molecule::platform::*;
+use molecule_host::exit::{self, HasExitCode};
+use molecule_host::platform::*;
 use serde_json::json;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use tokio_util::sync::CancellationToken;

@@ -4,7 +4,7 @@
 
 use std::process::Output;
 
-use molecule::emulator::{Compat, EmulatorConfig};
+use molecule_emulator::{Compat, EmulatorConfig};
 use serde_json::Value;
 use uuid::Uuid;
 

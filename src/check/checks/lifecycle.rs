@@ -10,12 +10,12 @@ use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
 use super::still_works;
-use crate::backend::{BackendProcess, StopStep};
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
 use crate::check::plan::Plan;
 use crate::check::probe;
 use crate::check::runner::Ctx;
 use crate::check::session::{Finished, exit_text, human};
+use molecule_host::backend::{BackendProcess, StopStep};
 
 /// More stderr lines than this in a short session is reported (advisory): the host logs at
 /// most 1,000 lines per 10 s.

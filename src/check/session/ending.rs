@@ -8,7 +8,7 @@ use tokio::time::{Instant, sleep, timeout};
 
 use super::Session;
 use super::streams::Next;
-use crate::backend::{Ladder, ProcInfo, StopStep};
+use molecule_host::backend::{Ladder, ProcInfo, StopStep};
 
 /// How the backend ended when the session finished.
 #[derive(Debug)]

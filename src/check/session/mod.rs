@@ -26,7 +26,7 @@ use tokio::time::{Instant, timeout};
 
 use super::plan::{Plan, Timers};
 use super::record::{Kind, Record, Side};
-use crate::backend::BackendProcess;
+use molecule_host::backend::BackendProcess;
 use streams::{Next, Reader, drain_stderr, lock};
 
 /// One backend process under test.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use molecule::backend::{
+use molecule_host::backend::{
     BackendCommand, CallError, CallOptions, StartError, Supervisor, SupervisorConfig,
 };
 use molecule_protocol::{HandleA2aParams, HandleA2aResult};

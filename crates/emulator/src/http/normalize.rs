@@ -3,7 +3,7 @@
 //! default the role to `user` and rename `type` to `kind` on parts.
 
 use super::error::ApiError;
-use crate::emulator::config::Compat;
+use crate::config::Compat;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@
 //! sees a failure for something that succeeded, so a retry is a duplicate the client must cope
 //! with (that is what messageId dedup and settled-id bookkeeping are for).
 
-use crate::rng::Rng;
+use fastrand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -120,7 +120,7 @@ pub struct Injector {
 impl Injector {
     /// An injector with `config`.
     pub fn new(config: FaultConfig) -> Self {
-        let rng = Rng::seeded(config.seed);
+        let rng = Rng::with_seed(config.seed);
         Injector {
             inner: Mutex::new((config, rng)),
         }
@@ -129,7 +129,7 @@ impl Injector {
     /// Replaces the settings and reseeds the generator.
     pub fn set(&self, config: FaultConfig) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.1 = Rng::seeded(config.seed);
+        g.1 = Rng::with_seed(config.seed);
         g.0 = config;
     }
 
@@ -156,7 +156,7 @@ impl Injector {
             return Plan::default();
         };
         // Always draw the same number of values per request so the sequence stays aligned.
-        let (lat, pick) = (rng.next_f64(), rng.next_f64());
+        let (lat, pick) = (rng.f64(), rng.f64());
         let delay = (rule.latency > 0.0 && lat < rule.latency)
             .then(|| Duration::from_millis(rule.latency_ms));
         let mut edge = 0.0;

@@ -23,7 +23,7 @@ pub mod settings;
 pub mod socket;
 pub mod waiters;
 
-pub use settings::{PeerArgs, PeerSettings};
+pub use settings::PeerSettings;
 pub use socket::HostSocket;
 
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 
 use super::auth::workspace_auth;
 use super::error::{ApiError, ok, parse_object, read_body};
-use crate::emulator::app::App;
-use crate::emulator::model::{NewRow, Status};
+use crate::app::App;
+use crate::model::{NewRow, Status};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -51,8 +51,8 @@ pub async fn get(
 /// `GET /buildinfo`
 pub async fn buildinfo(State(app): State<Arc<App>>) -> Response {
     let sha = match app.config.compat {
-        crate::emulator::config::Compat::New => "molecule-emulator-new",
-        crate::emulator::config::Compat::Old => "molecule-emulator-old",
+        crate::config::Compat::New => "molecule-emulator-new",
+        crate::config::Compat::Old => "molecule-emulator-old",
     };
     ok(json!({ "git_sha": sha, "emulator": true }))
 }

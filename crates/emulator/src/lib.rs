@@ -8,8 +8,8 @@
 //! real platform has) that creates workspaces, hands out tokens and injects faults.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), molecule::emulator::EmulatorError> {
-//! use molecule::emulator::{Emulator, EmulatorConfig, WorkspaceSpec};
+//! # async fn demo() -> Result<(), molecule_emulator::EmulatorError> {
+//! use molecule_emulator::{Emulator, EmulatorConfig, WorkspaceSpec};
 //! let emu = Emulator::start(EmulatorConfig::default()).await?;
 //! let ws = emu.create_workspace(WorkspaceSpec::default())?;
 //! println!("{} {}", emu.base_url(), ws.id); // ws.token is the bearer for it
@@ -21,7 +21,6 @@ pub mod admin;
 pub mod app;
 pub mod armed;
 pub mod chat;
-pub mod cli;
 pub mod config;
 pub mod db;
 pub mod dev_api;

@@ -9,8 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::normalize::parse_request_body;
 use molecule_protocol::Part;
-use molecule_protocol::normalize::parse_request_body;
 use serde_json::Value;
 use tokio::sync::oneshot;
 

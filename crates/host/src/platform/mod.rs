@@ -11,6 +11,8 @@
 //!   answers with their own meaning (cursor gone, no such workspace, removed).
 //! - [`retry`](mod@retry): capped exponential backoff with jitter that honours `Retry-After`.
 //! - [`limiter`]: the client-side rate limiter with a heartbeat reserve.
+//! - [`post()`]: posting a message (a reply to an agent or a canvas message), retried until it
+//!   is accepted or refused for good.
 //!
 //! A 401 re-reads a token file once before it becomes [`PlatformError::Unauthorized`]; callers
 //! that must tell a revoked token from a removed workspace then ask `get_workspace` (410).
@@ -20,7 +22,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use molecule::platform::*;
+//! use molecule_host::platform::*;
 //! use std::time::Duration;
 //! use tokio_util::sync::CancellationToken;
 //!
@@ -52,6 +54,7 @@ mod client;
 pub mod config;
 pub mod error;
 pub mod limiter;
+mod post;
 pub mod retry;
 pub mod token;
 pub mod types;
@@ -60,6 +63,7 @@ pub use client::PlatformClient;
 pub use config::{ConfigError, Limits, PlatformConfig, Timeouts};
 pub use error::{Call, ErrorClass, PlatformError, Transport};
 pub use limiter::{CallClass, RateLimitConfig, RateLimiter};
+pub use post::{Posted, ReplyBody, post};
 pub use retry::{RetryPolicy, retry};
 pub use token::{Secret, TokenError, TokenOrigin, TokenSource, store_token};
 pub use types::*;

@@ -8,9 +8,9 @@
 use super::auth::{Caller, a2a_caller, access_denied, can_communicate};
 use super::error::{ApiError, json_response, read_body};
 use super::normalize::{Normalized, normalize};
-use crate::emulator::app::App;
-use crate::emulator::chat::text_of;
-use crate::emulator::model::{DeliveryMode, NewRow, Status};
+use crate::app::App;
+use crate::chat::text_of;
+use crate::model::{DeliveryMode, NewRow, Status};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -4,8 +4,8 @@
 use super::auth::{Caller, access_denied, can_communicate, registry_gate, workspace_auth};
 use super::error::{ApiError, ok, parse_object, read_body};
 use super::middleware::bearer;
-use crate::emulator::app::App;
-use crate::emulator::model::{DeliveryMode, HeartbeatInfo, Status, TokenKind, Workspace};
+use crate::app::App;
+use crate::model::{DeliveryMode, HeartbeatInfo, Status, TokenKind, Workspace};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -3,10 +3,10 @@
 //! Peers and platform versions disagree on spelling: `kind` or `type` on parts, camelCase or
 //! snake_case keys, a message under `params.message`, under `params`, or at the top level, the
 //! proto spellings `fileWithUri`/`fileWithBytes`, v1.0 parts with no discriminator. Everything is
-//! mapped onto the strict types of [`crate::a2a`] here, in one place, so that the host and the
+//! mapped onto the strict types of [`molecule_protocol::a2a`] here, in one place, so that the host and the
 //! backends never see the variety.
 
-use crate::a2a::{FileContent, Message, MessageKind, Object, Part, Role};
+use molecule_protocol::a2a::{FileContent, Message, MessageKind, Object, Part, Role};
 use serde_json::Value;
 
 /// Why a request body yielded no message.

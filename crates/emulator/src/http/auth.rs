@@ -3,10 +3,10 @@
 
 use super::error::ApiError;
 use super::middleware::bearer;
-use crate::emulator::app::App;
-use crate::emulator::config::Compat;
-use crate::emulator::model::{Status, TokenKind};
-use crate::emulator::store::Store;
+use crate::app::App;
+use crate::config::Compat;
+use crate::model::{Status, TokenKind};
+use crate::store::Store;
 use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 

@@ -4,8 +4,8 @@
 
 use super::auth::workspace_auth;
 use super::error::{ApiError, ok, too_large};
-use crate::emulator::app::App;
-use crate::emulator::model::{DeliveryMode, NewRow, Status, Upload};
+use crate::app::App;
+use crate::model::{DeliveryMode, NewRow, Status, Upload};
 use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::Peers;
 use super::error::{Failure, from_platform};
 use crate::backend::{HostCall, HostHandlers, RequestScope};
-use crate::connect::reply::{Posted, ReplyBody, post};
 use crate::platform::{NotifyAttachment, PeerRecord};
+use crate::platform::{Posted, ReplyBody, post};
 
 /// The registry `molecule connect` advertises in `hostMethods`.
 pub(super) fn registry(peers: Arc<Peers>) -> HostHandlers {

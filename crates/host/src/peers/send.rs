@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::normalize::normalize_part;
 use molecule_protocol::a2a::{Message, MessageKind, Role};
 use molecule_protocol::host_methods::{SendParams, SendResult, class};
-use molecule_protocol::normalize::normalize_part;
 use molecule_protocol::{Part, RpcError, code};
 use serde_json::{Value, json};
 use tokio::time::Instant;

@@ -1,6 +1,5 @@
 //! Capped exponential backoff with jitter, for every retry loop in the host.
 
-use crate::rng::random_f64;
 use std::time::Duration;
 
 /// An exponential backoff: `base * 2^attempt`, capped at `max`, with ±`jitter` (a fraction).
@@ -39,7 +38,7 @@ impl Backoff {
     pub fn next_delay(&mut self) -> Duration {
         let nominal = self.nominal(self.attempt);
         self.attempt = self.attempt.saturating_add(1);
-        let spread = 1.0 + self.jitter * (2.0 * random_f64() - 1.0);
+        let spread = 1.0 + self.jitter * (2.0 * fastrand::f64() - 1.0);
         nominal.mul_f64(spread.max(0.0))
     }
 

@@ -1,9 +1,9 @@
 //! `molecule emulator` (hidden): the emulator alone, for poking at it by hand and for tests
 //! and benchmarks in other languages. `molecule dev` is the user-facing way to run it.
 
-use super::{ArmedFaults, Compat, Emulator, EmulatorConfig, FaultConfig, TenantGuard};
 use crate::check::parse_duration;
-use crate::exit;
+use molecule_emulator::{ArmedFaults, Compat, Emulator, EmulatorConfig, FaultConfig, TenantGuard};
+use molecule_host::exit;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,8 +2,8 @@
 
 use super::auth::workspace_auth;
 use super::error::{ApiError, ok, parse_object, raw_json, read_body};
-use crate::emulator::app::App;
-use crate::emulator::query::{ActivityQuery, QueryError, read_feed};
+use crate::app::App;
+use crate::query::{ActivityQuery, QueryError, read_feed};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

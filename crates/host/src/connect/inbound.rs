@@ -6,9 +6,9 @@
 //! workspace; no `source_id` means the canvas, unless `params.metadata.source` names another
 //! kind of caller. The platform's `summary` is never used as the sender's text.
 
+use crate::normalize::parse_request_body;
 use molecule_protocol::a2a::{Message as A2aMessage, MessageKind, Object, Part, Role};
 use molecule_protocol::keys::conversation_key;
-use molecule_protocol::normalize::parse_request_body;
 use molecule_protocol::{Sender, SenderKind};
 use serde_json::Value;
 use uuid::Uuid;

@@ -2,10 +2,10 @@
 //! injection.
 
 use super::error::{ApiError, route_not_found};
-use crate::emulator::app::App;
-use crate::emulator::faults::{Endpoint, Fault};
-use crate::emulator::server::ConnHandle;
-use crate::emulator::tokens::hash_token;
+use crate::app::App;
+use crate::faults::{Endpoint, Fault};
+use crate::server::ConnHandle;
+use crate::tokens::hash_token;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
