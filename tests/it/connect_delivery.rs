@@ -103,7 +103,7 @@ async fn own_notify_rows_and_own_rows_are_never_dispatched() {
 
 #[tokio::test]
 async fn a_delegation_result_under_our_own_id_reaches_the_backend_and_nothing_is_posted() {
-    // platform-api §10 item 4: own-source rows are skipped, except delegate_result.
+    // docs/platform-api.md §4.5: own-source rows are skipped, except delegate_result.
     let platform = Platform::start().await;
     let site = Site::new();
     let result = platform.push(json!({"source_id": WS, "method": "delegate_result",

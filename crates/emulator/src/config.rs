@@ -11,12 +11,13 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compat {
-    /// The newer platform (molecule-core at 2026-08-14, "[L]" in the reference): `seq`,
-    /// messageId dedup, the ack endpoint, `include=peer_info`, 16 MiB `/a2a` bodies, TenantGuard 400.
+    /// The newer platform (molecule-core at 2026-08-14; docs/platform-api.md §1.2 lists the
+    /// differences): `seq`, messageId dedup, the ack endpoint, `include=peer_info`, 16 MiB
+    /// `/a2a` bodies, TenantGuard 400.
     #[default]
     New,
-    /// The older platform (2026-05-06, "[M]"): no `seq`, no dedup, no ack endpoint, 1 MiB
-    /// `/a2a` bodies, TenantGuard 404, `X-Workspace-ID` trusted as the caller.
+    /// The older platform (molecule-core at 2026-05-06): no `seq`, no dedup, no ack endpoint,
+    /// 1 MiB `/a2a` bodies, TenantGuard 404, `X-Workspace-ID` trusted as the caller.
     Old,
 }
 

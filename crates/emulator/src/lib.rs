@@ -2,7 +2,7 @@
 //! the benchmarks run against.
 //!
 //! It implements the endpoints a bridge uses, with the status codes, bodies and orderings of
-//! `shared/reference/platform-api.md`, for the newer platform by default or the older one
+//! `docs/platform-api.md`, for the newer platform by default or the older one
 //! ([`Compat::Old`]). State lives in memory, or in a SQLite file that survives restarts. On top
 //! of the platform it serves a chat page at `/` and a small admin API under `/_dev` (a path no
 //! real platform has) that creates workspaces, hands out tokens and injects faults.

@@ -182,7 +182,7 @@ impl Workspace {
 
     /// The `{id, name, role, status, url}` record of the peers and discover endpoints.
     pub fn peer_json(&self, now: SystemTime, stale_after: Duration, base_url: &str) -> Value {
-        // The reference has not confirmed these shapes from server code: they are what the
+        // Not confirmed from server code (docs/platform-api.md §8): these shapes are what the
         // platform runtime's Python A2A client reads. A poll-mode workspace has no URL of its
         // own, so its platform proxy address stands in.
         let url = self

@@ -86,7 +86,7 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
     }
     if method == Some("delegate_result") {
         // Logged under our own id, but not a self-echo: the answer to a delegation this
-        // workspace made (platform-api §5.5, §10 item 4).
+        // workspace made (docs/platform-api.md §4.5).
         return delegation_result(row, own);
     }
     if row
