@@ -1,9 +1,9 @@
 //! `molecule emulator` (hidden): the emulator alone, for poking at it by hand and for tests
 //! and benchmarks in other languages. `molecule dev` is the user-facing way to run it.
 
-use crate::check::parse_duration;
 use molecule_emulator::{ArmedFaults, Compat, Emulator, EmulatorConfig, FaultConfig, TenantGuard};
 use molecule_host::exit;
+use molecule_protocol::duration::parse_duration;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +45,7 @@ pub struct EmulatorArgs {
 /// flag form of `/_dev/workspaces/<id>/gone-once`, `.../revoke-tokens` and `DELETE`).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct ArmedArgs {
-    /// Prune activity rows older than this (500ms, 5s, 2m), running the retention job as
+    /// Prune activity rows older than this (such as 30m, 2h or 7d), running the retention job as
     /// often; the newer platform prunes only acked rows at this age [default: 7 days].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub retention: Option<Duration>,

@@ -3,6 +3,7 @@
 pub mod a2a;
 #[cfg(feature = "codec")]
 pub mod codec;
+pub mod duration;
 pub mod host_methods;
 pub mod jsonrpc;
 pub mod keys;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::catalog::CheckId;
 use super::plan::{Settings, Timers};
 use molecule_host::backend::BackendCommand;
+use molecule_protocol::duration::parse_duration;
 
 /// How the output ends: what each outcome means, and the exit codes.
 const AFTER_HELP: &str = "\
@@ -96,29 +97,6 @@ impl CheckArgs {
     }
 }
 
-/// Parses `250ms`, `5s`, `1.5s`, `2m`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 5s or 2m)"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use ms, s or m)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
-}
-
 /// Parses `KEY=VALUE`.
 fn parse_env(text: &str) -> Result<(OsString, OsString), String> {
     match text.split_once('=') {
@@ -130,17 +108,6 @@ fn parse_env(text: &str) -> Result<(OsString, OsString), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").unwrap_err().contains("unknown unit"));
-    }
 
     #[test]
     fn parses_env_pairs() {

@@ -23,7 +23,7 @@ pub mod report;
 pub mod runner;
 pub mod session;
 
-pub use args::{CheckArgs, parse_duration};
+pub use args::CheckArgs;
 pub use catalog::{CheckId, Tier};
 pub use report::Report;
 

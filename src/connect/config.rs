@@ -5,9 +5,10 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use molecule_host::backend::{BackendCommand, Lookup};
-use molecule_host::connect::settings::{HEARTBEAT_LIMIT, MAX_BATCH, parse_duration};
+use molecule_host::connect::settings::{HEARTBEAT_LIMIT, MAX_BATCH};
 use molecule_host::connect::{Config, ConfigError, ConnectError, TOKEN_ENV, TokenSetting};
 use molecule_host::platform::{PlatformConfig, Secret};
+use molecule_protocol::duration::{EXAMPLES, parse_duration};
 
 use super::args::ConnectArgs;
 use super::config_values;
@@ -138,8 +139,8 @@ pub(crate) fn duration(
     parse_with(
         value,
         flag,
-        "a duration such as 500ms, 20s or 10m",
-        parse_duration,
+        &format!("a duration such as {EXAMPLES}"),
+        |v| parse_duration(v).ok(),
     )
 }
 

@@ -33,7 +33,7 @@ pub struct McpArgs {
     /// How long one tool call may take before it fails (a peer call the host retries, plus
     /// the longest wait a caller may ask for).
     #[arg(long, hide = true, value_name = "DURATION", default_value = "70m",
-          value_parser = crate::check::parse_duration)]
+          value_parser = molecule_protocol::duration::parse_duration)]
     pub call_timeout: Duration,
     /// The idempotency key of the `handle_a2a` this server serves a turn of: the i-th peer
     /// send gets the `messageId` derived from it and i (set by the backend that starts us).

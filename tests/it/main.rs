@@ -27,6 +27,7 @@ mod dev_faults;
 mod dev_flags;
 mod dev_roundtrip;
 mod dev_support;
+mod durations;
 mod echo_backend;
 mod emulator_a2a;
 mod emulator_cli;

@@ -3,6 +3,7 @@
 use crate::config::{Config, ConfigError, PermissionMode, Timers};
 use crate::peer_tools::PeerTools;
 use clap::Parser;
+use molecule_plugin::protocol::duration::parse_duration;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -196,48 +197,9 @@ pub fn expand_tilde(path: &Path) -> PathBuf {
     }
 }
 
-/// Parses `500ms`, `30s`, `10m`, `2h`, `30d`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration: use e.g. 500ms, 30s, 10m, 2h or 30d"))?;
-    let unit_ms: u64 = match unit.trim() {
-        "ms" => 1,
-        "" | "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}: use ms, s, m, h or d"
-            ));
-        }
-    };
-    Ok(Duration::from_millis(n.saturating_mul(unit_ms)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_the_usual_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert!(
-            parse_duration("5 parsecs")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
-        assert!(parse_duration("soon").is_err());
-    }
 
     #[test]
     fn tilde_means_home() {
