@@ -21,11 +21,9 @@
 mod reaper;
 mod registry;
 mod spawn;
-mod tree;
 mod turn_process;
 
 pub use reaper::{REAPER_FLAG, Reaper, run_reaper};
 pub use registry::Registry;
 pub use spawn::{TurnCommand, become_subreaper};
-pub use tree::{ProcInfo, descendants, read_proc};
 pub use turn_process::{Exit, TurnProcess, sweep_orphans};

@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use tokio::time::{Instant, sleep};
 
 use super::reaper::Reaper;
-use super::tree::{descendants, process_table};
+use molecule_proc::{descendants, process_table};
 
 /// A shared handle on the set of live turn process groups.
 #[derive(Clone, Debug, Default)]
@@ -113,7 +113,7 @@ impl Registry {
 
 fn signal_groups(groups: &[i32], signal: Signal) {
     for &pgid in groups {
-        for d in descendants(pgid) {
+        for d in descendants(pgid.unsigned_abs()).unwrap_or_default() {
             let _ = kill(Pid::from_raw(d.pid), signal);
         }
         let _ = killpg(Pid::from_raw(pgid), signal);
@@ -122,6 +122,7 @@ fn signal_groups(groups: &[i32], signal: Signal) {
 
 fn groups_alive(groups: &[i32]) -> bool {
     process_table()
+        .unwrap_or_default()
         .iter()
         .any(|p| !p.is_zombie() && groups.contains(&p.pgid))
 }

@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep, timeout};
 
 use super::registry::Registry;
 use super::spawn::{TurnCommand, spawn};
-use super::tree::{ProcInfo, descendants, process_table};
+use molecule_proc::{ProcInfo, descendants, process_table, read_proc};
 
 /// How long the sweep of orphans keeps trying before it gives up on a process.
 const SWEEP_LIMIT: Duration = Duration::from_secs(2);
@@ -94,8 +94,12 @@ impl TurnProcess {
     /// so that one which leaves the group is still ended with it.
     pub fn observe(&mut self) {
         if self.status.is_none() {
-            self.seen
-                .extend(descendants(self.pid).iter().map(|p| p.pid));
+            self.seen.extend(
+                descendants(self.pid.unsigned_abs())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| p.pid),
+            );
         }
     }
 
@@ -155,6 +159,7 @@ impl TurnProcess {
 
     fn any_alive(&self) -> bool {
         process_table()
+            .unwrap_or_default()
             .iter()
             .any(|p| !p.is_zombie() && (p.pgid == self.pid || self.seen.contains(&p.pid)))
     }
@@ -163,7 +168,7 @@ impl TurnProcess {
         // While any member remains, the group id cannot be handed to another process.
         let _ = killpg(Pid::from_raw(self.pid), signal);
         for &pid in &self.seen {
-            if let Some(p) = super::tree::read_proc(pid).filter(|p| !p.is_zombie()) {
+            if let Some(p) = read_proc(pid).filter(|p| !p.is_zombie()) {
                 let _ = kill(Pid::from_raw(p.pid), signal);
                 if p.pgid != self.pid && p.pgid == p.pid {
                     let _ = killpg(Pid::from_raw(p.pgid), signal);
@@ -197,6 +202,7 @@ pub async fn sweep_orphans(registry: &Registry) {
     let start = Instant::now();
     loop {
         let orphans: Vec<ProcInfo> = process_table()
+            .unwrap_or_default()
             .into_iter()
             .filter(|p| p.ppid == me && !registry.is_known(p.pid))
             .collect();
@@ -205,7 +211,7 @@ pub async fn sweep_orphans(registry: &Registry) {
         }
         for p in &orphans {
             if !p.is_zombie() {
-                for d in descendants(p.pid) {
+                for d in descendants(p.pid.unsigned_abs()).unwrap_or_default() {
                     let _ = kill(Pid::from_raw(d.pid), Signal::SIGKILL);
                 }
                 let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);

@@ -136,12 +136,7 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 
 /// Whether `pid` has exited (gone, or a zombie waiting for its parent).
 pub fn is_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-    }
+    molecule_proc::read_proc(pid).is_none_or(|p| p.is_zombie())
 }
 
 /// Waits until every pid in `pids` has exited.
