@@ -4,8 +4,10 @@
 //!
 //! `cargo bench --bench supervisor` runs it against the test backend's echo mode. Any other
 //! backend: `MOLECULE_BENCH_BACKEND='python3 plugins/echo/python/echo.py' cargo bench --bench
-//! supervisor` (or the command as the first argument after `--`). `MOLECULE_BENCH_REQUESTS`
-//! sets the number of requests per run (default 20000).
+//! supervisor` (or the command as the first argument after `--`); the Python and Node echoes
+//! need their SDK installed or named by `PYTHONPATH=plugins/sdk/python` /
+//! `NODE_PATH=plugins/sdk/node`. `MOLECULE_BENCH_REQUESTS` sets the number of requests per run
+//! (default 20000).
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use super::support::backend::TEST_BACKEND;
+use super::support::sdk::sdk_env;
 
 /// The timers of a test run: generous upper bounds (a passing backend never makes the checker
 /// wait them out), shorter than the defaults only where a failing check waits a timer out.
@@ -95,6 +96,7 @@ pub fn check_json(flags: &[&str], command: &[&str]) -> Run {
 pub fn checker(flags: &[&str], command: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("molecule").expect("the molecule binary");
     cmd.arg("backend-check").args(flags).arg("--").args(command);
+    cmd.envs(sdk_env());
     // A run that hangs fails the test instead of the whole suite.
     cmd.timeout(std::time::Duration::from_secs(120));
     cmd.output().expect("molecule runs")

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use super::connect_platform::{TOKEN, WS};
+use super::support::sdk::sdk_env;
 use super::support::wait::{DEADLINE, until};
 
 /// The host binary.
@@ -158,6 +159,7 @@ impl Host {
             cmd.env_remove(var);
         }
         cmd.env("RUST_LOG", "info,molecule_host::connect=debug");
+        cmd.envs(sdk_env());
         for (k, v) in env {
             cmd.env(k, v);
         }

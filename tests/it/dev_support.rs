@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::connect_host::MOLECULE;
+use super::support::sdk::sdk_env;
 use super::support::wait::until;
 
 /// Timers in milliseconds for `molecule dev`.
@@ -88,6 +89,7 @@ impl Dev {
             .args(FAST)
             .args(extra)
             .env("RUST_LOG", "info,molecule_host::connect=debug")
+            .envs(sdk_env())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();

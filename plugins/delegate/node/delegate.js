@@ -4,13 +4,17 @@
 // (or to the peer named as "@<peer id> text"), waits for the answer, and replies
 // "<peer name> says: <answer>". A queued message, a wait that timed out and any other failure
 // become a reply that says so; an automatic reply (context.inReplyTo) is not delegated again.
-// MOLECULE_DELEGATE_WAIT_MS sets the wait (30 s by default).
-const path = require('node:path');
-const mp = require(path.join(__dirname, '..', '..', 'sdk', 'node', 'molecule-plugin.js'));
+// MOLECULE_DELEGATE_WAIT_MS sets the wait (30 s by default). It requires the molecule-plugin
+// package: npm install plugins/sdk/node (see plugins/README.md).
+const mp = require('molecule-plugin');
 
 const waitMs = Number(process.env.MOLECULE_DELEGATE_WAIT_MS || 30000);
 
-/** "@id rest" -> [id, rest]; anything else -> [null, text]. */
+/**
+ * "@id rest" -> [id, rest]; anything else -> [null, text].
+ * @param {string} text
+ * @returns {[string | null, string]}
+ */
 function splitTarget(text) {
   text = text.trim();
   if (!text.startsWith('@')) return [null, text];
@@ -18,6 +22,11 @@ function splitTarget(text) {
   return [target, rest.join(' ').trim()];
 }
 
+/**
+ * @param {string} text
+ * @param {import('molecule-plugin').RequestContext} ctx
+ * @returns {Promise<string>}
+ */
 async function delegate(text, ctx) {
   const [named, task] = splitTarget(text);
   if (!task) return 'Send me a task (optionally as "@<peer id> task") and I will pass it on.';
@@ -25,6 +34,7 @@ async function delegate(text, ctx) {
   try {
     peers = await ctx.listPeers();
   } catch (e) {
+    if (!(e instanceof mp.PeerError)) throw e;
     return `I could not list my peers: ${e.message}`;
   }
   const peer = named === null ? peers[0] : peers.find((p) => p.id.toLowerCase() === named.toLowerCase());
@@ -34,6 +44,7 @@ async function delegate(text, ctx) {
   try {
     result = await ctx.sendToPeer(peer.id, { text: task, waitMs });
   } catch (e) {
+    if (!(e instanceof mp.PeerError)) throw e;
     if (e.cls === 'wait_timeout') {
       return `${name} did not answer in time; the message was delivered and the answer may still come later.`;
     }
@@ -44,6 +55,7 @@ async function delegate(text, ctx) {
   return answer ? `${name} says: ${answer}` : `${name} answered without any text.`;
 }
 
+/** @type {import('molecule-plugin').Backend} */
 const backend = {
   name: 'molecule-delegate-node', version: '0.1.0', maxConcurrency: 4,
   description: 'Passes each message on to one of its peers and relays the answer.',

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const sdk = path.join(__dirname, '..', '..', 'sdk', 'node');
 const mp = require(path.join(sdk, 'molecule-plugin.js'));
-const { BackendProcess, a2a, killAll } = require(path.join(sdk, 'backend-process.js'));
+const { BackendProcess, a2a, killAll } = require(path.join(sdk, 'tests', 'backend-process.js'));
 
 test.after(killAll);
 

@@ -3,15 +3,15 @@
 one (or to the peer named as "@<peer id> text"), waits for the answer, and replies
 "<peer name> says: <answer>". A queued message, a wait that timed out and any other failure
 become a reply that says so; an automatic reply (context.inReplyTo) is not delegated again.
-MOLECULE_DELEGATE_WAIT_MS sets the wait (30 s by default)."""
+MOLECULE_DELEGATE_WAIT_MS sets the wait (30 s by default). It imports the molecule-plugin
+package: pip install plugins/sdk/python (see plugins/README.md)."""
 import os
-import sys
+from typing import Optional, Tuple
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "sdk", "python"))
-import molecule_plugin as mp  # noqa: E402
+import molecule_plugin as mp
 
 
-def split_target(text):
+def split_target(text: str) -> Tuple[Optional[str], str]:
     """"@id rest" -> ("id", "rest"); anything else -> (None, text)."""
     text = text.strip()
     if not text.startswith("@"):
@@ -25,15 +25,15 @@ class Delegate(mp.Backend):
     description = "Passes each message on to one of its peers and relays the answer."
     max_concurrency = 4
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.wait = int(os.environ.get("MOLECULE_DELEGATE_WAIT_MS", "30000")) / 1000.0
 
-    def handle_a2a(self, params, ctx):
+    def handle_a2a(self, params: mp.JsonObject, ctx: mp.RequestContext) -> mp.JsonObject:
         if params["context"].get("inReplyTo") is not None:
             return mp.no_reply()
         return mp.reply(self.delegate(mp.message_text(params), ctx))
 
-    def delegate(self, text, ctx):
+    def delegate(self, text: str, ctx: mp.RequestContext) -> str:
         named, text = split_target(text)
         if not text:
             return 'Send me a task (optionally as "@<peer id> task") and I will pass it on.'

@@ -2,12 +2,11 @@
 its peer calls (peers/list, peers/send) per the agreed shapes."""
 import json
 import os
-import sys
+
+import molecule_plugin as mp
+from backend_process import BackendProcess, a2a
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "sdk", "python"))
-import molecule_plugin as mp  # noqa: E402
-from backend_process import BackendProcess, a2a  # noqa: E402
 
 DELEGATE = os.path.join(HERE, "delegate.py")
 FIRST, SECOND = "5b2c3d4e-0000-4000-8000-000000000001", "5b2c3d4e-0000-4000-8000-000000000002"

@@ -2,10 +2,11 @@
 'use strict';
 // The echo backend in Node: text comes back prefixed "echo: ", data and file parts unchanged,
 // and an automatic reply (context.inReplyTo) gets no reply, so two echoes never ping-pong.
-const path = require('node:path');
-const mp = require(path.join(__dirname, '..', '..', 'sdk', 'node', 'molecule-plugin.js'));
+// It requires the molecule-plugin package: npm install plugins/sdk/node (see plugins/README.md).
+const mp = require('molecule-plugin');
 
 const description = 'Replies with whatever it is sent, text prefixed "echo: ".';
+/** @type {import('molecule-plugin').Backend} */
 const echo = {
   name: 'molecule-echo-node', version: '0.1.0', description, maxConcurrency: 16,
   agentCard: { description, skills: [{ id: 'echo', name: 'Echo', tags: ['echo', 'test'], examples: ['hello'],

@@ -1,11 +1,8 @@
 #!/usr/bin/env python3
 """The echo backend in Python: text comes back prefixed "echo: ", data and file parts unchanged,
-and an automatic reply (context.inReplyTo) gets no reply, so two echoes never ping-pong."""
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "sdk", "python"))
-import molecule_plugin as mp  # noqa: E402
+and an automatic reply (context.inReplyTo) gets no reply, so two echoes never ping-pong.
+It imports the molecule-plugin package: pip install plugins/sdk/python (see plugins/README.md)."""
+import molecule_plugin as mp
 
 
 class Echo(mp.Backend):
@@ -16,7 +13,7 @@ class Echo(mp.Backend):
         "id": "echo", "name": "Echo", "tags": ["echo", "test"], "examples": ["hello"],
         "description": 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.'}]}
 
-    def handle_a2a(self, params, ctx):
+    def handle_a2a(self, params: mp.JsonObject, ctx: mp.RequestContext) -> mp.JsonObject:
         if params["context"].get("inReplyTo") is not None:
             return mp.no_reply()
         return mp.reply(*[dict(p, text="echo: " + p["text"]) if p.get("kind") == "text" else p

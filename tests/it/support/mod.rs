@@ -4,4 +4,5 @@
 
 pub mod backend;
 pub mod logs;
+pub mod sdk;
 pub mod wait;

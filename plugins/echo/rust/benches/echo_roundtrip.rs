@@ -18,9 +18,13 @@ struct Echo {
 
 impl Echo {
     fn start(program: &str, args: &[&str]) -> Option<Echo> {
+        // The Python and Node echoes import their SDK from this repository, as if installed.
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk");
         let mut child = Command::new(program)
             .args(args)
             .env("MOLECULE_BACKEND", "1")
+            .env("PYTHONPATH", sdk.join("python"))
+            .env("NODE_PATH", sdk.join("node"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -125,3 +125,8 @@ pub use host::{HostCallError, HostHandle};
 pub use serve::{ServeOptions, serve, serve_with};
 pub use stdio::{Threads, run, run_with, serve_stdio};
 pub use tokio_util::sync::CancellationToken;
+
+/// The README's example, compiled as a doctest so the crate's front page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

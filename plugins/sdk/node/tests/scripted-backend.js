@@ -1,6 +1,6 @@
 'use strict';
 // Test helper: a backend whose behaviour the message text selects (see handleA2a).
-const mp = require('./molecule-plugin.js');
+const mp = require('../molecule-plugin.js');
 
 const barrierSize = Number(process.env.SCRIPTED_BARRIER || 4);
 const arrived = [];

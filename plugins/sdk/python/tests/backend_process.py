@@ -1,4 +1,5 @@
-"""Test helper: a backend process driven line by line, with a deadline on every wait."""
+"""Test helper: a backend process driven line by line, with a deadline on every wait. The
+process imports ``molecule_plugin`` from this repository (PYTHONPATH), not an installed copy."""
 import json
 import os
 import queue
@@ -8,7 +9,8 @@ import threading
 
 DEADLINE = 10.0
 HERE = os.path.dirname(os.path.abspath(__file__))
-ECHO = os.path.join(HERE, "..", "..", "echo", "python", "echo.py")
+SDK = os.path.dirname(HERE)  # the directory holding the molecule_plugin package
+ECHO = os.path.join(SDK, "..", "..", "echo", "python", "echo.py")
 SCRIPTED = os.path.join(HERE, "scripted_backend.py")
 
 
@@ -29,9 +31,15 @@ def a2a(*parts, in_reply_to=None):
             "sender": {"kind": "canvas", "workspaceId": None}, "context": ctx}
 
 
+def sdk_env(base):
+    """``base`` with this repository's SDK first on PYTHONPATH, for a backend process."""
+    path = os.pathsep.join(p for p in (SDK, base.get("PYTHONPATH")) if p)
+    return dict(base, PYTHONPATH=path)
+
+
 class BackendProcess:
     def __init__(self, script=ECHO, env=None, stdin=subprocess.PIPE):
-        full_env = dict(os.environ, MOLECULE_BACKEND="1")
+        full_env = sdk_env(dict(os.environ, MOLECULE_BACKEND="1"))
         full_env.update(env or {})
         self.proc = subprocess.Popen([sys.executable, script], stdin=stdin, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=full_env)

@@ -1,5 +1,5 @@
-"""Unit tests of the single-file SDK: framing, errors, helpers, and whole sessions over
-in-memory streams."""
+"""Unit tests of the SDK: framing, errors, helpers, and whole sessions over in-memory
+streams."""
 import io
 import json
 

@@ -8,7 +8,7 @@ import pytest
 import molecule_plugin as mp
 from backend_process import a2a
 
-VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..",
                        "protocol", "examples", "key-vectors.json")
 METHODS = ["peers/list", "peers/discover", "peers/send", "workspace/info", "user/notify"]
 

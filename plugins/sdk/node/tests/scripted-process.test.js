@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync, spawnSync } = require('node:child_process');
-const { killAll, BackendProcess, SCRIPTED, ECHO, a2a } = require('./backend-process.js');
+const { killAll, BackendProcess, SCRIPTED, ECHO, a2a, sdkEnv } = require('./backend-process.js');
 
 test.after(killAll);
 
@@ -170,7 +170,7 @@ test('run by hand on a terminal, it explains and exits 2', { skip: !hasPython &&
     'r = subprocess.run([sys.argv[1], sys.argv[2]], stdin=s, capture_output=True, env=env, timeout=10)',
     'sys.stdout.write("%d\\n%s" % (r.returncode, r.stderr.decode()))',
   ].join('\n');
-  const out = execFileSync('python3', ['-c', script, process.execPath, ECHO], { timeout: 15000 }).toString();
+  const out = execFileSync('python3', ['-c', script, process.execPath, ECHO], { timeout: 15000, env: sdkEnv(process.env) }).toString();
   const [code, ...stderr] = out.split('\n');
   assert.equal(code, '2');
   assert.match(stderr.join('\n'), /is a Molecule backend/);

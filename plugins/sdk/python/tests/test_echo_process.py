@@ -5,7 +5,7 @@ import pty
 import subprocess
 import sys
 
-from backend_process import ECHO, BackendProcess, a2a
+from backend_process import ECHO, BackendProcess, a2a, sdk_env
 
 
 def test_handshake_advertises_the_echo():
@@ -101,7 +101,7 @@ def test_end_of_input_exits_0_after_answering():
 
 def test_run_by_hand_on_a_terminal_explains_and_exits_2():
     primary, secondary = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "MOLECULE_BACKEND"}
+    env = sdk_env({k: v for k, v in os.environ.items() if k != "MOLECULE_BACKEND"})
     proc = subprocess.run([sys.executable, ECHO], stdin=secondary, capture_output=True,
                           env=env, timeout=10)
     os.close(primary)

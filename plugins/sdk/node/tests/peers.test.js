@@ -4,12 +4,12 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const mp = require('./molecule-plugin.js');
+const mp = require('../molecule-plugin.js');
 
 const METHODS = ['peers/list', 'peers/discover', 'peers/send', 'workspace/info', 'user/notify'];
 
 test('call message ids match the shared vectors', () => {
-  const vectors = require(path.join(__dirname, '..', '..', '..', 'protocol', 'examples', 'key-vectors.json'));
+  const vectors = require(path.join(__dirname, '..', '..', '..', '..', 'protocol', 'examples', 'key-vectors.json'));
   assert.equal(vectors.namespaces.peerCalls, mp.PEER_CALLS_NAMESPACE);
   for (const v of vectors.callMessageId) assert.equal(mp.callMessageId(v.idempotencyKey, v.index), v.expected);
 });

@@ -1,13 +1,20 @@
 'use strict';
-// Test helper: a backend process driven line by line, with a deadline on every wait.
+// Test helper: a backend process driven line by line, with a deadline on every wait. The process
+// requires 'molecule-plugin' from this repository (NODE_PATH), not an installed copy.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
 const assert = require('node:assert/strict');
 
 const DEADLINE_MS = 10000;
-const ECHO = path.join(__dirname, '..', '..', 'echo', 'node', 'echo.js');
+const SDK = path.join(__dirname, '..'); // molecule-plugin.js: require('molecule-plugin') with NODE_PATH
+const ECHO = path.join(SDK, '..', '..', 'echo', 'node', 'echo.js');
 const SCRIPTED = path.join(__dirname, 'scripted-backend.js');
+
+/** `env` with this repository's SDK first on NODE_PATH, for a backend process. */
+function sdkEnv(env) {
+  return { ...env, NODE_PATH: [SDK, env.NODE_PATH].filter(Boolean).join(path.delimiter) };
+}
 
 function initializeParams({ hostMethods = [], maxBytes = 8 * 1024 * 1024 } = {}) {
   return {
@@ -46,7 +53,7 @@ function killAll() {
 class BackendProcess {
   constructor(script = ECHO, { env = {}, stdio } = {}) {
     this.proc = spawn(process.execPath, [script], {
-      env: { ...process.env, MOLECULE_BACKEND: '1', ...env },
+      env: sdkEnv({ ...process.env, MOLECULE_BACKEND: '1', ...env }),
       stdio: stdio || ['pipe', 'pipe', 'pipe'],
     });
     started.add(this.proc);
@@ -115,4 +122,4 @@ class BackendProcess {
   }
 }
 
-module.exports = { killAll, BackendProcess, ECHO, SCRIPTED, a2a, initializeParams, DEADLINE_MS };
+module.exports = { killAll, BackendProcess, ECHO, SCRIPTED, a2a, initializeParams, sdkEnv, DEADLINE_MS };

@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { PassThrough } = require('node:stream');
-const mp = require('./molecule-plugin.js');
+const mp = require('../molecule-plugin.js');
 const { a2a, initializeParams } = require('./backend-process.js');
 
 function frames(chunks, max = 100) {
