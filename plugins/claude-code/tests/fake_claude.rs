@@ -25,8 +25,8 @@
 //! | `rate-limit` | a rejected rate-limit event, the synthetic `rate_limit` message, a 429 result |
 //! | `rate-limit-allowed` | an *allowed* rate-limit event (reset in 5 h), then a 429 result |
 //! | `auth` | "Not logged in · Please run /login" (no credentials at all) |
-//! | `auth-retry` | `api_retry` with 401 every `$FAKE_CLAUDE_DELAY_MS`, ten times, then "Invalid API key" |
-//! | `unreachable` | `api_retry` without a status, then "Unable to connect to API" |
+//! | `auth-retry` | `api_retry` with 401 every `$FAKE_CLAUDE_DELAY_MS`, `$CLAUDE_CODE_MAX_RETRIES` (10) times, then "Invalid API key" |
+//! | `unreachable` | `api_retry` without a status (as often as for `auth-retry`), then "Unable to connect to API" |
 //! | `overloaded` | a 529 result |
 //! | `tool` | a `Read` tool use, its result, then the answer |
 //! | `denied` | a `Write` tool use the permission mode denies, listed in `permission_denials` |
@@ -183,7 +183,7 @@ fn play(scenario: &str, out: &Out, prompt: &str) -> ExitCode {
             );
         }
         "auth-retry" => {
-            for attempt in 1..=10 {
+            for attempt in 1..=retries() {
                 out.api_retry(attempt, Some(401), "authentication_failed");
                 std::thread::sleep(ms("FAKE_CLAUDE_DELAY_MS", 50));
             }
@@ -194,7 +194,9 @@ fn play(scenario: &str, out: &Out, prompt: &str) -> ExitCode {
             );
         }
         "unreachable" => {
-            out.api_retry(1, None, "unknown");
+            for attempt in 1..=retries() {
+                out.api_retry(attempt, None, "unknown");
+            }
             return out.api_failure(
                 None,
                 "server_error",
@@ -259,6 +261,14 @@ fn play(scenario: &str, out: &Out, prompt: &str) -> ExitCode {
         hang_forever();
     }
     ExitCode::SUCCESS
+}
+
+/// How often the CLI retries a failed model call: `$CLAUDE_CODE_MAX_RETRIES`, or 10.
+fn retries() -> u32 {
+    std::env::var("CLAUDE_CODE_MAX_RETRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
 }
 
 /// The id the `new-id` scenario switches to, known to the session store from now on.

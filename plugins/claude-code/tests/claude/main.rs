@@ -14,3 +14,4 @@ mod real;
 mod real_claude;
 mod sessions;
 mod support;
+mod transcripts;

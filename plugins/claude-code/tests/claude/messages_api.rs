@@ -136,15 +136,6 @@ impl Reply {
         }
     }
 
-    /// A text answer streamed slowly: `pieces` deltas `gap` apart.
-    pub fn slow(text: impl Into<String>, pieces: usize, gap: Duration) -> Reply {
-        Reply::Text {
-            text: text.into(),
-            pieces,
-            gap,
-        }
-    }
-
     pub fn tool_use(name: &str, input: Value) -> Reply {
         Reply::ToolUse {
             name: name.into(),
@@ -270,16 +261,6 @@ impl MessagesApi {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         all.iter().filter(|r| r.is_messages()).cloned().collect()
-    }
-
-    /// Every request so far, model calls or not.
-    pub fn requests(&self) -> Vec<Request> {
-        let all = self
-            .shared
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        all.clone()
     }
 }
 

@@ -88,14 +88,25 @@ impl Out {
         let mut block = json!({"type":"tool_result","content":result,"tool_use_id":id});
         if denied {
             block["is_error"] = json!(true);
-        }
-        self.emit(json!({"type":"user","message":{"role":"user","content":[block]},
-            "parent_tool_use_id":null,"session_id":self.session,"uuid":Self::uuid(),
-            "tool_use_result":if denied { json!(format!("Error: {result}")) } else { json!({"type":"text"}) }}));
-        if denied {
+            // Newer CLIs announce the denial before the tool result.
+            if self.version != "2.1.197" {
+                self.emit(json!({"type":"system","subtype":"permission_denied","tool_name":tool,
+                    "tool_use_id":id,"message":result,"session_id":self.session,"uuid":Self::uuid()}));
+            }
             *DENIED.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(json!({"tool_name":tool,"tool_use_id":id,"tool_input":input}));
         }
+        let outcome = if denied {
+            json!(format!("Error: {result}"))
+        } else {
+            json!({"type":"text"})
+        };
+        self.emit(
+            json!({"type":"user","message":{"role":"user","content":[block]},
+            "parent_tool_use_id":null,"session_id":self.session,"uuid":Self::uuid(),
+            "tool_use_result":outcome}),
+        );
+        ROUNDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn result(&self, fields: Value) {
@@ -117,11 +128,7 @@ impl Out {
     }
 
     pub fn success(&self, text: &str, session: &str) {
-        let turns = if DENIED.lock().map(|d| d.is_some()).unwrap_or(false) {
-            2
-        } else {
-            1
-        };
+        let turns = 1 + ROUNDS.load(std::sync::atomic::Ordering::SeqCst);
         self.result(json!({"result":text,"session_id":session,"num_turns":turns}));
     }
 
@@ -129,12 +136,11 @@ impl Out {
     /// `is_error` result with the status; exit code 1.
     pub fn api_failure(&self, status: Option<u16>, kind: &str, text: &str) -> ExitCode {
         self.assistant_text(text, Some(kind));
-        let reason =
-            if self.version == "2.1.197" || status.is_none() && kind == "authentication_failed" {
-                "completed"
-            } else {
-                "api_error"
-            };
+        let reason = if self.version == "2.1.197" {
+            "completed"
+        } else {
+            "api_error"
+        };
         self.result(
             json!({"is_error":true,"api_error_status":status,"result":text,
             "stop_reason":"stop_sequence","total_cost_usd":0,"terminal_reason":reason}),
@@ -162,6 +168,9 @@ impl Out {
         self.result(fields);
     }
 }
+
+/// How many tool rounds this run played.
+static ROUNDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// The tool use denied in this run, for the result's `permission_denials`.
 static DENIED: std::sync::Mutex<Option<Value>> = std::sync::Mutex::new(None);

@@ -7,3 +7,4 @@ mod conversations;
 mod errors;
 pub mod support;
 mod tools;
+mod transcripts;

@@ -23,13 +23,6 @@ pub struct RealCli {
     pub bin: PathBuf,
 }
 
-impl RealCli {
-    /// Whether this is the older of the pinned releases (2.1.197).
-    pub fn is_oldest(&self) -> bool {
-        self.version == VERSIONS[0]
-    }
-}
-
 /// Where the install script put the CLIs.
 fn install_dir() -> PathBuf {
     std::env::var_os("MOLECULE_REAL_CLAUDE_DIR").map_or_else(
