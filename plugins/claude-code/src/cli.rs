@@ -25,8 +25,9 @@ pub struct Args {
     /// The model: an alias (`sonnet`, `opus`, `haiku`) or a full model id.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
-    /// Claude's permission mode. With `default`, in print mode Claude may use only the tools
-    /// allowed with --allowed-tools; any other tool use is denied.
+    /// Claude's permission mode. With `default`, Claude may read files and run read-only
+    /// commands inside --cwd; writes, reads outside it and other tools need --allowed-tools,
+    /// and each denied use is reported to the sender.
     #[arg(long, value_enum, default_value_t = PermissionMode::Default)]
     pub permission_mode: PermissionMode,
     /// Tools Claude may use without asking, e.g. `Read`, `Bash(git log:*)` (repeat the flag or

@@ -10,7 +10,8 @@ use std::time::Duration;
 /// of its own, so it is never chosen by accident).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum PermissionMode {
-    /// Only the tools explicitly allowed; other tool uses are denied in print mode.
+    /// Reads and read-only commands inside the working directory, plus the tools explicitly
+    /// allowed; other tool uses are denied in print mode.
     #[default]
     #[value(name = "default")]
     Default,
