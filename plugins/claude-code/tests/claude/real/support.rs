@@ -193,7 +193,8 @@ impl RealRig {
             .spawn()
             .expect("run claude");
         let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("prompt");
+        // A CLI that refuses its command line exits without reading the prompt.
+        let _ = input.write_all(stdin.as_bytes());
         drop(input);
         let out = child.wait_with_output().expect("claude ends");
         CliRun {
