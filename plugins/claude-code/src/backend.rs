@@ -3,6 +3,7 @@
 
 use crate::command::{Session, Turn, turn_command, turn_env};
 use crate::config::Config;
+use crate::failure::{self, Signals};
 use crate::outcome::{self, Verdict};
 use crate::process::Registry;
 use crate::prompt;
@@ -136,6 +137,16 @@ impl Backend for ClaudeCode {
         let prompt = prompt::build(&params.message, &attachments).map_err(|e| {
             RpcError::from(AppError::unsupported_content(e.clone()).user_message(e))
         })?;
+        if prompt.trim().is_empty() {
+            // The CLI refuses an empty prompt without a `result` (or, in older versions, says
+            // nothing at all): neither may cost the conversation its session.
+            return Err(AppError::unsupported_content("the message is empty")
+                .user_message(
+                    "Your message was empty, so there is nothing to answer. Please send it again \
+                     with some text.",
+                )
+                .into());
+        }
         let preamble = prompt::preamble(&params.sender, &params.context);
         let idempotency_key = &params.context.idempotency_key;
         self.shared
@@ -202,7 +213,10 @@ impl Shared {
         ))
     }
 
-    /// The answer a turn's end gives, or `None` to retry in a fresh session.
+    /// The answer a turn's end gives, or `None` to retry in a fresh session. A session is
+    /// given up only when the CLI says it cannot be used ("No conversation found", "already
+    /// in use"): any other failure keeps it, so the conversation's history is never lost to a
+    /// crash or a kill.
     fn settle(
         &self,
         key: &str,
@@ -210,37 +224,51 @@ impl Shared {
         end: TurnEnd,
         retried: bool,
     ) -> Option<Result<HandleA2aResult, RpcError>> {
-        match end {
-            TurnEnd::Cancelled => Some(Err(RpcError::cancelled())),
-            TurnEnd::TimedOut => Some(Err(AppError::deadline_exceeded("the turn timed out")
-                .user_message("This took me too long, so I stopped. Please try again, perhaps with a smaller request.")
-                .into())),
-            TurnEnd::SpawnFailed(e) => Some(Err(AppError::new(code::INTERNAL_ERROR, format!("cannot start claude: {e}"))
-                .user_message("This agent could not start Claude; its operator has been told.")
-                .into())),
-            TurnEnd::Result { result, init_session, rate_limit, assistant } => {
-                let verdict = outcome::from_result(&result, rate_limit.as_ref(), &assistant);
-                if matches!(verdict, Verdict::FreshSession) {
-                    return if retried { Some(Err(broken_twice())) } else { None };
-                }
+        let answer = match end {
+            TurnEnd::Cancelled => Err(RpcError::cancelled()),
+            TurnEnd::TimedOut { retrying } => Err(failure::timed_out(retrying.as_ref())),
+            TurnEnd::AuthFailed { status } => Err(failure::auth_failed(status)),
+            TurnEnd::SpawnFailed(e) => Err(AppError::new(
+                code::INTERNAL_ERROR,
+                format!("cannot start claude: {e}"),
+            )
+            .user_message("This agent could not start Claude; its operator has been told.")
+            .into()),
+            TurnEnd::Result {
+                result,
+                init_session,
+                rate_limit,
+                assistant,
+                assistant_error,
+            } => {
+                let signals = Signals {
+                    limit: rate_limit.as_ref(),
+                    assistant_error: assistant_error.as_deref(),
+                };
+                let verdict = outcome::from_result(&result, signals, &assistant);
+                let Verdict::Answer(answer) = verdict else {
+                    return if retried {
+                        Some(Err(broken_twice()))
+                    } else {
+                        None
+                    };
+                };
                 let adopted = result.session_id.as_deref().or(init_session.as_deref());
-                if let Some(id) = adopted.filter(|id| *id != session.id()) {
-                    self.remember(key, id);
-                } else {
-                    self.remember(key, session.id());
-                }
-                let Verdict::Answer(answer) = verdict else { return None };
-                Some(answer)
+                self.remember(key, adopted.unwrap_or(session.id()));
+                answer
             }
             TurnEnd::NoResult { exit, stderr_tail } => {
-                let broken = outcome::session_broken(&stderr_tail.join("\n"));
-                if !retried && (broken || matches!(session, Session::Resume(_))) {
-                    return None;
+                if outcome::session_broken(&stderr_tail.join("\n")) {
+                    return if retried {
+                        Some(Err(broken_twice()))
+                    } else {
+                        None
+                    };
                 }
-                self.forget(key);
-                Some(Err(outcome::no_result(exit.status, &stderr_tail)))
+                Err(failure::no_result(exit.status, &stderr_tail))
             }
-        }
+        };
+        Some(answer)
     }
 
     fn setup(&self, cx: &RequestContext) -> TurnSetup<'_> {

@@ -26,8 +26,9 @@ pub struct Args {
     /// The model: an alias (`sonnet`, `opus`, `haiku`) or a full model id.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
-    /// Claude's permission mode. With `default`, in print mode Claude may use only the tools
-    /// allowed with --allowed-tools; any other tool use is denied.
+    /// Claude's permission mode. With `default`, Claude may read files and run read-only
+    /// commands inside --cwd; writes, reads outside it and other tools need --allowed-tools,
+    /// and each denied use is reported to the sender.
     #[arg(long, value_enum, default_value_t = PermissionMode::Default)]
     pub permission_mode: PermissionMode,
     /// Tools Claude may use without asking, e.g. `Read`, `Bash(git log:*)` (repeat the flag or
@@ -40,7 +41,9 @@ pub struct Args {
     /// A file that replaces Claude's system prompt (the backend's note is still appended).
     #[arg(long, value_name = "PATH")]
     pub system_prompt_file: Option<PathBuf>,
-    /// The most agentic turns Claude may take for one message (at least 2).
+    /// The most model responses Claude may use for one message (at least 1). A message
+    /// answered without tools takes one; when the last allowed response still asks for a
+    /// tool, the tool runs and Claude stops without answering.
     #[arg(long, value_name = "N")]
     pub max_turns: Option<u32>,
     /// How long one message may take before the backend stops Claude and tells the sender
@@ -94,7 +97,7 @@ impl Args {
     /// Validates the arguments into a configuration, resolving paths.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         if let Some(n) = self.max_turns
-            && n < 2
+            && n < 1
         {
             return Err(ConfigError::MaxTurns(n));
         }
@@ -134,6 +137,7 @@ impl Args {
             .collect();
         Ok(Config {
             claude_bin: resolve_claude(self.claude_bin.as_deref())?,
+            installed: crate::installed::Installed::assumed(),
             cwd,
             model: self.model,
             permission_mode: self.permission_mode,
@@ -210,10 +214,12 @@ mod tests {
     }
 
     #[test]
-    fn max_turns_below_two_is_refused() {
-        let args = Args::parse_from(["x", "--claude-bin", "/bin/sh", "--max-turns", "1"]);
+    fn max_turns_of_zero_is_refused_and_one_accepted() {
+        let args = Args::parse_from(["x", "--claude-bin", "/bin/sh", "--max-turns", "0"]);
         let err = args.into_config().unwrap_err();
-        assert!(err.to_string().contains("at least 2"), "{err}");
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        let args = Args::parse_from(["x", "--claude-bin", "/bin/sh", "--max-turns", "1"]);
+        assert_eq!(args.into_config().unwrap().max_turns, Some(1));
     }
 
     #[test]

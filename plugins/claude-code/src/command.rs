@@ -40,9 +40,16 @@ pub struct Turn<'a> {
 /// The `claude` invocation for one turn.
 pub fn turn_command(config: &Config, turn: &Turn<'_>, env: &[(OsString, OsString)]) -> TurnCommand {
     let (session, preamble) = (turn.session, turn.preamble);
-    let mut args: Vec<OsString> = ["-p", "--output-format=stream-json", "--verbose"]
-        .map(OsString::from)
-        .to_vec();
+    // `--strict-mcp-config`: only the MCP servers given here; a `.mcp.json` in the working
+    // directory (anyone's who can write there) is not started.
+    let mut args: Vec<OsString> = [
+        "-p",
+        "--output-format=stream-json",
+        "--verbose",
+        "--strict-mcp-config",
+    ]
+    .map(OsString::from)
+    .to_vec();
     let mut flag = |name: &str, value: &str| args.push(format!("--{name}={value}").into());
     if let Some(model) = &config.model {
         flag("model", model);
@@ -53,6 +60,11 @@ pub fn turn_command(config: &Config, turn: &Turn<'_>, env: &[(OsString, OsString
         config.permission_mode.as_claude_arg()
     };
     flag("permission-mode", mode);
+    if config.installed.system_prompt_snapshot {
+        // Otherwise a resumed turn reuses the first turn's system prompt, and the preamble of
+        // this message (who writes, whether it is an automatic reply) never reaches Claude.
+        flag("system-prompt-snapshot", "off");
+    }
     let mut allowed: Vec<&str> = config.allowed_tools.iter().map(String::as_str).collect();
     if let Some(tools) = &config.peer_tools {
         flag("mcp-config", &tools.mcp_config(turn.idempotency_key));
@@ -129,6 +141,7 @@ mod tests {
                 "-p",
                 "--output-format=stream-json",
                 "--verbose",
+                "--strict-mcp-config",
                 "--model=-sonnet",
                 "--permission-mode=default",
                 "--allowedTools=Read,Bash(git log:*)",
@@ -140,7 +153,9 @@ mod tests {
             ]
         );
         c.skip_permissions = true;
+        c.installed.system_prompt_snapshot = true;
         let cmd = turn_command(&c, &turn(&fresh), &[]);
+        assert!(cmd.args.contains(&"--system-prompt-snapshot=off".into()));
         assert!(
             cmd.args
                 .contains(&"--permission-mode=bypassPermissions".into())

@@ -1,5 +1,6 @@
 //! The backend's settings, validated, and why a command line can be refused.
 
+use crate::installed::Installed;
 use crate::peer_tools::PeerTools;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use std::time::Duration;
 /// of its own, so it is never chosen by accident).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum PermissionMode {
-    /// Only the tools explicitly allowed; other tool uses are denied in print mode.
+    /// Reads and read-only commands inside the working directory, plus the tools explicitly
+    /// allowed; other tool uses are denied in print mode.
     #[default]
     #[value(name = "default")]
     Default,
@@ -66,6 +68,8 @@ impl Default for Timers {
 pub struct Config {
     /// The resolved `claude` executable.
     pub claude_bin: PathBuf,
+    /// Its version and flags, asked at start-up.
+    pub installed: Installed,
     /// The canonical working directory of every conversation.
     pub cwd: PathBuf,
     /// `--model`.
@@ -80,7 +84,7 @@ pub struct Config {
     pub append_system_prompt: Option<String>,
     /// A file that replaces the system prompt.
     pub system_prompt_file: Option<PathBuf>,
-    /// `--max-turns` (at least 2).
+    /// `--max-turns` (at least 1).
     pub max_turns: Option<u32>,
     /// The backend's own limit on one message; `None`: just under the host's.
     pub turn_timeout: Option<Duration>,
@@ -106,6 +110,7 @@ impl Config {
     pub fn new(claude_bin: PathBuf, cwd: PathBuf) -> Config {
         Config {
             claude_bin,
+            installed: Installed::assumed(),
             cwd,
             model: None,
             permission_mode: PermissionMode::Default,
@@ -132,11 +137,12 @@ pub enum ConfigError {
     /// The `claude` CLI cannot be found.
     #[error(
         "cannot find the claude CLI ({0:?}): install it with `npm install -g @anthropic-ai/claude-code` \
-         (Node.js 18 or later), run `claude` once to log in, or pass --claude-bin /path/to/claude"
+         (the latest needs Node.js 22 or later; on Node.js 18-21 npm installs 2.1.197, the newest \
+         release that supports them), run `claude` once to log in, or pass --claude-bin /path/to/claude"
     )]
     ClaudeMissing(PathBuf),
-    /// `--max-turns 1` ends before Claude replies with current CLIs.
-    #[error("--max-turns must be at least 2 (got {0}): with 1, Claude stops before it replies")]
+    /// `--max-turns 0` would stop every message before Claude answers.
+    #[error("--max-turns must be at least 1 (got {0})")]
     MaxTurns(u32),
     /// `--max-concurrency 0`.
     #[error("--max-concurrency must be at least 1")]

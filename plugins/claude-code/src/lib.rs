@@ -13,7 +13,8 @@
 //! | [`turn`] | one `claude` run: events, progress, cancel and timeout |
 //! | [`process`] | every process the backend starts, and how each one ends |
 //! | [`stream`] | the stream-json events |
-//! | [`outcome`] | a turn's result → a reply or an error the host understands |
+//! | [`installed`] | the installed CLI: its version (checked) and flags, asked at start-up |
+//! | [`outcome`], [`failure`] | a turn's result → a reply, or an error the host understands |
 //! | [`sessions`] | the conversation → session map on disk |
 //! | [`prompt`], [`command`] | what Claude is told, and its argv and environment |
 //! | [`peer_tools`] | `molecule mcp` as Claude's MCP server, for calls to other workspaces |
@@ -23,6 +24,8 @@ pub mod backend;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod failure;
+pub mod installed;
 pub mod log;
 pub mod outcome;
 pub mod peer_tools;

@@ -4,27 +4,15 @@
 //! Success is `is_error == false` on the `result` line, never the exit code or `subtype`: API
 //! failures arrive as `subtype: "success", is_error: true`, sometimes with exit code 0.
 
+use crate::failure::{self, Signals};
 use crate::prompt::NO_REPLY;
-use crate::stream::{RateLimitInfo, TurnResult};
-use molecule_plugin::AppError;
-use molecule_plugin::protocol::{HandleA2aResult, RpcError, code};
+use crate::stream::{PermissionDenial, TurnResult};
+use molecule_plugin::protocol::{HandleA2aResult, RpcError};
 use molecule_plugin::reply::{self, WithMetadata};
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Wait before redelivering after a 429 without a reset time.
-pub const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-/// Wait before redelivering after a 5xx or an overload.
-pub const OVERLOAD_WAIT: Duration = Duration::from_secs(30);
-/// Longest wait taken from a rate-limit reset time.
-const MAX_WAIT: Duration = Duration::from_secs(6 * 3600);
-/// The most characters of Claude's error text kept in `details`.
-const MAX_DETAIL: usize = 2_000;
-
-/// The user message of a turn Claude could not run for lack of credentials.
-pub const NOT_LOGGED_IN: &str = "This agent is not logged in to Claude, so it cannot answer. \
-    Its operator needs to log in on the machine that runs it (run `claude` once, or set \
-    ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN).";
+/// The longest description of one denied tool use in a reply.
+const MAX_DENIAL: usize = 120;
 
 /// What a finished turn comes to.
 #[derive(Debug)]
@@ -35,9 +23,9 @@ pub enum Verdict {
     FreshSession,
 }
 
-/// Reads a `result` line (with the rate-limit state seen before it, and the assistant's text
-/// as a fallback for an empty `result`).
-pub fn from_result(r: &TurnResult, limit: Option<&RateLimitInfo>, assistant: &str) -> Verdict {
+/// Reads a `result` line, with what the stream said before it (the rate-limit state and the
+/// assistant's error kind) and the assistant's text as a fallback for an empty `result`.
+pub fn from_result(r: &TurnResult, signals: Signals<'_>, assistant: &str) -> Verdict {
     let text = r.error_text();
     if r.is_error && session_broken(&text) {
         return Verdict::FreshSession;
@@ -61,7 +49,7 @@ pub fn from_result(r: &TurnResult, limit: Option<&RateLimitInfo>, assistant: &st
         return Verdict::Answer(Ok(with_usage(reply::text(text), r)));
     }
     if r.is_error {
-        return Verdict::Answer(Err(classify_error(r, limit, &text)));
+        return Verdict::Answer(Err(failure::classify(r, signals, &text)));
     }
     let body = r
         .result
@@ -71,77 +59,64 @@ pub fn from_result(r: &TurnResult, limit: Option<&RateLimitInfo>, assistant: &st
         .trim();
     let answer = if body.is_empty() || body == NO_REPLY {
         reply::none()
-    } else {
+    } else if r.permission_denials.is_empty() {
         reply::text(body)
+    } else {
+        with_denials(body, &r.permission_denials)
     };
     Verdict::Answer(Ok(with_usage(answer, r)))
+}
+
+/// The answer with a note on the tool uses the permission mode denied, which shaped it (the
+/// sender would otherwise not know why the work was not done), and the same as metadata.
+fn with_denials(body: &str, denials: &[PermissionDenial]) -> HandleA2aResult {
+    let described: Vec<(String, String)> = denials
+        .iter()
+        .map(|d| (d.tool_name.clone(), denial_target(d)))
+        .collect();
+    let list: Vec<String> = described
+        .iter()
+        .map(|(tool, target)| match target.is_empty() {
+            true => tool.clone(),
+            false => format!("{tool} ({target})"),
+        })
+        .collect();
+    let note = format!(
+        "(This agent is not allowed to use some of the tools this needed, so they were not run: \
+         {}. Its operator can allow them with --allowed-tools or another --permission-mode.)",
+        list.join("; ")
+    );
+    let meta: Vec<Value> = described
+        .iter()
+        .map(|(tool, target)| json!({"tool": tool, "target": target}))
+        .collect();
+    reply::text(format!("{body}\n\n{note}")).with_metadata("permissionDenials", Value::Array(meta))
+}
+
+/// What a denied tool use was aimed at: its command, file, path or URL, cut short.
+fn denial_target(d: &PermissionDenial) -> String {
+    let input = &d.tool_input;
+    let target = [
+        "command",
+        "file_path",
+        "notebook_path",
+        "path",
+        "url",
+        "pattern",
+    ]
+    .iter()
+    .find_map(|k| input.get(*k).and_then(Value::as_str))
+    .unwrap_or_default();
+    let mut cut: String = target.chars().take(MAX_DENIAL).collect();
+    if cut.len() < target.len() {
+        cut.push('…');
+    }
+    cut
 }
 
 /// Whether Claude's error text says the session cannot be resumed or reused.
 pub fn session_broken(text: &str) -> bool {
     text.contains("No conversation found") || text.contains("already in use")
-}
-
-fn classify_error(r: &TurnResult, limit: Option<&RateLimitInfo>, text: &str) -> RpcError {
-    let lower = text.to_lowercase();
-    let status = r.api_error_status.unwrap_or(0);
-    let details = details(r, text);
-    if status == 401 || status == 403 || not_logged_in(&lower) {
-        return AppError::upstream_unavailable("claude is not logged in")
-            .retryable(false)
-            .user_message(NOT_LOGGED_IN)
-            .details(details)
-            .into();
-    }
-    if status == 429 || lower.contains("rate limit") || lower.contains("rate_limit") {
-        let wait = limit.and_then(reset_wait).unwrap_or(RATE_LIMIT_WAIT);
-        return AppError::rate_limited("claude was rate limited")
-            .retry_after(wait)
-            .details(details)
-            .into();
-    }
-    if status >= 500 || lower.contains("overloaded") {
-        return AppError::upstream_unavailable(format!("the model API failed (status {status})"))
-            .retry_after(OVERLOAD_WAIT)
-            .details(details)
-            .into();
-    }
-    AppError::new(code::INTERNAL_ERROR, "claude reported an error")
-        .details(details)
-        .into()
-}
-
-fn not_logged_in(lower: &str) -> bool {
-    [
-        "/login",
-        "invalid api key",
-        "not logged in",
-        "authentication_error",
-        "oauth token",
-    ]
-    .iter()
-    .any(|m| lower.contains(m))
-}
-
-/// How long until the rate limit resets, from `resetsAt` (Unix seconds, or milliseconds).
-fn reset_wait(limit: &RateLimitInfo) -> Option<Duration> {
-    let at = limit.resets_at?;
-    let at_ms = if at > 1e12 { at } else { at * 1000.0 };
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as f64;
-    let wait = Duration::from_millis((at_ms - now_ms).max(1000.0) as u64);
-    Some(wait.min(MAX_WAIT))
-}
-
-fn details(r: &TurnResult, text: &str) -> Value {
-    json!({
-        "subtype": r.subtype,
-        "terminalReason": r.terminal_reason,
-        "apiErrorStatus": r.api_error_status,
-        "error": text.chars().take(MAX_DETAIL).collect::<String>(),
-    })
 }
 
 fn with_usage(answer: HandleA2aResult, r: &TurnResult) -> HandleA2aResult {
@@ -169,48 +144,19 @@ fn with_usage(answer: HandleA2aResult, r: &TurnResult) -> HandleA2aResult {
     answer.with_metadata("usage", Value::Object(usage))
 }
 
-/// The error for a turn whose process ended without a `result` line: the stderr tail goes to
-/// `details` (the operator's log), never to the sender.
-pub fn no_result(status: Option<std::process::ExitStatus>, stderr_tail: &[String]) -> RpcError {
-    let joined = stderr_tail.join("\n");
-    let status = status.map_or_else(|| "an unknown status".to_owned(), |s| s.to_string());
-    let details = json!({"exitStatus": status, "stderrTail": stderr_tail});
-    if joined.contains("dangerously-skip-permissions") && joined.contains("root") {
-        return AppError::new(
-            code::INTERNAL_ERROR,
-            "claude refuses to skip permissions as root",
-        )
-        .user_message("This agent is misconfigured and cannot answer; its operator has been told.")
-        .details(details)
-        .into();
-    }
-    if not_logged_in(&joined.to_lowercase()) {
-        return AppError::upstream_unavailable("claude is not logged in")
-            .retryable(false)
-            .user_message(NOT_LOGGED_IN)
-            .details(details)
-            .into();
-    }
-    AppError::new(
-        code::INTERNAL_ERROR,
-        format!("claude exited with {status} without a result"),
-    )
-    .details(details)
-    .into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use molecule_plugin::protocol::code;
 
     fn result(v: Value) -> TurnResult {
         serde_json::from_value(v).unwrap()
     }
 
-    fn error_of(v: Verdict) -> RpcError {
-        match v {
-            Verdict::Answer(Err(e)) => e,
-            other => panic!("not an error: {other:?}"),
+    fn answer(r: &TurnResult, assistant: &str) -> HandleA2aResult {
+        match from_result(r, Signals::default(), assistant) {
+            Verdict::Answer(Ok(a)) => a,
+            other => panic!("not an answer: {other:?}"),
         }
     }
 
@@ -218,73 +164,43 @@ mod tests {
     fn success_is_is_error_false_and_no_reply_sends_nothing() {
         let r = result(json!({"subtype":"success","is_error":false,"result":"hi",
                                "usage":{"input_tokens":3,"output_tokens":4},"total_cost_usd":0.5}));
-        let Verdict::Answer(Ok(a)) = from_result(&r, None, "") else {
-            panic!()
-        };
+        let a = answer(&r, "");
         assert_eq!(a.parts[0].as_text(), Some("hi"));
         assert_eq!(
             a.metadata.unwrap()["usage"],
             json!({"inputTokens":3,"outputTokens":4,"costUsd":0.5})
         );
         let r = result(json!({"subtype":"success","is_error":false,"result":" NO_REPLY\n"}));
-        let Verdict::Answer(Ok(a)) = from_result(&r, None, "") else {
-            panic!()
-        };
-        assert!(a.parts.is_empty());
+        assert!(answer(&r, "").parts.is_empty());
         let r = result(json!({"subtype":"success","is_error":false,"result":""}));
-        let Verdict::Answer(Ok(a)) = from_result(&r, None, "from the assistant") else {
-            panic!()
-        };
+        let a = answer(&r, "from the assistant");
         assert_eq!(a.parts[0].as_text(), Some("from the assistant"));
     }
 
     #[test]
-    fn errors_are_classified_by_status_and_text() {
-        let overloaded = result(
-            json!({"subtype":"success","is_error":true,"api_error_status":529,"result":"Overloaded"}),
-        );
-        let e = error_of(from_result(&overloaded, None, ""));
-        assert_eq!((e.code, e.error_data().retryable), (1003, Some(true)));
-        let login = result(
-            json!({"subtype":"success","is_error":true,"result":"Invalid API key · Please run /login"}),
-        );
-        let e = error_of(from_result(&login, None, ""));
-        assert_eq!(e.error_data().user_message.as_deref(), Some(NOT_LOGGED_IN));
-        assert_eq!(e.error_data().retryable, Some(false));
-        let other =
-            result(json!({"subtype":"error_during_execution","is_error":true,"errors":["boom"]}));
-        assert_eq!(
-            error_of(from_result(&other, None, "")).code,
-            code::INTERNAL_ERROR
-        );
-    }
-
-    #[test]
-    fn a_rate_limit_waits_until_the_reset() {
+    fn denied_tool_uses_are_told_to_the_sender() {
         let r = result(
-            json!({"subtype":"success","is_error":true,"api_error_status":429,"result":"limited"}),
+            json!({"subtype":"success","is_error":false,"result":"I could not.",
+            "permission_denials":[
+                {"tool_name":"Write","tool_use_id":"a","tool_input":{"file_path":"/p/x.txt","content":"c"}},
+                {"tool_name":"Bash","tool_use_id":"b","tool_input":{"command":"x".repeat(300)}}]}),
         );
-        let e = error_of(from_result(&r, None, ""));
-        assert_eq!(e.error_data().retry_after_ms, Some(60_000));
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
-        let limit = RateLimitInfo {
-            status: Some("rejected".into()),
-            resets_at: Some(now + 120.0),
-        };
-        let e = error_of(from_result(&r, Some(&limit), ""));
-        let ms = e.error_data().retry_after_ms.unwrap();
-        assert!((100_000..=120_000).contains(&ms), "{ms}");
+        let a = answer(&r, "");
+        let text = a.parts[0].as_text().unwrap();
+        assert!(
+            text.starts_with("I could not.\n\n(This agent is not allowed"),
+            "{text}"
+        );
+        assert!(text.contains("Write (/p/x.txt); Bash (xxx"), "{text}");
+        assert!(text.len() < 600, "long inputs are cut: {text}");
+        let meta = &a.metadata.unwrap()["permissionDenials"];
+        assert_eq!(meta[0], json!({"tool":"Write","target":"/p/x.txt"}));
     }
 
     #[test]
     fn limits_reached_become_replies_and_broken_sessions_a_retry() {
         let r = result(json!({"subtype":"error_max_turns","is_error":true}));
-        let Verdict::Answer(Ok(a)) = from_result(&r, None, "") else {
-            panic!()
-        };
+        let a = answer(&r, "");
         assert!(
             a.parts[0]
                 .as_text()
@@ -293,9 +209,21 @@ mod tests {
         );
         let r = result(json!({"subtype":"error_during_execution","is_error":true,
                                "errors":["No conversation found with session ID: x"]}));
-        assert!(matches!(from_result(&r, None, ""), Verdict::FreshSession));
+        assert!(matches!(
+            from_result(&r, Signals::default(), ""),
+            Verdict::FreshSession
+        ));
         let r = result(json!({"subtype":"error_during_execution","is_error":true,
                                "result":"Session ID x is already in use"}));
-        assert!(matches!(from_result(&r, None, ""), Verdict::FreshSession));
+        assert!(matches!(
+            from_result(&r, Signals::default(), ""),
+            Verdict::FreshSession
+        ));
+        let r =
+            result(json!({"subtype":"error_during_execution","is_error":true,"errors":["boom"]}));
+        match from_result(&r, Signals::default(), "") {
+            Verdict::Answer(Err(e)) => assert_eq!(e.code, code::INTERNAL_ERROR),
+            other => panic!("{other:?}"),
+        }
     }
 }

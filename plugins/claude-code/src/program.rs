@@ -39,8 +39,13 @@ pub fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(e.exit_code());
     }
-    let config = match args.into_config() {
+    let mut config = match args.into_config() {
         Ok(config) => config,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let env = crate::command::turn_env(std::env::vars_os());
+    config.installed = match crate::installed::probe(&config.claude_bin, &env) {
+        Ok(installed) => installed,
         Err(e) => return fail(&e.to_string()),
     };
     let sessions = match SessionStore::open(

@@ -18,7 +18,13 @@ pub enum Event {
     Assistant {
         /// The text of the message (may be empty when it only calls tools).
         text: String,
+        /// The CLI's classification of a failed model call (`authentication_failed`,
+        /// `rate_limit`, `server_error`, `billing_error`, …), on the synthetic message that
+        /// reports it.
+        error: Option<String>,
     },
+    /// `system`/`api_retry`: a model call failed and the CLI will try again.
+    ApiRetry(ApiRetry),
     /// `rate_limit_event`: the account's rate-limit state.
     RateLimit(RateLimitInfo),
     /// The last line of a turn.
@@ -28,6 +34,23 @@ pub enum Event {
         /// The event's `type`, for the progress line.
         kind: String,
     },
+}
+
+/// `system`/`api_retry`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct ApiRetry {
+    /// The HTTP status of the failed call; `None` when no answer came (network failure).
+    #[serde(default)]
+    pub error_status: Option<u16>,
+    /// The CLI's name for the failure (`authentication_failed`, `rate_limit`, `unknown`, …).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Which retry this is.
+    #[serde(default)]
+    pub attempt: Option<u32>,
+    /// How many retries the CLI makes in all.
+    #[serde(default)]
+    pub max_retries: Option<u32>,
 }
 
 /// `rate_limit_event.rate_limit_info`.
@@ -75,6 +98,27 @@ pub struct TurnResult {
     /// Token counts.
     #[serde(default)]
     pub usage: Option<Value>,
+    /// The tool uses the permission mode denied during the turn.
+    #[serde(default)]
+    pub permission_denials: Vec<PermissionDenial>,
+}
+
+/// One entry of `result.permission_denials`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct PermissionDenial {
+    /// The tool (`Write`, `Bash`, `mcp__server__tool`, …).
+    #[serde(default)]
+    pub tool_name: String,
+    /// What it was asked to do.
+    #[serde(default)]
+    pub tool_input: Value,
+}
+
+impl RateLimitInfo {
+    /// Whether the event says the limit was hit (only then is its reset time a wait).
+    pub fn is_rejected(&self) -> bool {
+        self.status.as_deref() == Some("rejected")
+    }
 }
 
 impl TurnResult {
@@ -105,8 +149,12 @@ pub fn parse_line(line: &[u8]) -> Option<Event> {
         "system" if value.get("subtype").and_then(Value::as_str) == Some("init") => Event::Init {
             session_id: text(&value, "session_id"),
         },
+        "system" if value.get("subtype").and_then(Value::as_str) == Some("api_retry") => {
+            Event::ApiRetry(serde_json::from_value(value).unwrap_or_default())
+        }
         "assistant" => Event::Assistant {
             text: assistant_text(&value),
+            error: text(&value, "error"),
         },
         "rate_limit_event" => Event::RateLimit(
             value
@@ -150,7 +198,21 @@ mod tests {
         assert_eq!(
             parse_line(assistant),
             Some(Event::Assistant {
-                text: "a\nb".into()
+                text: "a\nb".into(),
+                error: None
+            })
+        );
+        let retry = br#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"error_status":401,"error":"authentication_failed"}"#;
+        let Some(Event::ApiRetry(r)) = parse_line(retry) else {
+            panic!("not a retry")
+        };
+        assert_eq!((r.error_status, r.attempt), (Some(401), Some(1)));
+        let failed = br#"{"type":"assistant","message":{"model":"<synthetic>","content":[{"type":"text","text":"API Error"}]},"error":"rate_limit"}"#;
+        assert_eq!(
+            parse_line(failed),
+            Some(Event::Assistant {
+                text: "API Error".into(),
+                error: Some("rate_limit".into())
             })
         );
         let limit = br#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1700000000}}"#;
@@ -161,13 +223,14 @@ mod tests {
                 resets_at: Some(1_700_000_000.0)
             }))
         );
-        let result = br#"{"type":"result","subtype":"success","is_error":true,"api_error_status":429,"result":"limit","errors":["x",{"k":1}],"session_id":"s-2"}"#;
+        let result = br#"{"type":"result","subtype":"success","is_error":true,"api_error_status":429,"result":"limit","errors":["x",{"k":1}],"session_id":"s-2","permission_denials":[{"tool_name":"Write","tool_use_id":"t","tool_input":{"file_path":"/a"}}]}"#;
         let Some(Event::Result(r)) = parse_line(result) else {
             panic!("not a result")
         };
         assert!(r.is_error);
         assert_eq!(r.api_error_status, Some(429));
         assert_eq!(r.error_text(), "limit\nx\n{\"k\":1}");
+        assert_eq!(r.permission_denials[0].tool_name, "Write");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::config::Timers;
 use crate::process::{Exit, Registry, TurnCommand, TurnProcess};
-use crate::stream::{Event, RateLimitInfo, TurnResult, parse_line};
+use crate::stream::{ApiRetry, Event, RateLimitInfo, TurnResult, parse_line};
 use molecule_plugin::RequestContext;
 use std::collections::VecDeque;
 use std::io;
@@ -32,6 +32,14 @@ pub enum TurnEnd {
         rate_limit: Option<RateLimitInfo>,
         /// The text of the last assistant message.
         assistant: String,
+        /// The `error` of the last assistant message that carried one.
+        assistant_error: Option<String>,
+    },
+    /// The CLI said the model API refused its credentials (401/403) and was about to retry;
+    /// the process was stopped, since retrying cannot help.
+    AuthFailed {
+        /// The HTTP status.
+        status: u16,
     },
     /// The process ended without a `result` line.
     NoResult {
@@ -43,7 +51,10 @@ pub enum TurnEnd {
     /// The host cancelled the request; the process was stopped.
     Cancelled,
     /// The turn ran out of time; the process was stopped.
-    TimedOut,
+    TimedOut {
+        /// The CLI's last retry, when it was still retrying a failed model call.
+        retrying: Option<ApiRetry>,
+    },
     /// `claude` could not be started.
     SpawnFailed(io::Error),
 }
@@ -79,36 +90,14 @@ pub async fn run(
     });
     let pid = proc.pid();
     let stderr = tokio::spawn(stderr_tail(pipes.stderr, pid));
-    let mut reader = BufReader::new(pipes.stdout);
     let mut seen = Seen::default();
-    let every = setup.progress_every;
-    let mut ticks = interval_at(Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let deadline = setup.timeout.map(|t| Instant::now() + t);
     let grace = setup.timers.kill_grace;
-    let result = loop {
-        tokio::select! {
-            biased;
-            () = cx.cancelled() => {
-                proc.terminate(grace).await;
-                return TurnEnd::Cancelled;
-            }
-            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                proc.terminate(grace).await;
-                return TurnEnd::TimedOut;
-            }
-            line = read_line(&mut reader) => match line {
-                Ok(Some(line)) => {
-                    if let Some(result) = seen.event(&line, cx).await {
-                        break Some(result);
-                    }
-                }
-                Ok(None) | Err(_) => break None,
-            },
-            _ = ticks.tick() => {
-                proc.observe();
-                cx.progress("claude is working").await;
-            }
+    let result = match follow(&mut proc, pipes.stdout, &mut seen, setup, cx).await {
+        Followed::Result(result) => Some(result),
+        Followed::Eof => None,
+        Followed::Stop(end) => {
+            proc.terminate(grace).await;
+            return end;
         }
     };
     let exit = proc.finish(setup.timers.exit_grace, grace).await;
@@ -123,6 +112,7 @@ pub async fn run(
             init_session: seen.init_session,
             rate_limit: seen.rate_limit,
             assistant: seen.assistant,
+            assistant_error: seen.assistant_error,
         },
         None => TurnEnd::NoResult {
             exit,
@@ -131,29 +121,102 @@ pub async fn run(
     }
 }
 
+/// How following the stream ended.
+enum Followed {
+    /// The `result` line.
+    Result(Box<TurnResult>),
+    /// stdout closed without one.
+    Eof,
+    /// The turn must be stopped now, and end like this.
+    Stop(TurnEnd),
+}
+
+/// Reads the events until the result, reporting progress on each and on a timer, and watches
+/// the cancel and the deadline.
+async fn follow(
+    proc: &mut TurnProcess,
+    stdout: tokio::process::ChildStdout,
+    seen: &mut Seen,
+    setup: &TurnSetup<'_>,
+    cx: &RequestContext,
+) -> Followed {
+    let mut reader = BufReader::new(stdout);
+    let every = setup.progress_every;
+    let mut ticks = interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let deadline = setup.timeout.map(|t| Instant::now() + t);
+    loop {
+        tokio::select! {
+            biased;
+            () = cx.cancelled() => return Followed::Stop(TurnEnd::Cancelled),
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                return Followed::Stop(TurnEnd::TimedOut { retrying: seen.retrying.take() });
+            }
+            line = read_line(&mut reader) => match line {
+                Ok(Some(line)) => match seen.event(&line, cx).await {
+                    Some(Step::Result(result)) => return Followed::Result(result),
+                    Some(Step::AuthFailed(status)) => {
+                        return Followed::Stop(TurnEnd::AuthFailed { status });
+                    }
+                    None => {}
+                },
+                Ok(None) | Err(_) => return Followed::Eof,
+            },
+            _ = ticks.tick() => {
+                proc.observe();
+                cx.progress("claude is working").await;
+            }
+        }
+    }
+}
+
+/// An event that decides the turn.
+enum Step {
+    Result(Box<TurnResult>),
+    AuthFailed(u16),
+}
+
 /// What the stream said so far.
 #[derive(Default)]
 struct Seen {
     init_session: Option<String>,
     rate_limit: Option<RateLimitInfo>,
     assistant: String,
+    assistant_error: Option<String>,
+    /// The CLI's last retry of a failed model call, until a message shows the retries ended.
+    retrying: Option<ApiRetry>,
 }
 
 impl Seen {
-    /// Takes in one stdout line, reports progress, and returns the result when it is one.
-    async fn event(&mut self, line: &[u8], cx: &RequestContext) -> Option<Box<TurnResult>> {
+    /// Takes in one stdout line, reports progress, and returns what decides the turn.
+    async fn event(&mut self, line: &[u8], cx: &RequestContext) -> Option<Step> {
         let event = parse_line(line)?;
         let what = match event {
-            Event::Result(result) => return Some(result),
+            Event::Result(result) => return Some(Step::Result(result)),
             Event::Init { session_id } => {
                 self.init_session = session_id;
                 "claude started".to_owned()
             }
-            Event::Assistant { text } => {
+            Event::Assistant { text, error } => {
                 if !text.is_empty() {
                     self.assistant = text;
                 }
+                if error.is_some() {
+                    self.assistant_error = error;
+                }
+                self.retrying = None;
                 "claude: assistant message".to_owned()
+            }
+            Event::ApiRetry(retry) => {
+                // A refused credential stays refused: the CLI would retry for minutes.
+                if let Some(status @ (401 | 403)) = retry.error_status {
+                    return Some(Step::AuthFailed(status));
+                }
+                let status = retry
+                    .error_status
+                    .map_or_else(|| "no answer".to_owned(), |s| format!("status {s}"));
+                self.retrying = Some(retry);
+                format!("claude: the model API failed ({status}); claude retries")
             }
             Event::RateLimit(info) => {
                 let status = info.status.clone().unwrap_or_default();

@@ -16,13 +16,17 @@
 //!   group when the backend dies without cleaning up (SIGKILL), where PDEATHSIG alone reaches
 //!   only the `claude` process itself and not its children;
 //! - the [`Registry`] knows every live turn, so stdin EOF and SIGTERM end them all before the
-//!   backend exits.
+//!   backend exits;
+//! - the start-up probes of the CLI (`--version`, `--help`) run under a time limit
+//!   ([`output_within`]).
 
+mod probe;
 mod reaper;
 mod registry;
 mod spawn;
 mod turn_process;
 
+pub use probe::output_within;
 pub use reaper::{REAPER_FLAG, Reaper, run_reaper};
 pub use registry::Registry;
 pub use spawn::{TurnCommand, become_subreaper};

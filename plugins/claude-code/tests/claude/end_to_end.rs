@@ -104,7 +104,7 @@ fn a_message_from_a_peer_gets_claudes_reply() {
 }
 
 /// A child killed (and reaped) when the test ends, however it ends.
-struct Killed(Child);
+pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -117,12 +117,17 @@ impl Drop for Killed {
 }
 
 /// One HTTP/1.1 request with a JSON body, answered 2xx with JSON (enough for the dev API).
-fn http(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+pub fn http(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     try_http(base, method, path, body).unwrap_or_else(|head| panic!("{method} {path}: {head}"))
 }
 
 /// Like [`http`], but a status other than 2xx is returned as the response head.
-fn try_http(base: &str, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+pub fn try_http(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
     let addr = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).expect("connect to the emulator");
     let body = body.map(|b| b.to_string()).unwrap_or_default();

@@ -141,3 +141,85 @@ fn skipping_permissions_as_root_is_refused_unless_sandboxed_and_warns_otherwise(
         "{err}"
     );
 }
+
+#[test]
+fn a_refused_key_stops_the_turn_at_the_first_retry() {
+    let rig = Rig::new();
+    let mut cmd = rig.command(&["--turn-timeout", "5s"]);
+    // Ten retries a second apart: ten seconds if the backend waited them out.
+    cmd.env("FAKE_CLAUDE_DELAY_MS", "1000");
+    let mut b = crate::support::Backend::spawn(&mut cmd);
+    b.initialize();
+    let answer = b.a2a(from_agent("[fake:auth-retry] hi", PEER));
+    let e = error(&answer);
+    assert_eq!(e["data"]["retryable"], false, "{answer}");
+    assert!(
+        e["data"]["userMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not logged in")
+    );
+}
+
+#[test]
+fn an_unreachable_api_is_retryable_with_a_user_message() {
+    let rig = Rig::new();
+    let mut b = rig.start(&[]);
+    let answer = b.a2a(from_agent("[fake:unreachable] hi", PEER));
+    let e = error(&answer);
+    assert_eq!(
+        (e["code"].clone(), e["data"]["retryable"].clone()),
+        (1003.into(), true.into()),
+        "{answer}"
+    );
+    assert!(
+        e["data"]["userMessage"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach")
+    );
+}
+
+#[test]
+fn an_allowed_rate_limit_event_does_not_set_the_wait() {
+    let rig = Rig::new();
+    let mut b = rig.start(&[]);
+    let answer = b.a2a(from_agent("[fake:rate-limit-allowed] hi", PEER));
+    assert_eq!(error(&answer)["data"]["retryAfterMs"], 60_000, "{answer}");
+}
+
+#[test]
+fn a_denied_tool_use_is_told_to_the_sender() {
+    let rig = Rig::new();
+    let mut b = rig.start(&[]);
+    let answer = b.a2a(from_agent("[fake:denied] write it", PEER));
+    let text = reply_text(&answer);
+    assert!(
+        text.contains("not allowed to use") && text.contains("Write (made.txt)"),
+        "{text}"
+    );
+    assert_eq!(
+        answer["result"]["metadata"]["permissionDenials"][0]["tool"],
+        "Write"
+    );
+}
+
+#[test]
+fn an_unsupported_claude_version_fails_start_up_and_says_which_to_install() {
+    let rig = Rig::new();
+    for version in ["2.1.100", "3.0.0"] {
+        let out = rig
+            .command(&[])
+            .env("FAKE_CLAUDE_VERSION", version)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{version}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("is Claude Code {version}"))
+                && err.contains("npm install -g @anthropic-ai/claude-code@2.1.332"),
+            "{err}"
+        );
+    }
+}

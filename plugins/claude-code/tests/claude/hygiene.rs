@@ -105,3 +105,23 @@ fn file_and_data_parts_reach_claude_as_paths_and_fenced_json() {
         "{stdin}"
     );
 }
+
+#[test]
+fn the_system_prompt_snapshot_is_turned_off_where_the_cli_has_it() {
+    for (version, expected) in [("2.1.332", Some("off")), ("2.1.197", None)] {
+        let rig = Rig::new();
+        let mut cmd = rig.command(&[]);
+        cmd.env("FAKE_CLAUDE_VERSION", version);
+        let mut b = crate::support::Backend::spawn(&mut cmd);
+        b.initialize();
+        let answer = b.a2a(from_agent("hi", PEER));
+        assert_eq!(reply_text(&answer), "claude heard: hi", "{version}");
+        let run = &rig.runs()[0];
+        assert_eq!(
+            flag(run, "system-prompt-snapshot").as_deref(),
+            expected,
+            "{version}"
+        );
+        assert!(run["argv"].to_string().contains("\"--strict-mcp-config\""));
+    }
+}

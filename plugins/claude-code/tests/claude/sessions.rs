@@ -58,11 +58,12 @@ fn a_changed_session_id_in_the_result_is_adopted() {
     b.a2a(from_agent("next", PEER_A));
     let runs = rig.runs();
     let first = flag(&runs[0], "session-id").unwrap();
-    assert_eq!(flag(&runs[1], "resume"), Some(format!("{first}-next")));
+    let next = flag(&runs[1], "resume").expect("a resume");
+    assert_ne!(next, first, "the result's id, not the minted one");
     let map = rig.session_map();
     assert_eq!(
         map["sessions"][format!("agent:{PEER_A}")]["sessionId"],
-        format!("{first}-next")
+        next
     );
 }
 
@@ -131,46 +132,45 @@ fn a_fresh_session_id_already_in_use_starts_another_fresh_session() {
 }
 
 #[test]
-fn an_exit_without_a_result_on_a_resumed_session_starts_a_fresh_one_once() {
+fn an_exit_without_a_result_keeps_the_session_for_the_next_message() {
     let rig = Rig::new();
     let mut b = rig.start(&[]);
     b.a2a(from_agent("first", PEER_A));
     let old = flag(&rig.runs()[0], "session-id").unwrap();
-    // The resumed turn dies without a result; the fresh session answers.
-    let answer = b.a2a(from_agent("[fake:die-on-resume] second", PEER_A));
-    assert_eq!(
-        reply_text(&answer),
-        "claude heard: [fake:die-on-resume] second"
-    );
-    let runs = rig.runs();
-    assert_eq!(runs.len(), 3);
-    assert_eq!(flag(&runs[1], "resume"), Some(old.clone()));
-    let fresh = flag(&runs[2], "session-id").expect("a fresh --session-id=");
-    assert_ne!(fresh, old);
+    // The resumed turn dies without a result and without saying the session is unusable: an
+    // error for this message, and the conversation keeps its session (and history).
+    let failed = b.a2a(from_agent("[fake:die-on-resume] second", PEER_A));
+    let e = &failed["error"];
+    assert_eq!(e["code"], -32603, "{failed}");
+    assert!(e["data"]["userMessage"].is_string(), "{failed}");
+    assert_eq!(rig.runs().len(), 2, "no fresh session was tried");
     assert_eq!(
         rig.session_map()["sessions"][format!("agent:{PEER_A}")]["sessionId"],
-        fresh.as_str()
+        old.as_str()
     );
-    // A turn that dies in the fresh session too is tried once more only: then an error, and
-    // the mapping is gone, so the next message starts afresh.
-    let failed = b.a2a(from_agent("[fake:no-result] third", PEER_A));
-    assert!(failed.get("error").is_some(), "{failed}");
-    let runs = rig.runs();
+    b.a2a(from_agent("third", PEER_A));
+    assert_eq!(flag(&rig.runs()[2], "resume"), Some(old));
+}
+
+#[test]
+fn an_empty_message_is_refused_before_claude_runs() {
+    let rig = Rig::new();
+    let mut b = rig.start(&[]);
+    b.a2a(from_agent("first", PEER_A));
+    for empty in ["", "  \n "] {
+        let answer = b.a2a(from_agent(empty, PEER_A));
+        assert_eq!(answer["error"]["code"], 1004, "{answer}");
+        assert!(
+            answer["error"]["data"]["userMessage"]
+                .as_str()
+                .unwrap()
+                .contains("empty")
+        );
+    }
+    assert_eq!(rig.runs().len(), 1, "claude never saw the empty messages");
+    b.a2a(from_agent("again", PEER_A));
     assert_eq!(
-        runs.len(),
-        5,
-        "the resume, then one fresh session: {runs:?}"
-    );
-    assert_eq!(flag(&runs[3], "resume"), Some(fresh));
-    assert!(flag(&runs[4], "session-id").is_some());
-    assert!(
-        rig.session_map()["sessions"]
-            .get(format!("agent:{PEER_A}"))
-            .is_none()
-    );
-    b.a2a(from_agent("fourth", PEER_A));
-    assert!(
-        flag(&rig.runs()[5], "session-id").is_some(),
-        "a fresh start"
+        flag(&rig.runs()[1], "resume"),
+        flag(&rig.runs()[0], "session-id")
     );
 }
