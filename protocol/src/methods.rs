@@ -333,7 +333,7 @@ pub struct CancelParams {
     pub reason: CancelReason,
 }
 
-/// Why the host cancels a request. (Its JSON Schema is written by hand in `schema.rs`: the
+/// Why the host cancels a request. (Its JSON Schema is written by hand in `schema/mod.rs`: the
 /// derive cannot express that unknown reasons are accepted.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

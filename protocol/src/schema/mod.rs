@@ -296,7 +296,7 @@ pub(crate) fn decorate(
     *obj = head;
 }
 
-const COMMENT: &str = "Generated from the molecule-protocol Rust types by protocol/src/schema.rs; \
+const COMMENT: &str = "Generated from the molecule-protocol Rust types by protocol/src/schema/mod.rs; \
                        do not edit. Regenerate with: UPDATE_SCHEMAS=1 cargo test -p \
                        molecule-protocol --features schemars";
 
