@@ -1,6 +1,6 @@
 //! The backend → host methods (SPEC §14): peer calls, the workspace's own record and messages
 //! to the person in the canvas. Typed params and results only; the host serves them, the SDKs
-//! call them.
+//! call them. Their error codes and classes are in [`crate::code`].
 //!
 //! Params are read as the host reads them (unknown members ignored, `_meta` allowed); results
 //! are written as the host writes them.
@@ -254,28 +254,6 @@ pub struct NotifyFile {
 pub struct NotifyResult {
     /// Always true.
     pub delivered: bool,
-}
-
-/// The `data.class` values of host-call errors (codes 1010–1016).
-pub mod class {
-    /// 1010: the platform refused the token (401/403).
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    /// 1011: 404.
-    pub const NOT_FOUND: &str = "not_found";
-    /// 1012: 410, re-onboarding needed.
-    pub const REMOVED: &str = "removed";
-    /// 1013: connection failure, timeout or reset, after retries.
-    pub const UNREACHABLE: &str = "unreachable";
-    /// 1013: a 5xx.
-    pub const SERVER_ERROR: &str = "server_error";
-    /// 1014: other 4xx, 502, a JSON-RPC error from the peer.
-    pub const REJECTED: &str = "rejected";
-    /// 1014: a malformed answer.
-    pub const BAD_RESPONSE: &str = "bad_response";
-    /// 1015: `waitMs` elapsed (the message was sent).
-    pub const WAIT_TIMEOUT: &str = "wait_timeout";
-    /// 1016: the per-backend peer-call budget is spent.
-    pub const BUDGET: &str = "budget";
 }
 
 #[cfg(test)]

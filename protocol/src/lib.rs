@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod a2a;
+pub mod code;
 #[cfg(feature = "codec")]
 pub mod codec;
+pub mod error;
 pub mod host_methods;
 pub mod jsonrpc;
 pub mod keys;
@@ -13,7 +15,8 @@ pub mod time;
 pub mod version;
 
 pub use a2a::{FileContent, Message as A2aMessage, Part, Role};
-pub use jsonrpc::{ErrorData, Message, Notification, Request, RequestId, Response, RpcError, code};
+pub use error::{ErrorData, RpcError};
+pub use jsonrpc::{Message, Notification, Request, RequestId, Response};
 pub use methods::{
     BackendCapabilities, DispatchContext, HandleA2aParams, HandleA2aResult, InitializeParams,
     InitializeResult, Method, Sender, SenderKind,

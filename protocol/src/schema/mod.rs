@@ -10,8 +10,8 @@
 //! default are optional). A backend author can rely on the first kind and validate their own
 //! output against the second.
 
+use crate::error::{ErrorData, RpcError};
 use crate::host_methods::{PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo};
-use crate::jsonrpc::{ErrorData, RpcError};
 use crate::methods::{CancelReason, CancelRequest, HandleA2a, Initialize, Method, Ping, Progress};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::transform::{Transform, transform_subschemas};

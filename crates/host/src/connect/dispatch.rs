@@ -120,8 +120,8 @@ fn from_rpc(e: &RpcError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use molecule_protocol::jsonrpc::{ErrorData, code};
     use molecule_protocol::methods::CancelReason;
+    use molecule_protocol::{ErrorData, code};
 
     #[test]
     fn rpc_errors_follow_the_spec() {

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use molecule_protocol::RpcError;
+use molecule_protocol::code::{self, class};
 use molecule_protocol::host_methods::{
     DiscoverParams, DiscoverResult, NotifyParams, NotifyResult, Peer, PeersListResult, SendParams,
-    WorkspaceInfoResult, class, name,
+    WorkspaceInfoResult, name,
 };
-use molecule_protocol::{RpcError, code};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -95,7 +96,6 @@ impl Peers {
         self.budget.take(Instant::now()).map_err(|wait| {
             let limit = self.budget.limit();
             Failure {
-                code: code::BUDGET_EXHAUSTED,
                 class: class::BUDGET,
                 what: method.to_owned(),
                 target: None,
@@ -190,17 +190,16 @@ impl Peers {
 
 /// The error of a refused canvas message.
 fn refused(status: Option<u16>, reason: String) -> RpcError {
-    let (code, class) = match status {
-        Some(401 | 403) => (code::UNAUTHORIZED, class::UNAUTHORIZED),
-        Some(404) => (code::NOT_FOUND, class::NOT_FOUND),
-        Some(410) => (code::REMOVED, class::REMOVED),
-        Some(502) => (code::REJECTED, class::REJECTED),
-        Some(s) if s >= 500 => (code::PLATFORM_UNAVAILABLE, class::SERVER_ERROR),
-        None => (code::PLATFORM_UNAVAILABLE, class::UNREACHABLE),
-        Some(_) => (code::REJECTED, class::REJECTED),
+    let class = match status {
+        Some(401 | 403) => class::UNAUTHORIZED,
+        Some(404) => class::NOT_FOUND,
+        Some(410) => class::REMOVED,
+        Some(502) => class::REJECTED,
+        Some(s) if s >= 500 => class::SERVER_ERROR,
+        None => class::UNREACHABLE,
+        Some(_) => class::REJECTED,
     };
     Failure {
-        code,
         class,
         what: "user/notify".into(),
         target: Some("POST /workspaces/<id>/notify".into()),

@@ -11,13 +11,14 @@
 mod error;
 
 pub use error::{PeerError, PeerErrorClass};
-/// The error codes of the peer methods (1010–1016), with the rest of the protocol's codes.
-pub use molecule_protocol::code;
+/// The error codes of the peer methods (1010–1016) and their classes, with the rest of the
+/// protocol's codes.
+pub use molecule_protocol::code::{self, class};
 /// The wire types and names of the peer methods, from the protocol crate: one contract for the
 /// host that serves them and the SDK that calls them.
 pub use molecule_protocol::host_methods::{
     CallMeta, DiscoverParams, DiscoverResult, NotifyFile, NotifyParams, NotifyResult, Peer,
-    PeersListResult, SendParams, SendResult, WorkspaceInfoResult, class, name as method,
+    PeersListResult, SendParams, SendResult, WorkspaceInfoResult, name as method,
 };
 
 use crate::host::HostHandle;
