@@ -1,56 +1,14 @@
 //! The backend → host methods (SPEC §14): peer calls, the workspace's own record and messages
 //! to the person in the canvas. Typed params and results only; the host serves them, the SDKs
-//! call them. Their error codes and classes are in [`crate::code`].
+//! call them. Their names are in [`crate::methods::name`], their error codes and classes in
+//! [`crate::code`].
 //!
 //! Params are read as the host reads them (unknown members ignored, `_meta` allowed); results
 //! are written as the host writes them.
 
 use crate::a2a::{Object, Part};
-use crate::jsonrpc::RequestId;
-use crate::methods::Method;
+use crate::methods::{CallMeta, Empty, Method, name};
 use serde::{Deserialize, Serialize};
-
-/// The wire names.
-pub mod name {
-    /// The workspaces this one may talk to.
-    pub const PEERS_LIST: &str = "peers/list";
-    /// One workspace's registry record.
-    pub const PEERS_DISCOVER: &str = "peers/discover";
-    /// A message to another workspace.
-    pub const PEERS_SEND: &str = "peers/send";
-    /// The serving workspace's own record.
-    pub const WORKSPACE_INFO: &str = "workspace/info";
-    /// A message to the person in the canvas.
-    pub const USER_NOTIFY: &str = "user/notify";
-    /// Every backend → host method, in the order of SPEC §14.
-    pub const ALL: &[&str] = &[
-        PEERS_LIST,
-        PEERS_DISCOVER,
-        PEERS_SEND,
-        WORKSPACE_INFO,
-        USER_NOTIFY,
-    ];
-}
-
-/// The `_meta` of a backend → host call.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct CallMeta {
-    /// The id of the `handle_a2a` request this call is made for, exactly as the host sent it:
-    /// the call then shares that request's deadline and ends with it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<RequestId>,
-}
-
-/// Params of a method that takes nothing but `_meta`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct EmptyParams {
-    /// The call's metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<CallMeta>,
-}
 
 /// Another workspace, as the platform's registry describes it (read tolerantly: only `id` is
 /// certain).
@@ -88,7 +46,7 @@ impl Peer {
 pub struct PeersList;
 impl Method for PeersList {
     const NAME: &'static str = name::PEERS_LIST;
-    type Params = EmptyParams;
+    type Params = Empty;
     type Result = PeersListResult;
 }
 
@@ -198,7 +156,7 @@ impl SendResult {
 pub struct WorkspaceInfo;
 impl Method for WorkspaceInfo {
     const NAME: &'static str = name::WORKSPACE_INFO;
-    type Params = EmptyParams;
+    type Params = Empty;
     type Result = WorkspaceInfoResult;
 }
 
@@ -259,6 +217,7 @@ pub struct NotifyResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::RequestId;
     use serde_json::json;
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use molecule_protocol::a2a::{Message as A2aMessage, MessageKind, Part, Role};
 use molecule_protocol::keys;
+use molecule_protocol::methods::Empty;
 use molecule_protocol::time::format_rfc3339_millis;
 use molecule_protocol::{DispatchContext, HandleA2aParams, HandleA2aResult, Sender, SenderKind};
 use serde_json::{Value, json};
@@ -93,6 +94,11 @@ pub fn large_text(marker: &str, bytes: usize) -> String {
         out.push_str(line);
     }
     out
+}
+
+/// The empty params of `ping`.
+pub fn empty() -> Value {
+    serde_json::to_value(Empty::default()).unwrap_or(Value::Null)
 }
 
 /// `$/cancelRequest` params.

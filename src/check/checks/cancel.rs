@@ -18,7 +18,7 @@ pub async fn after_answer(ctx: &mut Ctx<'_>) -> Verdict {
     let after = "after a cancel that crossed its answer";
     let session = ctx.start().await?;
     let id = session
-        .request("handle_a2a", Some(probe::text(plan, probe::HELLO)))
+        .request(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
         .await?;
     // Any answer will do: what matters is what follows the cancel.
     let _ = session.answer(&id).await?;
@@ -113,7 +113,7 @@ pub async fn in_flight(ctx: &mut Ctx<'_>) -> Verdict {
     let grace = plan.timers.cancel_grace;
     let session = ctx.start().await?;
     let id = session
-        .request("handle_a2a", Some(probe::busy(plan)))
+        .request(name::HANDLE_A2A, Some(probe::busy(plan)))
         .await?;
     session
         .notify(name::CANCEL_REQUEST, probe::cancel(&id, "deadline"))

@@ -4,7 +4,6 @@
 
 use molecule_protocol::RequestId;
 use molecule_protocol::methods::name;
-use serde_json::json;
 
 use super::{cancel_and_wait, judge_a2a};
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
@@ -165,7 +164,7 @@ pub async fn ping(ctx: &mut Ctx<'_>) -> Verdict {
     let busy = session
         .request(name::HANDLE_A2A, Some(probe::busy(plan)))
         .await?;
-    let ping = session.request("ping", Some(json!({}))).await?;
+    let ping = session.request(name::PING, Some(probe::empty())).await?;
     let hint = "keep reading stdin while handlers run, and answer ping at once";
     let _ = session.answer(&ping).await.map_err(|e| match e {
         SessionError::Timeout { after, .. } => problem(

@@ -9,8 +9,9 @@ use molecule_protocol::RpcError;
 use molecule_protocol::code::{self, class};
 use molecule_protocol::host_methods::{
     DiscoverParams, DiscoverResult, NotifyParams, NotifyResult, Peer, PeersListResult, SendParams,
-    WorkspaceInfoResult, name,
+    WorkspaceInfoResult,
 };
+use molecule_protocol::methods::name;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +25,7 @@ use crate::platform::{Posted, ReplyBody, post};
 /// The registry `molecule connect` advertises in `hostMethods`.
 pub(super) fn registry(peers: Arc<Peers>) -> HostHandlers {
     let mut handlers = HostHandlers::new();
-    for method in name::ALL {
+    for method in name::HOST_METHODS {
         let peers = peers.clone();
         handlers.register(*method, move |call: HostCall| {
             let peers = peers.clone();

@@ -35,7 +35,7 @@ impl<B: Backend> Connection<B> {
                 let error = RpcError::new(code::INVALID_REQUEST, "already initialized");
                 self.answer::<()>(&id, Err(error)).await;
             }
-            (true, name::PING) => self.answer(&id, Ok(&Empty {})).await,
+            (true, name::PING) => self.answer(&id, Ok(&Empty::default())).await,
             (true, name::HANDLE_A2A) => match parse_params::<HandleA2aParams>(params) {
                 Ok(params) => self.start_handler(id, params).await,
                 Err(e) => self.answer::<()>(&id, Err(e)).await,

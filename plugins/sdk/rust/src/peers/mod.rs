@@ -14,19 +14,24 @@ pub use error::{PeerError, PeerErrorClass};
 /// The error codes of the peer methods (1010–1016) and their classes, with the rest of the
 /// protocol's codes.
 pub use molecule_protocol::code::{self, class};
-/// The wire types and names of the peer methods, from the protocol crate: one contract for the
-/// host that serves them and the SDK that calls them.
+/// The wire types of the peer methods, from the protocol crate: one contract for the host that
+/// serves them and the SDK that calls them.
 pub use molecule_protocol::host_methods::{
-    CallMeta, DiscoverParams, DiscoverResult, NotifyFile, NotifyParams, NotifyResult, Peer,
-    PeersListResult, SendParams, SendResult, WorkspaceInfoResult, name as method,
+    DiscoverParams, DiscoverResult, NotifyFile, NotifyParams, NotifyResult, Peer, PeersListResult,
+    SendParams, SendResult, WorkspaceInfoResult,
 };
+/// The `_meta` of a call.
+pub use molecule_protocol::methods::CallMeta;
+/// The method names, the peer methods' among them.
+pub use molecule_protocol::methods::name as method;
 
 use crate::host::HostHandle;
 use molecule_protocol::Part;
 use molecule_protocol::host_methods::{
-    EmptyParams, PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo,
+    PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo,
 };
 use molecule_protocol::keys::call_message_id;
+use molecule_protocol::methods::Empty;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -132,7 +137,7 @@ impl<'a> Peers<'a> {
     pub async fn list_peers(&self) -> Result<Vec<Peer>, PeerError> {
         let listed = self
             .host
-            .call_method::<PeersList>(&EmptyParams::default())
+            .call_method::<PeersList>(&Empty::default())
             .await?;
         Ok(listed.peers)
     }
@@ -183,7 +188,7 @@ impl<'a> Peers<'a> {
     pub async fn workspace_info(&self) -> Result<Value, PeerError> {
         let info = self
             .host
-            .call_method::<WorkspaceInfo>(&EmptyParams::default())
+            .call_method::<WorkspaceInfo>(&Empty::default())
             .await?;
         Ok(Value::Object(info.workspace))
     }

@@ -1,0 +1,13 @@
+//! The [`Method`] trait: a method's wire name tied to the types of its params and result.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// A method: its wire name and the types of its params and result.
+pub trait Method {
+    /// The JSON-RPC method name (one of [`super::name`]).
+    const NAME: &'static str;
+    /// The params object.
+    type Params: Serialize + DeserializeOwned;
+    /// The result (`()` for notifications).
+    type Result: Serialize + DeserializeOwned;
+}
