@@ -24,6 +24,7 @@ pub struct RpcError {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ErrorData {
     /// Whether redelivering the same message may succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +51,17 @@ pub struct ErrorData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
 }
+
+setters!(ErrorData {
+    with_retryable => retryable: opt bool,
+    with_retry_after_ms => retry_after_ms: opt u64,
+    with_user_message => user_message: text String,
+    with_details => details: opt Value,
+    with_class => class: text String,
+    with_target => target: text String,
+    with_status => status: opt u16,
+    with_message_id => message_id: text String,
+});
 
 impl RpcError {
     /// An error with no data.
@@ -131,10 +143,7 @@ mod tests {
         let forced = RpcError::with_data(
             code::INTERNAL_ERROR,
             "boom",
-            ErrorData {
-                retryable: Some(true),
-                ..Default::default()
-            },
+            ErrorData::default().with_retryable(true),
         );
         assert!(forced.is_retryable());
     }

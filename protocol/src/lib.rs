@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+#[macro_use]
+mod setters;
+
 pub mod a2a;
 pub mod code;
 #[cfg(feature = "codec")]

@@ -31,37 +31,27 @@ pub fn params(plan: &Plan, parts: Vec<Part>) -> Value {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let activity = format!("backend-check-activity-{n}");
     let context_id = format!("backend-check-{n}");
-    let sender = Sender {
-        kind: SenderKind::Canvas,
-        workspace_id: None,
-        name: Some("backend-check".into()),
-        role: None,
-    };
+    let sender = Sender::new(SenderKind::Canvas).with_name("backend-check");
     let deadline = SystemTime::now() + plan.timers.answer;
-    let params = HandleA2aParams {
-        message: A2aMessage {
-            kind: MessageKind::Message,
-            role: Role::User,
-            message_id: format!("backend-check-message-{n}"),
-            context_id: Some(context_id.clone()),
-            task_id: None,
-            reference_task_ids: None,
-            parts,
-            metadata: None,
-            extensions: None,
-        },
-        context: DispatchContext {
-            activity_id: activity.clone(),
-            attempt: 1,
-            deadline: format_rfc3339_millis(deadline),
-            idempotency_key: keys::idempotency_key(&plan.workspace, &activity),
-            conversation_key: keys::conversation_key(&sender, Some(&context_id)),
-            in_reply_to: None,
-            hops: 0,
-            reply_suppressed: false,
-        },
-        sender,
+    let message = A2aMessage {
+        kind: MessageKind::Message,
+        role: Role::User,
+        message_id: format!("backend-check-message-{n}"),
+        context_id: Some(context_id.clone()),
+        task_id: None,
+        reference_task_ids: None,
+        parts,
+        metadata: None,
+        extensions: None,
     };
+    let context = DispatchContext::new(
+        activity.clone(),
+        1,
+        format_rfc3339_millis(deadline),
+        keys::idempotency_key(&plan.workspace, &activity),
+        keys::conversation_key(&sender, Some(&context_id)),
+    );
+    let params = HandleA2aParams::new(message, sender, context);
     serde_json::to_value(params).unwrap_or(Value::Null)
 }
 

@@ -1,12 +1,14 @@
 //! `initialize`, the backend's half: who the backend is, what it supports, and what the host
 //! may publish in the workspace's agent card.
 
+use crate::version::PROTOCOL_VERSION;
 use serde::{Deserialize, Serialize};
 
 /// The backend's half of the handshake.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InitializeResult {
     /// The protocol major the backend will speak.
     pub protocol_version: u32,
@@ -20,10 +22,30 @@ pub struct InitializeResult {
     pub capabilities: BackendCapabilities,
 }
 
+impl InitializeResult {
+    /// The answer of `backend`, speaking this crate's [`PROTOCOL_VERSION`], with default
+    /// capabilities and no agent card.
+    pub fn new(backend: BackendInfo) -> Self {
+        InitializeResult {
+            protocol_version: PROTOCOL_VERSION,
+            backend,
+            agent_card: None,
+            capabilities: BackendCapabilities::default(),
+        }
+    }
+}
+
+setters!(InitializeResult {
+    with_protocol_version => protocol_version: val u32,
+    with_agent_card => agent_card: opt AgentCard,
+    with_capabilities => capabilities: val BackendCapabilities,
+});
+
 /// Identifies the backend.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BackendInfo {
     /// A short name, such as `echo`.
     pub name: String,
@@ -34,10 +56,26 @@ pub struct BackendInfo {
     pub description: Option<String>,
 }
 
+impl BackendInfo {
+    /// A backend called `name`, at `version`, without a description.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        BackendInfo {
+            name: name.into(),
+            version: version.into(),
+            description: None,
+        }
+    }
+}
+
+setters!(BackendInfo {
+    with_description => description: text String,
+});
+
 /// Agent-card fields a backend may supply.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AgentCard {
     /// What the agent does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,10 +85,16 @@ pub struct AgentCard {
     pub skills: Option<Vec<Skill>>,
 }
 
+setters!(AgentCard {
+    with_description => description: text String,
+    with_skills => skills: opt Vec<Skill>,
+});
+
 /// One skill of an agent card.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Skill {
     /// A stable id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,10 +112,31 @@ pub struct Skill {
     pub examples: Option<Vec<String>>,
 }
 
+impl Skill {
+    /// A skill called `name`, with nothing else said about it.
+    pub fn new(name: impl Into<String>) -> Self {
+        Skill {
+            id: None,
+            name: name.into(),
+            description: None,
+            tags: None,
+            examples: None,
+        }
+    }
+}
+
+setters!(Skill {
+    with_id => id: text String,
+    with_description => description: text String,
+    with_tags => tags: opt Vec<String>,
+    with_examples => examples: opt Vec<String>,
+});
+
 /// What a backend supports. An absent capability means unsupported; unknown keys are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BackendCapabilities {
     /// How many requests it handles at once; absent means 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +155,12 @@ impl BackendCapabilities {
         self.max_concurrency.unwrap_or(1).max(1)
     }
 }
+
+setters!(BackendCapabilities {
+    with_max_concurrency => max_concurrency: opt u32,
+    with_cancel => cancel: val bool,
+    with_progress => progress: val bool,
+});
 
 #[cfg(test)]
 mod tests {
@@ -110,5 +181,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.capabilities, BackendCapabilities::default());
+    }
+
+    #[test]
+    fn the_builders_write_what_a_literal_would() {
+        let result = InitializeResult::new(BackendInfo::new("echo", "1.0").with_description("d"))
+            .with_capabilities(
+                BackendCapabilities::default()
+                    .with_max_concurrency(4)
+                    .with_cancel(true),
+            )
+            .with_agent_card(AgentCard::default().with_skills(vec![
+                Skill::new("Echo").with_id("echo").with_tags(vec!["t".into()]),
+            ]));
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            json!({"protocolVersion": 1,
+                   "backend": {"name": "echo", "version": "1.0", "description": "d"},
+                   "agentCard": {"skills": [{"id": "echo", "name": "Echo", "tags": ["t"]}]},
+                   "capabilities": {"maxConcurrency": 4, "cancel": true, "progress": false}})
+        );
     }
 }

@@ -18,16 +18,22 @@ impl Method for Ping {
 /// `workspace/info`, and the result of `ping`. Like any params or result it may carry `_meta`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Empty {
     /// Data outside the method's definition.
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<CallMeta>,
 }
 
+setters!(Empty {
+    with_meta => meta: opt CallMeta,
+});
+
 /// The `_meta` members this protocol defines (SPEC §16); receivers ignore the others.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallMeta {
     /// On a backend → host call: the id of the `handle_a2a` request this call is made for,
     /// exactly as the host sent it; the call then shares that request's deadline and ends with
@@ -35,6 +41,10 @@ pub struct CallMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<RequestId>,
 }
+
+setters!(CallMeta {
+    with_request_id => request_id: opt RequestId,
+});
 
 /// `$/cancelRequest`: stop work on a request and still answer it exactly once.
 pub struct CancelRequest;
@@ -48,6 +58,7 @@ impl Method for CancelRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CancelParams {
     /// The request to cancel.
     pub id: RequestId,
@@ -56,10 +67,22 @@ pub struct CancelParams {
     pub reason: CancelReason,
 }
 
-/// Why the host cancels a request. (Its JSON Schema is written by hand in `schema/mod.rs`: the
-/// derive cannot express that unknown reasons are accepted.)
+impl CancelParams {
+    /// Cancels request `id` for `reason`.
+    pub fn new(id: impl Into<RequestId>, reason: CancelReason) -> Self {
+        CancelParams {
+            id: id.into(),
+            reason,
+        }
+    }
+}
+
+/// Why the host cancels a request. New reasons may come in a minor release, hence
+/// `non_exhaustive`. (Its JSON Schema is written by hand in `schema/mod.rs`: the derive cannot
+/// express that unknown reasons are accepted.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CancelReason {
     /// The request's hard timeout passed.
     Deadline,
@@ -75,6 +98,25 @@ pub enum CancelReason {
     Other,
 }
 
+impl CancelReason {
+    /// The wire name (`deadline`, `host_shutdown`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::Deadline => "deadline",
+            CancelReason::IdleTimeout => "idle_timeout",
+            CancelReason::HostShutdown => "host_shutdown",
+            CancelReason::Superseded => "superseded",
+            CancelReason::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `$/progress`: the backend is still working on a request (resets its idle timer).
 pub struct Progress;
 impl Method for Progress {
@@ -87,6 +129,7 @@ impl Method for Progress {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ProgressParams {
     /// The request being worked on.
     pub id: RequestId,
@@ -97,6 +140,22 @@ pub struct ProgressParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<f64>,
 }
+
+impl ProgressParams {
+    /// Progress on request `id`, without a status line or a percentage.
+    pub fn new(id: impl Into<RequestId>) -> Self {
+        ProgressParams {
+            id: id.into(),
+            message: None,
+            percent: None,
+        }
+    }
+}
+
+setters!(ProgressParams {
+    with_message => message: text String,
+    with_percent => percent: opt f64,
+});
 
 #[cfg(test)]
 mod tests {
@@ -111,6 +170,22 @@ mod tests {
         let p: CancelParams =
             serde_json::from_value(json!({"id":"a","reason":"deadline"})).unwrap();
         assert_eq!(p.reason, CancelReason::Deadline);
+    }
+
+    #[test]
+    fn a_cancel_reason_is_named_as_on_the_wire() {
+        for reason in [
+            CancelReason::Deadline,
+            CancelReason::IdleTimeout,
+            CancelReason::HostShutdown,
+            CancelReason::Superseded,
+            CancelReason::Other,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                json!(reason.as_str())
+            );
+        }
     }
 
     #[test]

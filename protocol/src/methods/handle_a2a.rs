@@ -16,6 +16,7 @@ impl Method for HandleA2a {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct HandleA2aParams {
     /// The inbound message, normalised.
     pub message: Message,
@@ -25,10 +26,22 @@ pub struct HandleA2aParams {
     pub context: DispatchContext,
 }
 
+impl HandleA2aParams {
+    /// `message` from `sender`, delivered in `context`.
+    pub fn new(message: Message, sender: Sender, context: DispatchContext) -> Self {
+        HandleA2aParams {
+            message,
+            sender,
+            context,
+        }
+    }
+}
+
 /// The sender of an inbound message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Sender {
     /// `agent`, `canvas` or `other`.
     pub kind: SenderKind,
@@ -43,6 +56,29 @@ pub struct Sender {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
+
+impl Sender {
+    /// A sender of `kind`, with no workspace id, name or role.
+    pub fn new(kind: SenderKind) -> Self {
+        Sender {
+            kind,
+            workspace_id: None,
+            name: None,
+            role: None,
+        }
+    }
+
+    /// The agent of workspace `workspace_id`.
+    pub fn agent(workspace_id: impl Into<String>) -> Self {
+        Sender::new(SenderKind::Agent).with_workspace_id(workspace_id)
+    }
+}
+
+setters!(Sender {
+    with_workspace_id => workspace_id: text String,
+    with_name => name: text String,
+    with_role => role: text String,
+});
 
 /// What kind of party sent a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,6 +98,7 @@ pub enum SenderKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DispatchContext {
     /// The platform activity row this message came from.
     pub activity_id: String,
@@ -91,14 +128,56 @@ pub struct DispatchContext {
     pub reply_suppressed: bool,
 }
 
+impl DispatchContext {
+    /// The context of delivery `attempt` of activity row `activity_id`, by `deadline` (RFC
+    /// 3339), with its idempotency and conversation keys; a message written by hand (no
+    /// `inReplyTo`, 0 hops, its reply not suppressed).
+    pub fn new(
+        activity_id: impl Into<String>,
+        attempt: u32,
+        deadline: impl Into<String>,
+        idempotency_key: impl Into<String>,
+        conversation_key: impl Into<String>,
+    ) -> Self {
+        DispatchContext {
+            activity_id: activity_id.into(),
+            attempt,
+            deadline: deadline.into(),
+            idempotency_key: idempotency_key.into(),
+            conversation_key: conversation_key.into(),
+            in_reply_to: None,
+            hops: 0,
+            reply_suppressed: false,
+        }
+    }
+}
+
+setters!(DispatchContext {
+    with_in_reply_to => in_reply_to: text String,
+    with_hops => hops: val u32,
+    with_reply_suppressed => reply_suppressed: val bool,
+});
+
 /// The result of `handle_a2a`: the reply parts; empty parts mean "send no reply".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct HandleA2aResult {
     /// The reply content.
     pub parts: Vec<Part>,
     /// Copied into the reply message's metadata (usage, cost…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Object>,
+}
+
+impl HandleA2aResult {
+    /// A reply of `parts`, without metadata; no parts means no reply. (No `with_metadata`
+    /// here: the Rust SDK's `WithMetadata` adds one member at a time under that name.)
+    pub fn new(parts: Vec<Part>) -> Self {
+        HandleA2aResult {
+            parts,
+            metadata: None,
+        }
+    }
 }

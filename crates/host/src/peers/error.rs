@@ -40,15 +40,13 @@ impl Failure {
     /// The error sent to the backend.
     pub fn into_rpc(self) -> RpcError {
         let (code, retryable) = (self.code(), self.retryable());
-        let data = ErrorData {
-            retryable: Some(retryable),
-            retry_after_ms: self.retry_after_ms,
-            class: Some(self.class.to_owned()),
-            target: self.target,
-            status: self.status,
-            message_id: self.message_id,
-            ..ErrorData::default()
-        };
+        let mut data = ErrorData::default()
+            .with_retryable(retryable)
+            .with_class(self.class);
+        data.retry_after_ms = self.retry_after_ms;
+        data.target = self.target;
+        data.status = self.status;
+        data.message_id = self.message_id;
         let message = format!("{}: {}", self.what, self.detail);
         RpcError::with_data(code, message, data)
     }

@@ -120,7 +120,7 @@ impl Peers {
             )
         })?;
         let peers = records.into_iter().filter_map(peer).collect();
-        to_value(PeersListResult { peers })
+        to_value(PeersListResult::new(peers))
     }
 
     async fn discover(&self, p: DiscoverParams) -> Result<Value, RpcError> {
@@ -129,9 +129,7 @@ impl Peers {
         let record = client.discover(id).await.map_err(|e| {
             from_platform(format!("peers/discover {id}"), Some(id.to_string()), &e, 1)
         })?;
-        to_value(DiscoverResult {
-            peer: record.and_then(peer),
-        })
+        to_value(DiscoverResult::new(record.and_then(peer)))
     }
 
     async fn info(&self) -> Result<Value, RpcError> {
@@ -145,7 +143,7 @@ impl Peers {
             Value::Object(o) => o,
             _ => Default::default(),
         };
-        to_value(WorkspaceInfoResult { workspace })
+        to_value(WorkspaceInfoResult::new(workspace))
     }
 
     /// `user/notify`, posted like a canvas reply but bounded like a peer call.
@@ -179,7 +177,7 @@ impl Peers {
         let posted = post(&client, &body, &policy, &cancel).await;
         timer.abort();
         match posted {
-            Posted::Delivered => to_value(NotifyResult { delivered: true }),
+            Posted::Delivered => to_value(NotifyResult::delivered()),
             Posted::Abandoned => Err(ended("user/notify", "gave up")),
             Posted::Refused { status, reason } => Err(refused(status, reason)),
             // Only replies to agents end this way; a canvas message never does, but say what
@@ -256,14 +254,13 @@ fn peer(r: PeerRecord) -> Option<Peer> {
         .and_then(|o| o.get("agent_card").or_else(|| o.get("agentCard")))
         .and_then(Value::as_object)
         .cloned();
-    Some(Peer {
-        id: r.id?,
-        name: r.name,
-        role: r.role,
-        status: r.status,
-        url,
-        agent_card,
-    })
+    let mut peer = Peer::new(r.id?);
+    peer.name = r.name;
+    peer.role = r.role;
+    peer.status = r.status;
+    peer.url = url;
+    peer.agent_card = agent_card;
+    Some(peer)
 }
 
 fn read<T: DeserializeOwned>(method: &str, params: Value) -> Result<T, RpcError> {

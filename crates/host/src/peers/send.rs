@@ -73,13 +73,7 @@ impl Peers {
             tracing::warn!(target = %out.target, message_id = %out.message_id, "{}", e.message);
             with_message_id(e, &out.message_id)
         })?;
-        let mut result = SendResult {
-            message_id: out.message_id.clone(),
-            context_id: out.context_id.clone(),
-            queued: false,
-            parts: None,
-            state: None,
-        };
+        let mut result = SendResult::new(out.message_id.clone(), out.context_id.clone(), false);
         match answer {
             A2aAnswer::Message(m) => result.parts = Some(parts_of(&m)),
             A2aAnswer::Task(t) => {
@@ -237,11 +231,11 @@ mod tests {
     #[test]
     fn exactly_one_of_parts_and_text() {
         let id = "7d3a5f2e-9c41-4b8a-a6d2-3e5f71c09b24".to_owned();
-        let p = |parts: Option<Vec<Part>>, text: Option<&str>| SendParams {
-            id: id.clone(),
-            parts,
-            text: text.map(str::to_owned),
-            ..SendParams::default()
+        let p = |parts: Option<Vec<Part>>, text: Option<&str>| {
+            let mut p = SendParams::text(id.clone(), "");
+            p.parts = parts;
+            p.text = text.map(str::to_owned);
+            p
         };
         assert!(validate(p(None, Some("hi"))).is_ok());
         for bad in [
@@ -255,11 +249,7 @@ mod tests {
                 Some(code::INVALID_PARAMS)
             );
         }
-        let bad_id = SendParams {
-            id: "../../etc".into(),
-            text: Some("x".into()),
-            ..SendParams::default()
-        };
+        let bad_id = SendParams::text("../../etc", "x");
         assert_eq!(
             validate(bad_id).err().map(|e| e.code),
             Some(code::INVALID_PARAMS)

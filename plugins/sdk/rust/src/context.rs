@@ -93,11 +93,9 @@ impl RequestContext {
         if self.token.is_cancelled() {
             return;
         }
-        let params = ProgressParams {
-            id: self.id.clone(),
-            message,
-            percent,
-        };
+        let mut params = ProgressParams::new(self.id.clone());
+        params.message = message;
+        params.percent = percent;
         if let Ok(line) = notification_line(name::PROGRESS, &params) {
             // A closed stream means the host is gone; the handler learns it from cancellation.
             let _ = self.outbox.send(line).await;

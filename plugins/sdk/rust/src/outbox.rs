@@ -154,11 +154,9 @@ fn reply_too_large(len: usize, max: usize) -> RpcError {
     RpcError::with_data(
         code::REPLY_TOO_LARGE,
         format!("reply too large: {len} bytes, over the host's limit of {max} bytes"),
-        ErrorData {
-            retryable: Some(false),
-            details: Some(serde_json::json!({ "bytes": len, "limit": max })),
-            ..Default::default()
-        },
+        ErrorData::default()
+            .with_retryable(false)
+            .with_details(serde_json::json!({ "bytes": len, "limit": max })),
     )
 }
 

@@ -144,10 +144,7 @@ impl<'a> Peers<'a> {
 
     /// One peer by id (`peers/discover`); `None` when the platform does not know it.
     pub async fn discover(&self, id: &str) -> Result<Option<Peer>, PeerError> {
-        let params = DiscoverParams {
-            id: id.to_owned(),
-            meta: None,
-        };
+        let params = DiscoverParams::new(id);
         Ok(self.host.call_method::<PeersDiscover>(&params).await?.peer)
     }
 
@@ -161,26 +158,20 @@ impl<'a> Peers<'a> {
         let message = message.into();
         // Counted even when the caller names the id, so the index of each call stays put.
         let derived = self.sends.map(SendCounter::next_message_id);
-        let (text, parts) = match message.content {
+        let mut params = match message.content {
             Content::Text(text) if text.trim().is_empty() => {
                 return Err(PeerError::invalid(format!(
                     "peers/send to {id}: the message text is empty"
                 )));
             }
-            Content::Text(text) => (Some(text), None),
-            Content::Parts(parts) => (None, Some(parts)),
+            Content::Text(text) => SendParams::text(id, text),
+            Content::Parts(parts) => SendParams::parts(id, parts),
         };
-        let params = SendParams {
-            id: id.to_owned(),
-            parts,
-            text,
-            context_id: message.context_id,
-            message_id: message.message_id.or(derived),
-            wait_ms: message
-                .wait
-                .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
-            meta: None,
-        };
+        params.context_id = message.context_id;
+        params.message_id = message.message_id.or(derived);
+        params.wait_ms = message
+            .wait
+            .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         Ok(self.host.call_method::<PeersSend>(&params).await?)
     }
 
@@ -204,11 +195,7 @@ impl<'a> Peers<'a> {
         text: &str,
         attachments: Vec<NotifyFile>,
     ) -> Result<(), PeerError> {
-        let params = NotifyParams {
-            text: text.to_owned(),
-            attachments,
-            meta: None,
-        };
+        let params = NotifyParams::new(text).with_attachments(attachments);
         self.host.call_method::<UserNotify>(&params).await?;
         Ok(())
     }

@@ -140,10 +140,7 @@ impl TestHost {
 
     /// Sends `$/cancelRequest` for `id`.
     pub fn cancel(&self, id: &RequestId) {
-        let params = CancelParams {
-            id: id.clone(),
-            reason: CancelReason::Deadline,
-        };
+        let params = CancelParams::new(id.clone(), CancelReason::Deadline);
         if let Ok(params) = serde_json::to_value(params) {
             self.notify(name::CANCEL_REQUEST, params);
         }

@@ -1,10 +1,5 @@
-//! The backend → host methods (SPEC §14): peer calls, the workspace's own record and messages
-//! to the person in the canvas. Typed params and results only; the host serves them, the SDKs
-//! call them. Their names are in [`crate::methods::name`], their error codes and classes in
-//! [`crate::code`].
-//!
-//! Params are read as the host reads them (unknown members ignored, `_meta` allowed); results
-//! are written as the host writes them.
+//! `peers/list`, `peers/discover` and `peers/send`: the workspaces this one may talk to, and
+//! messages to them.
 
 use crate::a2a::{Object, Part};
 use crate::methods::{CallMeta, Empty, Method, name};
@@ -15,6 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Peer {
     /// Its workspace id.
     pub id: String,
@@ -36,11 +32,27 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The workspace `id`, with nothing else known about it.
+    pub fn new(id: impl Into<String>) -> Self {
+        Peer {
+            id: id.into(),
+            ..Peer::default()
+        }
+    }
+
     /// The name, or the id when the peer has none.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
 }
+
+setters!(Peer {
+    with_name => name: text String,
+    with_role => role: text String,
+    with_status => status: text String,
+    with_url => url: text String,
+    with_agent_card => agent_card: opt Object,
+});
 
 /// `peers/list`.
 pub struct PeersList;
@@ -53,9 +65,17 @@ impl Method for PeersList {
 /// The peers of the serving workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PeersListResult {
     /// The workspaces this one may message.
     pub peers: Vec<Peer>,
+}
+
+impl PeersListResult {
+    /// The list `peers`.
+    pub fn new(peers: Vec<Peer>) -> Self {
+        PeersListResult { peers }
+    }
 }
 
 /// `peers/discover`.
@@ -69,6 +89,7 @@ impl Method for PeersDiscover {
 /// Which workspace to look up.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct DiscoverParams {
     /// Its workspace id; anything but a UUID is refused with -32602.
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
@@ -78,12 +99,34 @@ pub struct DiscoverParams {
     pub meta: Option<CallMeta>,
 }
 
+impl DiscoverParams {
+    /// Looks up workspace `id`.
+    pub fn new(id: impl Into<String>) -> Self {
+        DiscoverParams {
+            id: id.into(),
+            meta: None,
+        }
+    }
+}
+
+setters!(DiscoverParams {
+    with_meta => meta: opt CallMeta,
+});
+
 /// The record found, or `null` when the platform knows no such workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct DiscoverResult {
     /// The record; `null` when not found.
     pub peer: Option<Peer>,
+}
+
+impl DiscoverResult {
+    /// The record found, or `None`.
+    pub fn new(peer: Option<Peer>) -> Self {
+        DiscoverResult { peer }
+    }
 }
 
 /// `peers/send`.
@@ -98,6 +141,7 @@ impl Method for PeersSend {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SendParams {
     /// The target workspace id.
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
@@ -124,10 +168,38 @@ pub struct SendParams {
     pub meta: Option<CallMeta>,
 }
 
+impl SendParams {
+    /// `text` to workspace `id`.
+    pub fn text(id: impl Into<String>, text: impl Into<String>) -> Self {
+        SendParams {
+            id: id.into(),
+            text: Some(text.into()),
+            ..SendParams::default()
+        }
+    }
+
+    /// A message of `parts` to workspace `id`.
+    pub fn parts(id: impl Into<String>, parts: Vec<Part>) -> Self {
+        SendParams {
+            id: id.into(),
+            parts: Some(parts),
+            ..SendParams::default()
+        }
+    }
+}
+
+setters!(SendParams {
+    with_context_id => context_id: text String,
+    with_message_id => message_id: text String,
+    with_wait_ms => wait_ms: opt u64,
+    with_meta => meta: opt CallMeta,
+});
+
 /// What became of a message to another workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SendResult {
     /// The id the message was sent with.
     pub message_id: String,
@@ -144,6 +216,18 @@ pub struct SendResult {
 }
 
 impl SendResult {
+    /// Message `message_id` of conversation `context_id` was sent; `queued` when the platform
+    /// only queued it.
+    pub fn new(message_id: impl Into<String>, context_id: impl Into<String>, queued: bool) -> Self {
+        SendResult {
+            message_id: message_id.into(),
+            context_id: context_id.into(),
+            queued,
+            parts: None,
+            state: None,
+        }
+    }
+
     /// The answer's text parts, joined by newlines; empty when there is no answer.
     pub fn text(&self) -> String {
         let parts = self.parts.as_deref().unwrap_or_default();
@@ -152,67 +236,10 @@ impl SendResult {
     }
 }
 
-/// `workspace/info`.
-pub struct WorkspaceInfo;
-impl Method for WorkspaceInfo {
-    const NAME: &'static str = name::WORKSPACE_INFO;
-    type Params = Empty;
-    type Result = WorkspaceInfoResult;
-}
-
-/// The serving workspace's record.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct WorkspaceInfoResult {
-    /// The platform's record, as it returned it.
-    pub workspace: Object,
-}
-
-/// `user/notify`.
-pub struct UserNotify;
-impl Method for UserNotify {
-    const NAME: &'static str = name::USER_NOTIFY;
-    type Params = NotifyParams;
-    type Result = NotifyResult;
-}
-
-/// A message to the person in the canvas.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct NotifyParams {
-    /// The text (markdown); must not be empty.
-    pub text: String,
-    /// Files to show with it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<NotifyFile>,
-    /// The call's metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<CallMeta>,
-}
-
-/// A file shown with a canvas message: an http(s) URI.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct NotifyFile {
-    /// Where the file is.
-    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uri")))]
-    pub uri: String,
-    /// Its name; the last segment of the URI's path when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Its MIME type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
-}
-
-/// The canvas message was accepted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct NotifyResult {
-    /// Always true.
-    pub delivered: bool,
-}
+setters!(SendResult {
+    with_parts => parts: opt Vec<Part>,
+    with_state => state: text String,
+});
 
 #[cfg(test)]
 mod tests {
