@@ -95,6 +95,11 @@ impl RpcError {
         RpcError::new(code::INVALID_PARAMS, format!("invalid params: {reason}"))
     }
 
+    /// `-32603`: an unexpected failure inside the receiver.
+    pub fn internal(message: impl Into<String>) -> Self {
+        RpcError::new(code::INTERNAL_ERROR, message)
+    }
+
     /// `-32002`: a request arrived before `initialize`.
     pub fn not_initialized() -> Self {
         RpcError::new(

@@ -1,5 +1,5 @@
 //! The JSON-RPC 2.0 envelope: ids, requests, notifications and responses. The error object is
-//! in [`crate::error`].
+//! in [`crate::error`], the writing of lines in [`crate::encode`].
 //!
 //! Incoming lines are classified by hand from a JSON object (a request has `method` and `id`,
 //! a notification `method` and no `id`, a response `id` and `result` or `error`) rather than
@@ -7,7 +7,7 @@
 
 use crate::error::RpcError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A request id: the host always sends integers, but backends may use strings, and every side
 /// echoes the id exactly as it received it.
@@ -167,40 +167,18 @@ impl Message {
         Ok(Message::Response(Response { id, result }))
     }
 
-    /// The message as a JSON value, in the member order `jsonrpc, id, method, params` /
-    /// `jsonrpc, id, result|error` (the id first, so an over-long line can still be attributed).
+    /// The message as a JSON value, in the member order of [`crate::encode`].
     pub fn to_value(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("jsonrpc".into(), Value::from("2.0"));
-        match self {
-            Message::Request(r) => {
-                obj.insert("id".into(), id_value(&r.id));
-                obj.insert("method".into(), Value::from(r.method.clone()));
-                if let Some(p) = &r.params {
-                    obj.insert("params".into(), p.clone());
-                }
-            }
-            Message::Notification(n) => {
-                obj.insert("method".into(), Value::from(n.method.clone()));
-                if let Some(p) = &n.params {
-                    obj.insert("params".into(), p.clone());
-                }
-            }
-            Message::Response(r) => {
-                obj.insert("id".into(), r.id.as_ref().map_or(Value::Null, id_value));
-                match &r.result {
-                    Ok(v) => obj.insert("result".into(), v.clone()),
-                    Err(e) => obj.insert("error".into(), error_value(e)),
-                };
-            }
-        }
-        Value::Object(obj)
+        // Serialising ids, strings and JSON values into a `Value` cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// The message as one compact line, without the trailing newline.
+    /// The message as one compact line, without the trailing newline, written as
+    /// [`crate::encode`] writes it.
     pub fn to_line(&self) -> String {
-        // Serialising a `Value` cannot fail, and compact JSON never contains a raw newline.
-        self.to_value().to_string()
+        // Serialising ids, strings and JSON values cannot fail, and compact JSON never
+        // contains a raw newline.
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -220,17 +198,6 @@ impl Response {
             result: Err(error),
         }
     }
-}
-
-fn id_value(id: &RequestId) -> Value {
-    match id {
-        RequestId::Number(n) => Value::from(*n),
-        RequestId::String(s) => Value::from(s.clone()),
-    }
-}
-
-fn error_value(e: &RpcError) -> Value {
-    serde_json::to_value(e).unwrap_or_else(|_| Value::from(e.message.clone()))
 }
 
 fn json_type_name(v: &Value) -> &'static str {
@@ -320,11 +287,9 @@ mod tests {
             RpcError::with_data(
                 code::BUSY,
                 "busy",
-                ErrorData {
-                    retryable: Some(true),
-                    retry_after_ms: Some(250),
-                    ..Default::default()
-                },
+                ErrorData::default()
+                    .with_retryable(true)
+                    .with_retry_after_ms(250),
             ),
         ));
         assert_eq!(

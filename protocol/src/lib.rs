@@ -7,6 +7,7 @@ pub mod a2a;
 pub mod code;
 #[cfg(feature = "codec")]
 pub mod codec;
+pub mod encode;
 pub mod error;
 pub mod host_methods;
 pub mod jsonrpc;

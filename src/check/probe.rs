@@ -6,9 +6,11 @@ use std::time::SystemTime;
 
 use molecule_protocol::a2a::{Message as A2aMessage, MessageKind, Part, Role};
 use molecule_protocol::keys;
-use molecule_protocol::methods::Empty;
+use molecule_protocol::methods::{CancelParams, CancelReason, Empty};
 use molecule_protocol::time::format_rfc3339_millis;
-use molecule_protocol::{DispatchContext, HandleA2aParams, HandleA2aResult, Sender, SenderKind};
+use molecule_protocol::{
+    DispatchContext, HandleA2aParams, HandleA2aResult, RequestId, Sender, SenderKind,
+};
 use serde_json::{Value, json};
 
 use super::plan::Plan;
@@ -92,8 +94,14 @@ pub fn empty() -> Value {
 }
 
 /// `$/cancelRequest` params.
-pub fn cancel(id: &impl serde::Serialize, reason: &str) -> Value {
-    json!({"id": id, "reason": reason})
+pub fn cancel(id: &RequestId, reason: CancelReason) -> Value {
+    serde_json::to_value(CancelParams::new(id.clone(), reason)).unwrap_or(Value::Null)
+}
+
+/// `$/cancelRequest` params with a reason no version of the protocol defines, written by hand
+/// because the types cannot: receivers must treat it like `other`.
+pub fn cancel_for_an_unknown_reason(id: &RequestId) -> Value {
+    json!({"id": id, "reason": "solar_flare"})
 }
 
 /// Checks a `handle_a2a` result against §7.4, with a precise reason when it is not valid.

@@ -3,7 +3,7 @@
 //! and `ping` answered while a request runs.
 
 use molecule_protocol::RequestId;
-use molecule_protocol::methods::name;
+use molecule_protocol::methods::{CancelReason, name};
 
 use super::{cancel_and_wait, judge_a2a};
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
@@ -115,7 +115,7 @@ async fn finish_busy(session: &mut Session, id: &RequestId, cancel: bool) -> Res
         return Ok(());
     }
     if cancel {
-        cancel_and_wait(session, id, "superseded").await?;
+        cancel_and_wait(session, id, CancelReason::Superseded).await?;
     } else {
         let _ = session.answer(id).await?;
     }

@@ -10,7 +10,7 @@ mod stream;
 
 use std::time::Duration;
 
-use molecule_protocol::methods::name;
+use molecule_protocol::methods::{CancelReason, name};
 use molecule_protocol::{RequestId, RpcError, code};
 use serde_json::Value;
 
@@ -133,7 +133,7 @@ fn cancel_failure(e: SessionError, id: &RequestId, grace: Duration) -> Problem {
 async fn cancel_and_wait(
     session: &mut Session,
     id: &RequestId,
-    reason: &str,
+    reason: CancelReason,
 ) -> Result<(), Problem> {
     session
         .notify(name::CANCEL_REQUEST, probe::cancel(id, reason))

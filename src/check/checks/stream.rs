@@ -2,7 +2,7 @@
 //! once, calls only to listed host methods, and progress only while a request runs.
 
 use molecule_protocol::a2a::{Object, Part};
-use molecule_protocol::methods::name;
+use molecule_protocol::methods::{CancelReason, name};
 use serde_json::json;
 
 use super::{cancel_and_wait, still_works};
@@ -198,7 +198,7 @@ pub async fn progress_in_flight(ctx: &mut Ctx<'_>) -> Verdict {
         Ok(_) => {}
         // A busy message that runs until cancelled: cancel it.
         Err(SessionError::Timeout { .. }) if cancel => {
-            cancel_and_wait(session, &id, "deadline").await?;
+            cancel_and_wait(session, &id, CancelReason::Deadline).await?;
         }
         Err(e) => return Err(e.into()),
     }
