@@ -38,17 +38,7 @@ fn every_method_and_schema_is_documented() {
 
 #[test]
 fn every_cancel_reason_is_documented() {
-    let reasons = [
-        CancelReason::Deadline,
-        CancelReason::IdleTimeout,
-        CancelReason::HostShutdown,
-        CancelReason::Superseded,
-        CancelReason::Other,
-    ];
-    let names = reasons.iter().map(|r| {
-        let name = serde_json::to_value(r).expect("a string");
-        format!("`{}`", name.as_str().expect("a string"))
-    });
+    let names = CancelReason::ALL.iter().map(|r| format!("`{r}`"));
     assert_documented(&spec(), names, "cancel reasons");
 }
 

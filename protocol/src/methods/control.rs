@@ -99,6 +99,15 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// Every reason this version knows.
+    pub const ALL: &[CancelReason] = &[
+        CancelReason::Deadline,
+        CancelReason::IdleTimeout,
+        CancelReason::HostShutdown,
+        CancelReason::Superseded,
+        CancelReason::Other,
+    ];
+
     /// The wire name (`deadline`, `host_shutdown`…).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -174,13 +183,7 @@ mod tests {
 
     #[test]
     fn a_cancel_reason_is_named_as_on_the_wire() {
-        for reason in [
-            CancelReason::Deadline,
-            CancelReason::IdleTimeout,
-            CancelReason::HostShutdown,
-            CancelReason::Superseded,
-            CancelReason::Other,
-        ] {
+        for &reason in CancelReason::ALL {
             assert_eq!(
                 serde_json::to_value(reason).unwrap(),
                 json!(reason.as_str())

@@ -382,8 +382,9 @@ mod tests {
 
     #[test]
     fn the_cancel_reason_schema_lists_every_variant() {
-        // The match is exhaustive: a new variant does not compile until it is listed here, and
-        // the assertion then fails until the hand-written schema lists it too.
+        // The match is exhaustive: a new variant does not compile until it is listed here (and
+        // in CancelReason::ALL), and the assertion then fails until the hand-written schema
+        // lists it too.
         let all = |r: CancelReason| match r {
             CancelReason::Deadline
             | CancelReason::IdleTimeout
@@ -398,13 +399,7 @@ mod tests {
             .flatten()
             .filter_map(|s| s.get("const"))
             .collect();
-        for reason in [
-            CancelReason::Deadline,
-            CancelReason::IdleTimeout,
-            CancelReason::HostShutdown,
-            CancelReason::Superseded,
-            CancelReason::Other,
-        ] {
+        for &reason in CancelReason::ALL {
             let wire = serde_json::to_value(all(reason)).unwrap_or_default();
             assert!(listed.contains(&&wire), "{wire} is missing from the schema");
         }
