@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use molecule_protocol::codec::{Frame, FrameReader, sniff_id};
+use molecule_protocol::encode;
 use molecule_protocol::jsonrpc::MessageError;
-use molecule_protocol::methods::{ProgressParams, name};
+use molecule_protocol::methods::{Empty, ProgressParams, name};
 use molecule_protocol::{Message, Notification, Request, RequestId, Response, RpcError};
-use serde_json::Value;
+use serde::Serialize;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
 
@@ -92,7 +93,7 @@ fn on_request(shared: &Arc<Shared>, r: Request) {
     let writer = shared.writer.clone();
     let Some(handler) = shared.handlers.get(&r.method) else {
         let result = if r.method == name::PING {
-            Ok(Value::Object(Default::default()))
+            Ok(Empty::default())
         } else {
             tracing::debug!(backend = %shared.source.name, "the backend called unknown host method {:?}", r.method);
             Err(RpcError::method_not_found(&r.method))
@@ -118,14 +119,19 @@ fn on_request(shared: &Arc<Shared>, r: Request) {
     });
 }
 
-async fn answer(writer: mpsc::Sender<Vec<u8>>, id: RequestId, result: Result<Value, RpcError>) {
-    let mut line = Message::Response(Response {
-        id: Some(id),
-        result,
-    })
-    .to_line()
-    .into_bytes();
-    line.push(b'\n');
+async fn answer<T: Serialize>(
+    writer: mpsc::Sender<Vec<u8>>,
+    id: RequestId,
+    result: Result<T, RpcError>,
+) {
+    let line = match result.as_ref().map(|r| encode::result(&id, r)) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => encode::error(
+            Some(&id),
+            &RpcError::internal(format!("cannot encode the result: {e}")),
+        ),
+        Err(error) => encode::error(Some(&id), error),
+    };
     let _ = writer.send(line).await;
 }
 

@@ -120,29 +120,24 @@ fn from_rpc(e: &RpcError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use molecule_protocol::jsonrpc::{ErrorData, code};
     use molecule_protocol::methods::CancelReason;
+    use molecule_protocol::{ErrorData, code};
 
     #[test]
     fn rpc_errors_follow_the_spec() {
         let busy = RpcError::with_data(
             code::BUSY,
             "queue full",
-            ErrorData {
-                retry_after_ms: Some(250),
-                user_message: Some("Busy.".into()),
-                ..ErrorData::default()
-            },
+            ErrorData::default()
+                .with_retry_after_ms(250)
+                .with_user_message("Busy."),
         );
         assert!(matches!(classify(CallError::Rpc(busy)),
             Outcome::Retry { after: Some(d), crashed: false, .. } if d == Duration::from_millis(250)));
         let refused = RpcError::with_data(
             code::REFUSED,
             "policy",
-            ErrorData {
-                user_message: Some("No.".into()),
-                ..ErrorData::default()
-            },
+            ErrorData::default().with_user_message("No."),
         );
         assert_eq!(
             classify(CallError::Rpc(refused)),
@@ -154,14 +149,7 @@ mod tests {
                 ),
             }
         );
-        let forced = RpcError::with_data(
-            -32603,
-            "boom",
-            ErrorData {
-                retryable: Some(true),
-                ..ErrorData::default()
-            },
-        );
+        let forced = RpcError::with_data(-32603, "boom", ErrorData::default().with_retryable(true));
         assert!(matches!(
             classify(CallError::Rpc(forced)),
             Outcome::Retry { .. }

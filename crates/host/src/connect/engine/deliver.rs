@@ -68,21 +68,18 @@ impl Engine {
         rewrite(&mut message, |uri| {
             ledger.upload(uri).map(|r| r.path.clone())
         });
-        let params = HandleA2aParams {
-            message,
-            sender: d.sender.clone(),
-            context: DispatchContext {
-                activity_id: id.clone(),
-                attempt: ledger.attempts(&id) + 1,
-                // The supervisor writes the real deadline from its request timeout.
-                deadline: String::new(),
-                idempotency_key: idempotency_key(&self.p.own, &id),
-                conversation_key: row.conversation.clone(),
-                in_reply_to: d.in_reply_to.clone(),
-                hops: d.hops,
-                reply_suppressed: d.suppressed,
-            },
-        };
+        let mut context = DispatchContext::new(
+            id.clone(),
+            ledger.attempts(&id) + 1,
+            // The supervisor writes the real deadline from its request timeout.
+            String::new(),
+            idempotency_key(&self.p.own, &id),
+            row.conversation.clone(),
+        )
+        .with_hops(d.hops)
+        .with_reply_suppressed(d.suppressed);
+        context.in_reply_to = d.in_reply_to.clone();
+        let params = HandleA2aParams::new(message, d.sender.clone(), context);
         self.running.insert(id.clone());
         let sup = self.p.sup.clone();
         let events = self.events.clone();
