@@ -11,7 +11,7 @@ use molecule_protocol::{DispatchContext, HandleA2aParams, HandleA2aResult};
 
 use crate::backoff::Backoff;
 
-use super::super::dispatch::{Outcome, deliver};
+use super::outcome::{Outcome, deliver};
 use super::super::health::Failure;
 use super::super::uploads::rewrite;
 use super::Engine;
@@ -43,7 +43,7 @@ impl Engine {
             return;
         }
         let backend = self.p.sup.backend_info().capabilities.concurrency() as usize;
-        let limit = (self.p.settings.dispatch.concurrency as usize)
+        let limit = (self.p.settings.delivery.concurrency as usize)
             .min(backend)
             .max(1);
         while self.running.len() < limit {
@@ -173,7 +173,7 @@ impl Engine {
             self.suspects.retain(|s| *s != id);
             self.suspects.push_back(id.clone());
         }
-        let max = self.p.settings.dispatch.max_attempts;
+        let max = self.p.settings.delivery.max_attempts;
         if attempts >= max {
             self.suspects.retain(|s| *s != id);
             if let Some(conversation) = self.rows.get(&id).map(|r| r.conversation.clone()) {

@@ -11,7 +11,10 @@
 //! the flush interval, off the row's path.
 
 mod deliver;
+pub mod outcome;
+pub mod queues;
 mod replies;
+pub mod reply_body;
 mod rows;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -27,12 +30,12 @@ use uuid::Uuid;
 use crate::backend::Supervisor;
 use crate::platform::{PlatformClient, RetryPolicy};
 
-use super::dispatch::Outcome;
+use outcome::Outcome;
 use super::feed::Batch;
 use super::health::{Health, Totals};
 use super::hooks::Hooks;
-use super::queues::ConvQueues;
-use super::reply::Posted;
+use queues::ConvQueues;
+use crate::platform::Posted;
 use super::settings::Settings;
 use super::state::{Ledger, StateWriter, UploadRecord};
 use rows::Row;

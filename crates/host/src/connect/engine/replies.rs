@@ -11,7 +11,8 @@ use molecule_protocol::a2a::{Object, Part};
 
 use super::super::health::Failure;
 use super::super::inbound::ReplyTo;
-use super::super::reply::{ReplyBody, agent_envelope, canvas_message, post};
+use super::reply_body::{agent_envelope, canvas_message};
+use crate::platform::{ReplyBody, post};
 use super::super::state::UploadRecord;
 use super::super::uploads;
 use super::rows::{Delivery, Job};

@@ -10,7 +10,8 @@ use crate::platform::ActivityRow;
 use super::super::feed::Batch;
 use super::super::health::Failure;
 use super::super::inbound::{Class, Inbound, ReplyTo, Upload, classify};
-use super::super::reply::{Answering, ReplyBody, UNREADABLE, error_parts};
+use super::reply_body::{Answering, UNREADABLE, error_parts};
+use crate::platform::ReplyBody;
 use super::super::state::{Admit, RowKey};
 use super::Engine;
 
@@ -101,7 +102,7 @@ impl Engine {
             self.p.ledger.settle(&key);
             return;
         }
-        match classify(&row, self.p.own, self.p.settings.dispatch.hop_limit) {
+        match classify(&row, self.p.own, self.p.settings.delivery.hop_limit) {
             Class::Skip(why) => {
                 tracing::debug!(row = %key.id, "not for the backend: {why}");
                 self.p.ledger.settle(&key);

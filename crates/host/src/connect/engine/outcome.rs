@@ -11,7 +11,7 @@ use molecule_protocol::{HandleA2aParams, HandleA2aResult, RpcError};
 
 use crate::backend::{CallError, CallOptions, ProtocolViolation, State, Supervisor, Unavailable};
 
-use super::health::Failure;
+use super::super::health::Failure;
 
 /// What one delivery came to.
 #[derive(Clone, Debug, PartialEq)]
