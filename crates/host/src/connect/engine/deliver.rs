@@ -11,11 +11,11 @@ use molecule_protocol::{DispatchContext, HandleA2aParams, HandleA2aResult};
 
 use crate::backoff::Backoff;
 
-use super::outcome::{Outcome, deliver};
 use super::super::health::Failure;
 use super::super::uploads::rewrite;
 use super::Engine;
 use super::Event;
+use super::outcome::{Outcome, deliver};
 use super::rows::{Delivery, Job};
 
 impl Engine {

@@ -30,14 +30,14 @@ use uuid::Uuid;
 use crate::backend::Supervisor;
 use crate::platform::{PlatformClient, RetryPolicy};
 
-use outcome::Outcome;
 use super::feed::Batch;
 use super::health::{Health, Totals};
 use super::hooks::Hooks;
-use queues::ConvQueues;
-use crate::platform::Posted;
 use super::settings::Settings;
 use super::state::{Ledger, StateWriter, UploadRecord};
+use crate::platform::Posted;
+use outcome::Outcome;
+use queues::ConvQueues;
 use rows::Row;
 
 /// What a task reports back.

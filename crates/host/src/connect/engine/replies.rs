@@ -11,12 +11,12 @@ use molecule_protocol::a2a::{Object, Part};
 
 use super::super::health::Failure;
 use super::super::inbound::ReplyTo;
-use super::reply_body::{agent_envelope, canvas_message};
-use crate::platform::{ReplyBody, post};
 use super::super::state::UploadRecord;
 use super::super::uploads;
+use super::reply_body::{agent_envelope, canvas_message};
 use super::rows::{Delivery, Job};
 use super::{Engine, Event, Posted};
+use crate::platform::{ReplyBody, post};
 
 impl Engine {
     /// The body answering `delivery` with `parts`.

@@ -10,10 +10,10 @@ use crate::platform::ActivityRow;
 use super::super::feed::Batch;
 use super::super::health::Failure;
 use super::super::inbound::{Class, Inbound, ReplyTo, Upload, classify};
-use super::reply_body::{Answering, UNREADABLE, error_parts};
-use crate::platform::ReplyBody;
 use super::super::state::{Admit, RowKey};
 use super::Engine;
+use super::reply_body::{Answering, UNREADABLE, error_parts};
+use crate::platform::ReplyBody;
 
 /// A row being handled.
 pub(super) struct Row {
