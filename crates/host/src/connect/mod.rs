@@ -15,9 +15,9 @@
 //! - [`startup`]: buildinfo, the workspace check, registration; [`heartbeat`] and [`health`];
 //! - `feed`: the poll loop, read-backs (first start, lost cursor) and late-row re-reads;
 //! - [`inbound`]: what a row is; [`uploads`]: canvas files;
-//! - `engine`: the one task that moves rows from fetched to settled, with its per-conversation
-//!   queues, one delivery to the backend and what its outcome means, and reply bodies (posting
-//!   is the platform client's);
+//! - `engine`: moves rows from fetched to settled: a pure core that decides (ledger, delivery
+//!   queue, retries, crash suspects, reply lanes) and the one task that carries out its
+//!   commands (backend calls, reply POSTs, downloads, timers, the state writer);
 //! - [`hooks`]: the seams for `molecule dev` and the peer calls; `run`: [`serve`].
 
 pub mod config;

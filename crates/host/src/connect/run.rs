@@ -22,7 +22,7 @@ use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
 use crate::signal::Shutdown;
 
 use super::config::{Config, ConfigError, TokenSetting};
-use super::engine::{Engine, Parts};
+use super::engine::{Core, Engine, Rules, Wiring, backend_of};
 use super::error::ConnectError;
 use super::feed::{Link, Poller};
 use super::health::Health;
@@ -183,29 +183,29 @@ impl Running {
             stopping.clone(),
         );
         let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
+        let own = config.platform.workspace_id();
+        let rules = Rules::new(own, &settings, config.backend.timeouts.drain);
+        let backend = backend_of(&sup, &sup.status().borrow());
+        let core = Core::new(rules, ledger, backend, std::time::Instant::now());
         let ack = settings.poll.ack.then(|| client.clone());
-        let parts = Parts {
-            own: config.platform.workspace_id(),
-            ledger,
+        let wiring = Wiring {
             writer: StateWriter::spawn(dir.state_file(), ack),
             health,
             sup: sup.clone(),
             client: client.clone(),
             hooks: hooks.clone(),
-            settings: settings.clone(),
+            timers: settings.timers.clone(),
             uploads_dir: dir.uploads_dir(),
-            drain: config.backend.timeouts.drain,
         };
-        let (engine, free, events) = Engine::new(parts);
+        let (engine, intake, inputs) = Engine::new(core, wiring);
         let (batches, batches_rx) = mpsc::channel(1);
-        let engine = engine.run(batches_rx, events, stopping.clone(), abandon.clone());
+        let engine = engine.run(batches_rx, inputs, stopping.clone(), abandon.clone());
         let backoff = Backoff::new(t.retry_base, t.retry_max);
-        let link = Link { batches, free };
+        let link = Link { batches, intake };
         let poller = Poller::new(
             client,
             settings.poll.clone(),
             backoff,
-            sup.status(),
             stopping.clone(),
             link,
             cursor,
