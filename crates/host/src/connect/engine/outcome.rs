@@ -175,5 +175,10 @@ mod tests {
             classify(CallError::Timeout(Duration::from_secs(1))),
             Outcome::Retry { crashed: false, .. }
         ));
+        let until = std::time::Instant::now();
+        let open = CallError::Unavailable(Unavailable::BreakerOpen { until });
+        assert_eq!(classify(open), Outcome::BreakerOpen, "not an attempt");
+        let stopping = CallError::Unavailable(Unavailable::ShuttingDown);
+        assert_eq!(classify(stopping), Outcome::Abandoned);
     }
 }

@@ -13,6 +13,9 @@ mod deliveries;
 mod intake;
 mod replies;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
