@@ -75,8 +75,9 @@ pub struct ShutdownReport {
     pub stop: Option<StopReport>,
 }
 
-/// What the handle and the lifecycle task share.
-pub(crate) struct Shared {
+/// The supervision of one backend: what the [`Supervisor`] handle and the lifecycle task
+/// share (the current instance, the status, the counters, the shutdown's report).
+pub(crate) struct Supervision {
     pub(crate) config: SupervisorConfig,
     pub(crate) current: watch::Sender<Current>,
     pub(crate) status: watch::Sender<Status>,
@@ -88,7 +89,7 @@ pub(crate) struct Shared {
 }
 
 struct Handle {
-    shared: Arc<Shared>,
+    shared: Arc<Supervision>,
     stop: mpsc::UnboundedSender<StopRequest>,
     abandon: CancellationToken,
 }
@@ -127,7 +128,7 @@ impl Supervisor {
             crashes: 0,
             last_error: None,
         };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Supervision {
             config,
             current: watch::channel(Current::Ready(instance.clone())).0,
             status: watch::channel(status).0,
