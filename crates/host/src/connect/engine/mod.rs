@@ -28,6 +28,12 @@
 //! - **intake**: what the poller may fetch (room in the window; none while the breaker is open).
 //!
 //! The protocol's `DispatchContext` keeps its name: it is the context of one delivery.
+//!
+//! Owners: the crash-loop breaker is the supervisor's (it opens and closes it, and the
+//! heartbeat reports its status); what an open breaker means for rows is decided once, in the
+//! core (nothing delivered, a turned-away delivery parked, the intake closed), and the poller
+//! reads that decision. A request's deadline is the supervisor's alone to write: it owns the
+//! request timeout and knows when the request is sent.
 
 mod core;
 pub mod outcome;
