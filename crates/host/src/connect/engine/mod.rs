@@ -42,4 +42,4 @@ pub mod reply_body;
 mod shell;
 
 pub use core::{Core, Rules};
-pub use shell::{Engine, Wiring, backend_of};
+pub use shell::{Engine, Inputs, Wiring, backend_of};

@@ -175,9 +175,13 @@ mod tests {
             classify(CallError::Timeout(Duration::from_secs(1))),
             Outcome::Retry { crashed: false, .. }
         ));
+    }
+
+    #[test]
+    fn an_open_breaker_is_no_attempt_and_a_stopping_backend_abandons() {
         let until = std::time::Instant::now();
         let open = CallError::Unavailable(Unavailable::BreakerOpen { until });
-        assert_eq!(classify(open), Outcome::BreakerOpen, "not an attempt");
+        assert_eq!(classify(open), Outcome::BreakerOpen);
         let stopping = CallError::Unavailable(Unavailable::ShuttingDown);
         assert_eq!(classify(stopping), Outcome::Abandoned);
     }
