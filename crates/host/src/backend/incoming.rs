@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::error::{CallError, ProtocolViolation};
 use super::handlers::HostCall;
-use super::rpc::{ConnEvent, Shared};
+use super::rpc::{ConnEvent, Endpoint};
 use super::stats::Counter;
 use super::stderr::Verdict;
 
@@ -26,7 +26,7 @@ const QUOTE_BYTES: usize = 256;
 /// Reads frames until end of file, then reports that stdout closed.
 pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
     mut frames: FrameReader<R>,
-    shared: Arc<Shared>,
+    shared: Arc<Endpoint>,
     events: mpsc::UnboundedSender<ConnEvent>,
 ) {
     loop {
@@ -43,7 +43,7 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
     let _ = events.send(ConnEvent::StdoutClosed);
 }
 
-fn on_line(shared: &Arc<Shared>, line: &[u8]) {
+fn on_line(shared: &Arc<Endpoint>, line: &[u8]) {
     match Message::parse(line) {
         Ok(Message::Response(r)) => on_response(shared, r),
         Ok(Message::Request(r)) => on_request(shared, r),
@@ -52,7 +52,7 @@ fn on_line(shared: &Arc<Shared>, line: &[u8]) {
     }
 }
 
-fn on_response(shared: &Shared, r: Response) {
+fn on_response(shared: &Endpoint, r: Response) {
     let Some(id) = r.id else {
         let what = r.result.err().map(|e| e.to_string()).unwrap_or_default();
         shared.counters.bump(Counter::invalid_messages);
@@ -89,7 +89,7 @@ fn on_response(shared: &Shared, r: Response) {
     }
 }
 
-fn on_request(shared: &Arc<Shared>, r: Request) {
+fn on_request(shared: &Arc<Endpoint>, r: Request) {
     let writer = shared.writer.clone();
     let Some(handler) = shared.handlers.get(&r.method) else {
         let result = if r.method == name::PING {
@@ -135,7 +135,7 @@ async fn answer<T: Serialize>(
     let _ = writer.send(line).await;
 }
 
-fn on_notification(shared: &Shared, n: Notification) {
+fn on_notification(shared: &Endpoint, n: Notification) {
     if n.method != name::PROGRESS {
         tracing::debug!(backend = %shared.source.name, "ignoring notification {:?}", n.method);
         return;
@@ -160,7 +160,7 @@ fn on_notification(shared: &Shared, n: Notification) {
     );
 }
 
-fn on_invalid(shared: &Shared, line: &[u8], error: MessageError) {
+fn on_invalid(shared: &Endpoint, line: &[u8], error: MessageError) {
     let quoted = quote(line);
     if error.is_junk() {
         shared.counters.bump(Counter::junk_lines);
@@ -186,7 +186,7 @@ fn on_invalid(shared: &Shared, line: &[u8], error: MessageError) {
     }
 }
 
-fn on_oversize(shared: &Shared, len: usize, id: Option<RequestId>) {
+fn on_oversize(shared: &Endpoint, len: usize, id: Option<RequestId>) {
     shared.counters.bump(Counter::oversize_lines);
     let max = shared.max;
     warn_limited(
@@ -215,7 +215,7 @@ fn quote(line: &[u8]) -> String {
     text
 }
 
-fn warn_limited(shared: &Shared, message: std::fmt::Arguments<'_>) {
+fn warn_limited(shared: &Endpoint, message: std::fmt::Arguments<'_>) {
     let verdict = shared
         .log_limit
         .lock()

@@ -62,7 +62,9 @@ struct Table {
     dead: bool,
 }
 
-pub(crate) struct Shared {
+/// The host's endpoint of one connection, shared by the [`Connection`] handles and the
+/// reader and writer tasks: the write queue, the requests waiting for answers, the limits.
+pub(crate) struct Endpoint {
     pub(crate) writer: mpsc::Sender<Vec<u8>>,
     pending: Mutex<Table>,
     next_id: AtomicI64,
@@ -77,7 +79,7 @@ pub(crate) struct Shared {
 /// The host's end of one backend connection.
 #[derive(Clone)]
 pub(crate) struct Connection {
-    shared: Arc<Shared>,
+    shared: Arc<Endpoint>,
     close: CancellationToken,
 }
 
@@ -106,7 +108,7 @@ impl Connection {
     {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let (events_tx, events) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Endpoint {
             writer: tx,
             pending: Mutex::new(Table::default()),
             next_id: AtomicI64::new(0),
@@ -244,7 +246,7 @@ impl Connection {
     }
 }
 
-impl Shared {
+impl Endpoint {
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Table> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -22,9 +22,9 @@ use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
 use crate::signal::Shutdown;
 
 use super::config::{Config, ConfigError, TokenSetting};
-use super::engine::{Engine, Parts};
+use super::engine::{Core, Engine, Inputs, Rules, Wiring, backend_of};
 use super::error::ConnectError;
-use super::feed::{Link, Poller};
+use super::feed::{Intake, Link, Poller};
 use super::health::Health;
 use super::hooks::Hooks;
 use super::state::{Ledger, StateWriter, file};
@@ -154,6 +154,9 @@ impl Running {
 
     /// Starts the heartbeat, re-registration, the engine and the poller.
     fn start(self, ledger: Ledger, shutdown: &Shutdown) -> Tasks {
+        let health = Arc::new(Health::new(self.config.settings.timers.error_window));
+        let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
+        let (engine, intake, inputs) = self.engine(ledger, health.clone());
         let Running {
             config,
             dir,
@@ -166,7 +169,6 @@ impl Running {
         let t = &settings.timers;
         let stopping = shutdown.graceful.child_token();
         let abandon = shutdown.immediate.child_token();
-        let health = Arc::new(Health::new(t.error_window));
         let beats = CancellationToken::new();
         let heartbeat = heartbeat::run(
             client.clone(),
@@ -182,30 +184,14 @@ impl Running {
             t.reregister,
             stopping.clone(),
         );
-        let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
-        let ack = settings.poll.ack.then(|| client.clone());
-        let parts = Parts {
-            own: config.platform.workspace_id(),
-            ledger,
-            writer: StateWriter::spawn(dir.state_file(), ack),
-            health,
-            sup: sup.clone(),
-            client: client.clone(),
-            hooks: hooks.clone(),
-            settings: settings.clone(),
-            uploads_dir: dir.uploads_dir(),
-            drain: config.backend.timeouts.drain,
-        };
-        let (engine, free, events) = Engine::new(parts);
         let (batches, batches_rx) = mpsc::channel(1);
-        let engine = engine.run(batches_rx, events, stopping.clone(), abandon.clone());
+        let engine = engine.run(batches_rx, inputs, stopping.clone(), abandon.clone());
         let backoff = Backoff::new(t.retry_base, t.retry_max);
-        let link = Link { batches, free };
+        let link = Link { batches, intake };
         let poller = Poller::new(
             client,
             settings.poll.clone(),
             backoff,
-            sup.status(),
             stopping.clone(),
             link,
             cursor,
@@ -225,6 +211,31 @@ impl Running {
             ready();
         }
         tasks
+    }
+
+    /// The engine: its core over the loaded ledger, wired to the backend, the platform and
+    /// the state file.
+    fn engine(
+        &self,
+        ledger: Ledger,
+        health: Arc<Health>,
+    ) -> (Engine, watch::Receiver<Intake>, Inputs) {
+        let settings = &self.config.settings;
+        let own = self.config.platform.workspace_id();
+        let rules = Rules::new(own, settings, self.config.backend.timeouts.drain);
+        let backend = backend_of(&self.sup, &self.sup.status().borrow());
+        let core = Core::new(rules, ledger, backend, std::time::Instant::now());
+        let ack = settings.poll.ack.then(|| self.client.clone());
+        let wiring = Wiring {
+            writer: StateWriter::spawn(self.dir.state_file(), ack),
+            health,
+            sup: self.sup.clone(),
+            client: self.client.clone(),
+            hooks: self.hooks.clone(),
+            timers: settings.timers.clone(),
+            uploads_dir: self.dir.uploads_dir(),
+        };
+        Engine::new(core, wiring)
     }
 }
 
