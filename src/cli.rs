@@ -7,7 +7,12 @@ use std::process::ExitCode;
 
 /// Attach an agent written in any language to the Molecule AI platform.
 #[derive(Debug, Parser)]
-#[command(name = "molecule", version, after_help = exit::HELP)]
+#[command(
+    name = "molecule",
+    version = crate::version::short(),
+    long_version = crate::version::long(),
+    after_help = exit::HELP
+)]
 pub struct Cli {
     /// Log line format on stderr.
     #[arg(
