@@ -1,9 +1,17 @@
 //! The command line: one subcommand per job, each defined in its own module.
 
-use crate::logging::LogFormat;
+use crate::logging::LogArgs;
 use clap::{Parser, Subcommand};
 use molecule_host::exit;
 use std::process::ExitCode;
+use std::sync::LazyLock;
+
+/// What `molecule --help` prints after the options: logging, then the exit codes.
+fn after_help() -> &'static str {
+    static TEXT: LazyLock<String> =
+        LazyLock::new(|| format!("{}\n\n{}", crate::logging::HELP, exit::HELP));
+    TEXT.as_str()
+}
 
 /// Attach an agent written in any language to the Molecule AI platform.
 #[derive(Debug, Parser)]
@@ -11,18 +19,12 @@ use std::process::ExitCode;
     name = "molecule",
     version = crate::version::short(),
     long_version = crate::version::long(),
-    after_help = exit::HELP
+    after_help = after_help()
 )]
 pub struct Cli {
-    /// Log line format on stderr.
-    #[arg(
-        long,
-        global = true,
-        env = "MOLECULE_LOG_FORMAT",
-        value_enum,
-        default_value_t
-    )]
-    pub log_format: LogFormat,
+    /// The logging flags, on every subcommand.
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// What to do.
     #[command(subcommand)]
@@ -57,20 +59,35 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
+    let log = &cli.log;
     match cli.command {
-        Command::Connect(args) => crate::connect::main(*args, cli.log_format),
+        Command::Connect(args) => {
+            log.init();
+            crate::connect::main(*args)
+        }
+        Command::Dev(args) => {
+            log.init();
+            crate::dev::main(*args)
+        }
+        // These print their result on stdout; their own logs are for debugging them.
         Command::BackendCheck(args) => {
-            // The report is the output; the checker's own logs are for debugging it.
-            if std::env::var_os("RUST_LOG").is_some() {
-                crate::logging::init(cli.log_format);
-            }
+            log.init_if_asked();
             crate::check::run(args)
         }
-        Command::Dev(args) => crate::dev::main(*args, cli.log_format),
-        Command::Send(args) => crate::send::main(*args, cli.log_format),
+        Command::Send(args) => {
+            log.init_if_asked();
+            crate::send::main(*args)
+        }
+        Command::Emulator(args) => {
+            log.init_if_asked();
+            crate::emulator::run(args)
+        }
+        Command::Mcp(args) => {
+            log.init_if_asked();
+            crate::mcp::main(args)
+        }
+        // A backend: its stderr is the host's log, and it keeps its own counsel.
         Command::EchoBackend => molecule_echo::run(),
-        Command::Emulator(args) => crate::emulator::run(args),
-        Command::Mcp(args) => crate::mcp::main(args),
     }
 }
 
