@@ -55,6 +55,10 @@ pub enum Command {
     /// Serve the workspace's peer calls to an agent as MCP tools over stdio (for tools a
     /// backend starts; reads the host's socket from MOLECULE_HOST_SOCKET).
     Mcp(crate::mcp::McpArgs),
+    /// Print the completion script for a shell.
+    Completions(crate::completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a directory.
+    Man(crate::man::ManArgs),
 }
 
 /// Runs the parsed command line.
@@ -88,6 +92,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }
         // A backend: its stderr is the host's log, and it keeps its own counsel.
         Command::EchoBackend => molecule_echo::run(),
+        Command::Completions(args) => crate::completions::run(&args),
+        Command::Man(args) => crate::man::run(&args),
     }
 }
 

@@ -7,10 +7,12 @@
 
 pub mod check;
 pub mod cli;
+pub mod completions;
 pub mod connect;
 pub mod dev;
 pub mod emulator;
 pub mod logging;
+pub mod man;
 pub mod mcp;
 pub mod send;
 pub mod version;
