@@ -64,6 +64,13 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
     let log = &cli.log;
+    if let Some(conflict) = log.conflict() {
+        use clap::CommandFactory;
+        let _ = Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, conflict)
+            .print();
+        return ExitCode::from(exit::CONFIG);
+    }
     match cli.command {
         Command::Connect(args) => {
             log.init();

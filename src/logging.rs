@@ -70,6 +70,18 @@ fn parse_filter(s: &str) -> Result<String, String> {
 }
 
 impl LogArgs {
+    /// The conflict between flags given at different levels (`molecule -v send … -q`), which
+    /// clap checks only within one level.
+    pub fn conflict(&self) -> Option<&'static str> {
+        match (self.verbose > 0, self.quiet > 0, self.log_level.is_some()) {
+            (true, true, _) => Some("-v/--verbose cannot be used with -q/--quiet"),
+            (true, _, true) | (_, true, true) => {
+                Some("--log-level cannot be used with -v/--verbose or -q/--quiet")
+            }
+            _ => None,
+        }
+    }
+
     /// Whether logging was asked for: a `-v`, a `--log-level` or `RUST_LOG`. Commands whose
     /// output is their stdout log only then.
     pub fn asked(&self, rust_log: Option<&str>) -> bool {
@@ -162,6 +174,15 @@ mod tests {
         let (d, why) = args(0, 0, None).directives(Some("molecule=notalevel"));
         assert_eq!(d, "info");
         assert!(why.is_some_and(|w| w.starts_with("RUST_LOG ignored")));
+    }
+
+    #[test]
+    fn flags_that_contradict_each_other_conflict() {
+        assert!(args(1, 1, None).conflict().is_some());
+        assert!(args(1, 0, Some("info")).conflict().is_some());
+        assert!(args(0, 2, Some("info")).conflict().is_some());
+        assert!(args(2, 0, None).conflict().is_none());
+        assert!(args(0, 0, Some("info")).conflict().is_none());
     }
 
     #[test]

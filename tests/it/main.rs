@@ -11,6 +11,7 @@ mod check_echo;
 mod check_faults;
 mod check_report;
 mod check_support;
+mod cli_logging;
 mod connect_backend_faults;
 mod connect_delivery;
 mod connect_emulator;
