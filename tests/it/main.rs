@@ -44,6 +44,8 @@ mod emulator_support;
 mod git_commit;
 mod mcp_server;
 mod mcp_support;
+mod net_proxy_tls;
+mod net_support;
 mod peers_emulator;
 mod peers_end_to_end;
 mod peers_methods;
