@@ -74,11 +74,11 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Connect(args) => {
             log.init();
-            crate::connect::main(*args)
+            with_tls_env(|| crate::connect::main(*args))
         }
         Command::Dev(args) => {
             log.init();
-            crate::dev::main(*args)
+            with_tls_env(|| crate::dev::main(*args))
         }
         // These print their result on stdout; their own logs are for debugging them.
         Command::BackendCheck(args) => {
@@ -87,7 +87,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Send(args) => {
             log.init_if_asked();
-            crate::send::main(*args)
+            with_tls_env(|| crate::send::main(*args))
         }
         Command::Emulator(args) => {
             log.init_if_asked();
@@ -101,6 +101,14 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::EchoBackend => molecule_echo::run(),
         Command::Completions(args) => crate::completions::run(&args),
         Command::Man(args) => crate::man::run(&args),
+    }
+}
+
+/// Runs a command that builds an HTTP client once the CA variables are known to be usable.
+fn with_tls_env(command: impl FnOnce() -> ExitCode) -> ExitCode {
+    match crate::tls_env::check(|k| std::env::var(k).ok()) {
+        Ok(()) => command(),
+        Err(e) => exit::report(&e),
     }
 }
 

@@ -178,3 +178,63 @@ async fn no_proxy_bypasses_the_proxy_and_http_proxy_serves_plain_http() {
     );
     assert_eq!(texts(&env), ["direct", "plain"]);
 }
+
+/// A CA variable that names nothing usable leaves the verifier with no CA at all: said up
+/// front, naming the variable, as a configuration error (exit 2), for every command that
+/// builds an HTTP client, even against a plain http:// URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_variable_that_names_nothing_usable_is_a_configuration_error() {
+    let env = env().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = env.emu.base_url().to_owned();
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello\n").expect("write");
+    let not_pem = not_pem.display().to_string();
+    for (var, value, says) in [
+        ("SSL_CERT_FILE", missing.as_str(), "cannot read it"),
+        ("SSL_CERT_FILE", not_pem.as_str(), "no certificate in it"),
+        ("SSL_CERT_DIR", "/nonexistent/certs", "none of its entries"),
+    ] {
+        let mut cmd = command(&[(var, value.to_owned())]);
+        cmd.args(send(&env, dir.path(), &url, "never"));
+        let o = output(cmd).await;
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("{var}={value}")) && e.contains(says),
+            "{e}"
+        );
+        assert!(e.contains("unset it to use the system's"), "{e}");
+    }
+    let token = dir.path().join("token");
+    write_private(&token, &env.main.token);
+    let mut cmd = command(&[("SSL_CERT_FILE", missing.clone())]);
+    cmd.args(["connect", &env.main.id.to_string(), "--dry-run"])
+        .args(["--api-url", &url, "--backend-cmd", &echo()])
+        .arg("--token-file")
+        .arg(&token);
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("SSL_CERT_FILE="), "{}", stderr(&o));
+    assert!(texts(&env).is_empty());
+}
+
+/// A directory that exists but holds no certificate passes the up-front check; the HTTP
+/// client's error then carries its cause rather than a bare "builder error".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_ca_directory_names_the_cause() {
+    let env = env().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("dir");
+    let mut cmd = command(&[("SSL_CERT_DIR", empty.display().to_string())]);
+    cmd.args(send(&env, dir.path(), env.emu.base_url(), "never"));
+    let o = output(cmd).await;
+    assert_ne!(o.status.code(), Some(0));
+    let e = stderr(&o);
+    assert!(
+        e.contains("builder error: ") && e.contains("CA certificates"),
+        "{e}"
+    );
+}
