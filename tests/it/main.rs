@@ -21,6 +21,9 @@ mod check_echo;
 mod check_faults;
 mod check_report;
 mod check_support;
+mod cli_docs;
+mod cli_logging;
+mod cli_version;
 mod connect_backend_faults;
 mod connect_delivery;
 mod connect_emulator;
@@ -46,8 +49,13 @@ mod emulator_guard;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
+/// The build script's commit detection, tested in `cli_version`.
+#[path = "../../build/git_commit.rs"]
+mod git_commit;
 mod mcp_server;
 mod mcp_support;
+mod net_proxy_tls;
+mod net_support;
 mod peers_emulator;
 mod peers_end_to_end;
 mod peers_methods;

@@ -59,8 +59,10 @@ impl PlatformClient {
             // than replay a POST elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .build()
+            // reqwest's own text is "builder error"; the cause (no CA certificate could be
+            // loaded, say) is in the chain.
             .map_err(|e| PlatformError::Client {
-                reason: e.to_string(),
+                reason: with_causes(&e),
             })?;
         let limiter = RateLimiter::new(cfg.rate_limit.clone());
         Ok(PlatformClient {
@@ -316,6 +318,16 @@ fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
         Transport::Io
     };
     // The URL in reqwest's message carries no secret; the chain names the OS error.
+    PlatformError::Transient {
+        call,
+        cause,
+        retry_after: None,
+        excerpt: with_causes(e),
+    }
+}
+
+/// `e`'s message followed by those of its sources, `: `-separated.
+fn with_causes(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -323,12 +335,7 @@ fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    PlatformError::Transient {
-        call,
-        cause,
-        retry_after: None,
-        excerpt: text,
-    }
+    text
 }
 
 async fn read_capped(
