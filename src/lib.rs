@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod logging;
 pub mod mcp;
 pub mod send;
+pub mod startup;
 
 use clap::Parser;
 use std::ffi::OsString;

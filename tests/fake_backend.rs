@@ -13,7 +13,9 @@
 //! byte over `maxMessageBytes`), `dup-id` (every reply twice), `stray-id` (plus a reply for an
 //! id never sent), `crash-on-request`, `ignore-cancel`, `ignore-sigterm` (also ignores EOF),
 //! `grandchild` (starts a process in its own session that holds the pipes and writes its pid to
-//! `MOLECULE_TEST_PID_FILE`), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
+//! `MOLECULE_TEST_PID_FILE`), `double-fork` (the daemon's escape: a child calls `setsid`, starts
+//! the process that writes its pid to `MOLECULE_TEST_PID_FILE` with stdio on /dev/null, and
+//! exits, so the survivor's parent is gone), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
 //! 50000, all written before it exits), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
 //!
 //! Faults that `backend-check` must each catch: `echo-version` (answers initialize with the
@@ -100,8 +102,10 @@ struct Backend {
 }
 
 fn main() {
-    if var("MOLECULE_TEST_ROLE").as_deref() == Some("grandchild") {
-        return grandchild();
+    match var("MOLECULE_TEST_ROLE").as_deref() {
+        Some("grandchild") => return grandchild(),
+        Some("middle") => return middle(),
+        _ => {}
     }
     let faults: HashSet<String> = var("MOLECULE_TEST_FAULT")
         .unwrap_or_default()
@@ -122,6 +126,9 @@ fn main() {
     }
     if faults.contains("grandchild") {
         spawn_grandchild();
+    }
+    if faults.contains("double-fork") {
+        double_fork();
     }
     let flood = faults.contains("stderr-flood").then(|| {
         let lines = num("MOLECULE_TEST_FLOOD_LINES", 50_000);
@@ -560,6 +567,32 @@ fn spawn_grandchild() {
     // Inherited stdio: the grandchild holds all three pipes open. It is never waited for: it
     // outlives this process on purpose, and the host's sweep must end it.
     let child = cmd.spawn().unwrap();
+    std::mem::forget(child);
+}
+
+/// Starts the middle process of a double fork and waits for it: when this returns, the
+/// grandchild is an orphan.
+fn double_fork() {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOLECULE_TEST_ROLE", "middle")
+        .env_remove("MOLECULE_TEST_FAULT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the middle process failed: {status}");
+}
+
+/// The middle of a double fork: a new session, one child that stays, and an exit.
+fn middle() {
+    nix::unistd::setsid().unwrap();
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOLECULE_TEST_ROLE", "grandchild")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::mem::forget(child);
 }
 
