@@ -32,7 +32,8 @@
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
 //! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
-//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
+//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`,
+//! `parent-environ` (the host's `/proc/<pid>/environ`, or why it cannot be read), `init`
 //! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
 //! `dup`, `stray`, `stop-reading`, `self-cancel`.
 //!
@@ -383,6 +384,15 @@ impl Backend {
                 self.finish(&id, Ok(data_reply(Value::Object(env))));
             }
             "params" => self.finish(&id, Ok(data_reply(params.clone()))),
+            "parent-environ" => {
+                // What a backend running as the host's user can read of the host's environment.
+                let path = format!("/proc/{}/environ", std::os::unix::process::parent_id());
+                let text = match std::fs::read(&path) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).replace('\0', "\n"),
+                    Err(e) => format!("unreadable: {:?}", e.kind()),
+                };
+                self.finish(&id, Ok(text_reply(text)));
+            }
             "init" => {
                 let init = self.state.lock().unwrap().init_params.clone();
                 self.finish(&id, Ok(data_reply(init)));

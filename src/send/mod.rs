@@ -39,7 +39,7 @@ pub fn main(args: SendArgs, log_format: crate::logging::LogFormat) -> ExitCode {
             return ExitCode::from(exit::INTERNAL);
         }
     };
-    match runtime.block_on(run(&args, |k| std::env::var(k).ok())) {
+    match runtime.block_on(run(&args, crate::startup::var)) {
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

@@ -1,12 +1,19 @@
 //! What a backend running as the host's user may try against `molecule connect`: leaving
-//! descendants behind with a double fork (`setsid`, the middle process exits).
+//! descendants behind with a double fork (`setsid`, the middle process exits), and reading the
+//! host's token from `/proc/<host pid>/environ`.
+
+use std::os::unix::process::CommandExt;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::connect_host::{Host, Site, TEST_BACKEND, gone};
-use super::connect_platform::Platform;
+use super::connect_platform::{Platform, TOKEN};
 use super::support::wait::{file, until};
+
+/// The user a test's host runs as when the tests run as root, who may read any process's
+/// `/proc` files: a person's host and backend run as that person, never as root.
+const NOBODY: u32 = 65534;
 
 /// The arguments of a host whose test backend double-forks a survivor that writes its pid to
 /// `pid_file` at every start.
@@ -70,4 +77,74 @@ async fn a_double_forked_descendant_dies_with_its_backend_and_with_the_host() {
         gone(second),
         "survivor {second} outlived the host's SIGTERM"
     );
+}
+
+/// The arguments of a host taking its token from `MOLECULE_WORKSPACE_TOKEN`.
+fn token_from_env(site: &Site, platform: &Platform) -> Vec<String> {
+    let mut args = site.args(&platform.url(), TEST_BACKEND);
+    let i = args.iter().position(|a| a == "--token-file").expect("flag");
+    args.drain(i..i + 2);
+    args
+}
+
+/// Gives `dir` and everything in it to `uid`.
+fn give(dir: &std::path::Path, uid: u32) {
+    std::os::unix::fs::chown(dir, Some(uid), Some(uid)).expect("chown");
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        std::os::unix::fs::chown(entry.path(), Some(uid), Some(uid)).expect("chown");
+    }
+}
+
+#[tokio::test]
+async fn a_backend_of_the_same_user_cannot_read_the_token_from_the_hosts_environ() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let mut cmd = Host::command(
+        &token_from_env(&site, &platform),
+        &[("MOLECULE_WORKSPACE_TOKEN", TOKEN)],
+    );
+    if nix::unistd::geteuid().is_root() {
+        give(site.dir.path(), NOBODY);
+        cmd.uid(NOBODY).gid(NOBODY);
+    }
+    let host = Host::spawn(cmd);
+    platform.canvas_says("parent-environ");
+    let reply = platform.wait_replies(1).await.remove(0);
+    assert!(
+        !reply.contains(TOKEN),
+        "the backend read the token: {reply}"
+    );
+    assert_eq!(
+        reply, "unreadable: PermissionDenied",
+        "the host is not dumpable"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn the_tokens_bytes_are_wiped_from_the_environment_the_host_was_started_with() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let host = Host::start_with(
+        &token_from_env(&site, &platform),
+        &[("MOLECULE_WORKSPACE_TOKEN", TOKEN)],
+    );
+    host.wait_log("serving", |_| true).await;
+    let environ = std::fs::read(format!("/proc/{}/environ", host.pid()));
+    if nix::unistd::geteuid().is_root() {
+        // Root reads any process's environ, dumpable or not: what it finds is wiped.
+        let environ = String::from_utf8_lossy(&environ.expect("root reads it")).into_owned();
+        assert!(
+            environ.contains("RUST_LOG="),
+            "the host's environ: {environ}"
+        );
+        assert!(
+            !environ.contains(TOKEN),
+            "the token is in the host's environ"
+        );
+    } else {
+        let err = environ.expect_err("a non-dumpable process's environ is not readable");
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    }
+    host.stop().await;
 }

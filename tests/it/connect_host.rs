@@ -143,6 +143,11 @@ impl Host {
 
     /// Starts it with extra environment variables.
     pub fn start_with(args: &[String], env: &[(&str, &str)]) -> Host {
+        Host::spawn(Host::command(args, env))
+    }
+
+    /// The command [`start_with`](Host::start_with) runs, to adjust before [`spawn`](Host::spawn).
+    pub fn command(args: &[String], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(MOLECULE);
         cmd.args(args)
             .stdin(Stdio::null())
@@ -163,6 +168,11 @@ impl Host {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Starts `cmd`, collecting its stderr lines.
+    pub fn spawn(mut cmd: Command) -> Host {
         let mut child = cmd.spawn().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
