@@ -219,7 +219,7 @@ impl StateHome {
                 (t.path().to_owned(), Some(t))
             }
         };
-        private_dir(&path).map_err(|source| DevError::StateDir {
+        molecule_host::private_dir::ensure(&path).map_err(|source| DevError::StateDir {
             path: path.clone(),
             source,
         })?;
@@ -234,13 +234,4 @@ impl StateHome {
             tracing::warn!("could not remove the temporary state directory: {e}");
         }
     }
-}
-
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
 }

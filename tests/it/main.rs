@@ -23,6 +23,7 @@ mod connect_process;
 mod connect_recovery;
 mod connect_replies;
 mod connect_startup;
+mod connect_state_dir;
 mod dev_data;
 mod dev_faults;
 mod dev_flags;
