@@ -106,6 +106,8 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
         platform = platform.with_org_id(org).map_err(ConnectError::from)?;
     }
     let mut config = Config::new(platform, TokenSetting::File(token_file), command);
+    config.backend.env = connect::config::backend_env(&args.backend_env)
+        .map_err(|e| DevError::Setting(e.to_string()))?;
     config.state_dir = Some(home.join("connect"));
     apply_timers(&args, &mut config);
     let ws_agent = ws.agent;

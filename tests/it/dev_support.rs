@@ -84,12 +84,18 @@ impl Dev {
 
     /// Starts it without waiting.
     pub fn spawn(extra: &[&str]) -> Dev {
+        Dev::spawn_with(extra, &[])
+    }
+
+    /// Starts it with extra environment variables, without waiting.
+    pub fn spawn_with(extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut cmd = molecule();
         cmd.args(["--log-format", "json", "dev", "--port", "0"])
             .args(FAST)
             .args(extra)
             .env("RUST_LOG", "info,molecule_host::connect=debug")
             .envs(sdk_env())
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
