@@ -35,6 +35,7 @@ mod emulator_a2a;
 mod emulator_cli;
 mod emulator_feed;
 mod emulator_guard;
+mod emulator_lifecycle;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
