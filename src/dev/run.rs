@@ -19,6 +19,7 @@ use molecule_host::signal::Shutdown;
 
 use super::args::DevArgs;
 use super::banner::Banner;
+use super::key;
 use super::workspaces::{self, WorkspaceError};
 
 /// Why `molecule dev` stopped with an error.
@@ -96,7 +97,13 @@ pub fn main(args: DevArgs, log_format: LogFormat) -> ExitCode {
 /// Runs until the first signal (`Ok`) or a permanent failure; the host's state goes in `home`.
 pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     let shutdown = Shutdown::install().map_err(ConnectError::Runtime)?;
-    let emu = start_emulator(&args).await?;
+    let dev_key = key::generate();
+    let emu = start_emulator(&args, &dev_key).await?;
+    let _key_file = key::write(emu.local_addr().port(), &dev_key)
+        .inspect_err(|e| {
+            tracing::warn!("cannot save the admin key ({e}): molecule send needs a token")
+        })
+        .ok();
     let token_file = home.join("agent.token");
     let ws = workspaces::ensure(&emu, &token_file)?;
     let (command, backend) = backend(&args)?;
@@ -117,6 +124,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
         workspaces: ws,
         backend,
         data: args.data.clone(),
+        key: dev_key,
     };
     let (mut hooks, socket) = connect::peer_hooks(PeerSettings::default(), ws_agent);
     hooks.on_ready = Some(Arc::new(move || banner.print()));
@@ -126,7 +134,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     Ok(served?)
 }
 
-async fn start_emulator(args: &DevArgs) -> Result<Emulator, DevError> {
+async fn start_emulator(args: &DevArgs, dev_key: &str) -> Result<Emulator, DevError> {
     let eargs = EmulatorArgs {
         listen: ([127, 0, 0, 1], args.port).into(),
         compat: args.compat,
@@ -138,7 +146,8 @@ async fn start_emulator(args: &DevArgs) -> Result<Emulator, DevError> {
         stale_after_ms: args.timers.stale_after_ms,
         armed: args.armed.clone(),
     };
-    let config = eargs.to_config().map_err(DevError::Setting)?;
+    let mut config = eargs.to_config().map_err(DevError::Setting)?;
+    config.dev_key = Some(dev_key.to_owned());
     match Emulator::start(config).await {
         Ok(emu) => Ok(emu),
         Err(EmulatorError::Bind { source, .. })

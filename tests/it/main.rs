@@ -24,6 +24,7 @@ mod connect_recovery;
 mod connect_replies;
 mod connect_startup;
 mod connect_state_dir;
+mod dev_admin_guard;
 mod dev_data;
 mod dev_faults;
 mod dev_flags;
