@@ -38,6 +38,7 @@ pub fn write(port: u16, key: &str) -> std::io::Result<KeyFile> {
             last = e;
             continue;
         }
+        sweep(&dir);
         let path = dir.join(file_name(port));
         let tmp = dir.join(format!(".{}.{}", file_name(port), std::process::id()));
         let _ = std::fs::remove_file(&tmp);
@@ -65,6 +66,31 @@ pub fn read(port: u16) -> Option<String> {
 
 fn file_name(port: u16) -> String {
     format!("dev-{port}.key")
+}
+
+/// Removes the key files of runs that were killed (nothing listens on their port any more), so
+/// that they do not pile up.
+fn sweep(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let port = name.to_str().and_then(|n| {
+            n.strip_prefix("dev-")?
+                .strip_suffix(".key")?
+                .parse::<u16>()
+                .ok()
+        });
+        let Some(port) = port else { continue };
+        let refused = matches!(
+            std::net::TcpStream::connect(("127.0.0.1", port)),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+        );
+        if refused {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The file's content when it is a regular file of this user's (a link is not followed).

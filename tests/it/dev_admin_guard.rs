@@ -87,9 +87,28 @@ async fn a_cross_origin_text_plain_post_is_refused_and_changes_nothing() {
     assert_eq!(dev.stop().await, Some(0));
 }
 
+/// Where `molecule dev` keeps its key file, as it picks it (the first usable directory).
+fn key_dir() -> std::path::PathBuf {
+    let uid = nix::unistd::getuid();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => std::path::Path::new(&d).join("molecule"),
+        None => std::env::temp_dir().join(format!("molecule-{uid}")),
+    };
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    dir
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_this_runs_key_opens_the_admin_path_and_send_finds_it() {
+    // A key file left by a run that was killed: nothing listens on its port any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let stale = key_dir().join(format!("dev-{closed_port}.key"));
+    std::fs::write(&stale, "an old key").expect("write");
     let mut dev = Dev::start(&[]).await;
+    assert!(!stale.exists(), "the killed run's key file is removed");
     let host = dev.url.trim_start_matches("http://").to_owned();
     let get = |key: Option<&str>| {
         let mut h = vec![("Host", host.as_str())];
@@ -102,16 +121,7 @@ async fn only_this_runs_key_opens_the_admin_path_and_send_finds_it() {
 
     // The key file molecule send reads: this user's only.
     let port = dev.url.rsplit(':').next().expect("port");
-    let runtime =
-        std::env::var_os("XDG_RUNTIME_DIR").map(|d| std::path::Path::new(&d).join("molecule"));
-    let uid = nix::unistd::getuid();
-    let dirs = runtime
-        .into_iter()
-        .chain([std::env::temp_dir().join(format!("molecule-{uid}"))]);
-    let file = dirs
-        .map(|d| d.join(format!("dev-{port}.key")))
-        .find(|f| f.exists())
-        .expect("the key file");
+    let file = key_dir().join(format!("dev-{port}.key"));
     let mode =
         |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o600);
