@@ -15,6 +15,7 @@ pub mod logging;
 pub mod man;
 pub mod mcp;
 pub mod send;
+pub mod startup;
 pub mod tls_env;
 pub mod version;
 

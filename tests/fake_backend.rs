@@ -13,7 +13,9 @@
 //! byte over `maxMessageBytes`), `dup-id` (every reply twice), `stray-id` (plus a reply for an
 //! id never sent), `crash-on-request`, `ignore-cancel`, `ignore-sigterm` (also ignores EOF),
 //! `grandchild` (starts a process in its own session that holds the pipes and writes its pid to
-//! `MOLECULE_TEST_PID_FILE`), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
+//! `MOLECULE_TEST_PID_FILE`), `double-fork` (the daemon's escape: a child calls `setsid`, starts
+//! the process that writes its pid to `MOLECULE_TEST_PID_FILE` with stdio on /dev/null, and
+//! exits, so the survivor's parent is gone), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
 //! 50000, all written before it exits), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
 //!
 //! Faults that `backend-check` must each catch: `echo-version` (answers initialize with the
@@ -30,7 +32,8 @@
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
 //! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
-//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
+//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`,
+//! `parent-environ` (the host's `/proc/<pid>/environ`, or why it cannot be read), `init`
 //! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
 //! `dup`, `stray`, `stop-reading`, `self-cancel`.
 //!
@@ -100,8 +103,10 @@ struct Backend {
 }
 
 fn main() {
-    if var("MOLECULE_TEST_ROLE").as_deref() == Some("grandchild") {
-        return grandchild();
+    match var("MOLECULE_TEST_ROLE").as_deref() {
+        Some("grandchild") => return grandchild(),
+        Some("middle") => return middle(),
+        _ => {}
     }
     let faults: HashSet<String> = var("MOLECULE_TEST_FAULT")
         .unwrap_or_default()
@@ -122,6 +127,9 @@ fn main() {
     }
     if faults.contains("grandchild") {
         spawn_grandchild();
+    }
+    if faults.contains("double-fork") {
+        double_fork();
     }
     let flood = faults.contains("stderr-flood").then(|| {
         let lines = num("MOLECULE_TEST_FLOOD_LINES", 50_000);
@@ -376,6 +384,15 @@ impl Backend {
                 self.finish(&id, Ok(data_reply(Value::Object(env))));
             }
             "params" => self.finish(&id, Ok(data_reply(params.clone()))),
+            "parent-environ" => {
+                // What a backend running as the host's user can read of the host's environment.
+                let path = format!("/proc/{}/environ", std::os::unix::process::parent_id());
+                let text = match std::fs::read(&path) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).replace('\0', "\n"),
+                    Err(e) => format!("unreadable: {:?}", e.kind()),
+                };
+                self.finish(&id, Ok(text_reply(text)));
+            }
             "init" => {
                 let init = self.state.lock().unwrap().init_params.clone();
                 self.finish(&id, Ok(data_reply(init)));
@@ -560,6 +577,32 @@ fn spawn_grandchild() {
     // Inherited stdio: the grandchild holds all three pipes open. It is never waited for: it
     // outlives this process on purpose, and the host's sweep must end it.
     let child = cmd.spawn().unwrap();
+    std::mem::forget(child);
+}
+
+/// Starts the middle process of a double fork and waits for it: when this returns, the
+/// grandchild is an orphan.
+fn double_fork() {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOLECULE_TEST_ROLE", "middle")
+        .env_remove("MOLECULE_TEST_FAULT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the middle process failed: {status}");
+}
+
+/// The middle of a double fork: a new session, one child that stays, and an exit.
+fn middle() {
+    nix::unistd::setsid().unwrap();
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOLECULE_TEST_ROLE", "grandchild")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::mem::forget(child);
 }
 

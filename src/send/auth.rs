@@ -104,6 +104,9 @@ fn user_token(
 struct DevPath {
     http: reqwest::Client,
     base: String,
+    port: u16,
+    /// The run's key from the file `molecule dev` saved for this port, when this user has one.
+    key: Option<String>,
 }
 
 impl DevPath {
@@ -115,17 +118,23 @@ impl DevPath {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SendError::Usage(format!("cannot set up the HTTP client: {e}")))?;
+        let port = cfg.api_url().port_or_known_default().unwrap_or(0);
         Ok(DevPath {
             http,
             base: cfg.api_url().as_str().trim_end_matches('/').to_owned(),
+            port,
+            key: crate::dev::key::read(port),
         })
     }
 
     async fn post(&self, path: &str) -> Result<(u16, Value), SendError> {
         let url = format!("{}{path}", self.base);
+        // Without a key (`molecule emulator` needs none) any value passes the header check.
+        let key = self.key.as_deref().unwrap_or("1");
         let resp = self
             .http
             .post(&url)
+            .header(crate::dev::key::HEADER, key)
             .send()
             .await
             .map_err(|e| SendError::Dev {
@@ -153,6 +162,7 @@ impl DevPath {
         match (status, body["admin_token"].as_str()) {
             (200, Some(t)) => Ok(t.to_owned()),
             (404 | 405, _) => Err(self.need_token(canvas)),
+            (403, _) => Err(self.refused()),
             _ => Err(self.unexpected(status)),
         }
     }
@@ -165,6 +175,22 @@ impl DevPath {
             (200 | 201, Some(t)) => Ok(t.to_owned()),
             (404, _) => Err(SendError::NoSuchSender(id.to_string())),
             _ => Err(self.unexpected(status)),
+        }
+    }
+
+    fn refused(&self) -> SendError {
+        let port = self.port;
+        let why = if self.key.is_some() {
+            format!("its key file for port {port} holds another run's key")
+        } else {
+            format!(
+                "there is no key file for port {port}: only the user who started molecule dev \
+                 can use its admin path (run molecule send as that user, or give a token)"
+            )
+        };
+        SendError::Dev {
+            url: self.base.clone(),
+            what: format!("a refusal on its admin path (HTTP 403): {why}"),
         }
     }
 

@@ -13,4 +13,5 @@ pub mod exit;
 pub mod normalize;
 pub mod peers;
 pub mod platform;
+pub mod private_dir;
 pub mod signal;

@@ -206,19 +206,11 @@ async fn wait_exit(mut exit: watch::Receiver<Option<Arc<ExitReport>>>) -> Option
 }
 
 fn create_state_dir(config: &SupervisorConfig) -> Result<(), StartError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let path = &config.state_dir;
-    let fail = |source| StartError::StateDir {
-        path: path.clone(),
+    // A link planted in its place is refused, not followed (and its target never chmodded).
+    crate::private_dir::ensure(&config.state_dir).map_err(|source| StartError::StateDir {
+        path: config.state_dir.clone(),
         source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(fail)?;
-    // An existing directory keeps its mode on create; make sure it is private.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(fail)
+    })
 }
 
 impl Failure {

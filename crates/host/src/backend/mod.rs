@@ -34,6 +34,7 @@ mod handshake;
 mod incoming;
 mod instance;
 mod manager;
+mod orphans;
 mod process;
 mod request;
 mod rpc;
@@ -50,6 +51,7 @@ pub use error::{
 };
 pub use handlers::{HandlerFuture, HostCall, HostHandler, HostHandlers, RequestScope};
 pub use handshake::initialize_params;
+pub use orphans::claim_orphans;
 pub use process::{BackendProcess, Ladder, Pipes, StopReport, StopStep};
 pub use stats::Stats;
 pub use stderr::StderrTail;
