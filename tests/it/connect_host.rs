@@ -143,7 +143,20 @@ impl Host {
 
     /// Starts it with extra environment variables.
     pub fn start_with(args: &[String], env: &[(&str, &str)]) -> Host {
-        let mut cmd = Command::new(MOLECULE);
+        Host::start_under(&[], args, env)
+    }
+
+    /// Starts it as the last argument of `wrapper` (`unshare … --`, say); with no wrapper, as
+    /// itself. [`pid`](Self::pid) is then the wrapper's.
+    pub fn start_under(wrapper: &[&str], args: &[String], env: &[(&str, &str)]) -> Host {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(MOLECULE);
+                cmd
+            }
+            None => Command::new(MOLECULE),
+        };
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -26,6 +26,7 @@ mod connect_delivery;
 mod connect_emulator;
 mod connect_host;
 mod connect_in_process;
+mod connect_init;
 mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;
