@@ -48,6 +48,8 @@ pub enum Command {
     /// Serve the workspace's peer calls to an agent as MCP tools over stdio (for tools a
     /// backend starts; reads the host's socket from MOLECULE_HOST_SOCKET).
     Mcp(crate::mcp::McpArgs),
+    /// Run `molecule connect` as a service: print the systemd unit.
+    Service(crate::service::ServiceArgs),
 }
 
 /// Runs the parsed command line.
@@ -66,6 +68,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::run(args),
         Command::Mcp(args) => crate::mcp::main(args),
+        Command::Service(args) => crate::service::main(args),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod logging;
 pub mod mcp;
 pub mod send;
+pub mod service;
 
 use clap::Parser;
 use std::ffi::OsString;
