@@ -63,4 +63,5 @@ mod platform_retry;
 mod platform_support;
 mod platform_token;
 mod send_errors;
+mod service_unit;
 mod support;
