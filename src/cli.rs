@@ -48,6 +48,8 @@ pub enum Command {
     /// Serve the workspace's peer calls to an agent as MCP tools over stdio (for tools a
     /// backend starts; reads the host's socket from MOLECULE_HOST_SOCKET).
     Mcp(crate::mcp::McpArgs),
+    /// Start a new project from a template: `molecule new backend <name> --lang python`.
+    New(crate::new::NewArgs),
     /// Run `molecule connect` as a service: print the systemd unit.
     Service(crate::service::ServiceArgs),
 }
@@ -68,6 +70,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::EchoBackend => molecule_echo::run(),
         Command::Emulator(args) => crate::emulator::run(args),
         Command::Mcp(args) => crate::mcp::main(args),
+        Command::New(args) => crate::new::main(args),
         Command::Service(args) => crate::service::main(args),
     }
 }

@@ -12,6 +12,7 @@ pub mod dev;
 pub mod emulator;
 pub mod logging;
 pub mod mcp;
+pub mod new;
 pub mod send;
 pub mod service;
 
