@@ -3,8 +3,9 @@
 //! them:
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
-//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`
-//!   and `send_errors` start the binary as a user would, with real backends;
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `new_backend`,
+//!   `peers_*`, `send_errors` and `service_unit` start the binary as a user would, with real
+//!   backends;
 //! - **the host library in process, real backends**: `backend_*` drive the supervisor
 //!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
 //!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
@@ -49,6 +50,7 @@ mod emulator_registry;
 mod emulator_support;
 mod mcp_server;
 mod mcp_support;
+mod new_backend;
 mod peers_emulator;
 mod peers_end_to_end;
 mod peers_methods;

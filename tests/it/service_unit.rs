@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use molecule_emulator::{Emulator, EmulatorConfig, WorkspaceSpec};
 use molecule_host::exit;
 
+use super::check_support::interpreter;
 use super::connect_host::{Host, MOLECULE, echo, write_private};
 
 const WS: &str = "0f2c0d6e-1111-4222-8333-444455556666";
@@ -40,20 +41,6 @@ fn directive<'a>(unit: &'a str, key: &str) -> &'a str {
     unit.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
         .unwrap_or_else(|| panic!("no {key}= in\n{unit}"))
-}
-
-/// `systemd-analyze`, or `None` (a skip; a failure under CI, where it must be installed).
-fn analyzer() -> Option<PathBuf> {
-    match which::which("systemd-analyze") {
-        Ok(path) => Some(path),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("systemd-analyze (Debian package systemd) is required under CI")
-        }
-        Err(_) => {
-            eprintln!("skipped: systemd-analyze is not installed (Debian package systemd)");
-            None
-        }
-    }
 }
 
 /// Runs `systemd-analyze [--user] verify` on `unit` saved as `name`, and fails on any
@@ -113,7 +100,10 @@ fn the_permanent_exit_codes_are_not_restarted() {
 
 #[test]
 fn systemd_analyze_verifies_the_units_shipped_and_filled() {
-    let Some(analyze) = analyzer() else { return };
+    // Debian package systemd; it need not be running.
+    let Some(analyze) = interpreter("systemd-analyze") else {
+        return;
+    };
     // verify checks that ExecStart's program exists: point it at the binary under test.
     let bin = ["--bin", MOLECULE];
     verify(&analyze, &print_unit(&bin), "molecule@.service", false);
