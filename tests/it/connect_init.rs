@@ -3,6 +3,7 @@
 //! backend that leaves orphans outside its lineage and an outsider (`nsenter`, as `docker
 //! exec` would) that leaves more. Every orphan is reaped, and the backend's own exit status
 //! still reaches the supervisor.
+#![allow(clippy::unwrap_used, reason = "test helpers fail the test they serve")]
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;

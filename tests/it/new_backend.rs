@@ -2,6 +2,7 @@
 //! passes `molecule backend-check` (the Python and Node ones with the SDKs of this repository
 //! on PYTHONPATH and NODE_PATH; the Rust one built offline against `plugins/sdk/rust`, its own
 //! test passing too), and what cannot be created is refused with exit code 2, writing nothing.
+#![allow(clippy::unwrap_used, reason = "test helpers fail the test they serve")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,6 +2,7 @@
 //! `deploy/systemd/`, `systemd-analyze verify` finds nothing wrong with them (shipped and
 //! filled), the hardening keeps the exposure score low, the permanent exit codes are the ones
 //! not restarted, and the unit's own `ExecStart` command line serves a workspace.
+#![allow(clippy::unwrap_used, reason = "test helpers fail the test they serve")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
