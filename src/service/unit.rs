@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use molecule_host::connect::TOKEN_ENV;
 use uuid::Uuid;
 
 /// `deploy/systemd/molecule@.service`: the system service, one instance per workspace.
@@ -32,6 +33,13 @@ pub enum UnitError {
     /// A setting's value has a character a unit cannot hold.
     #[error("the value of {0} contains a control character (a newline?), which a unit cannot hold")]
     Control(String),
+    /// The token was to be written into the unit, which every user can read.
+    #[error(
+        "the token does not go into the unit, which every user of the machine can read: put it \
+         in /etc/molecule/<workspace-id>.token (~/.config/molecule/ for --user), which the unit \
+         hands to molecule as a credential"
+    )]
+    Token,
     /// The backend command would not split into words.
     #[error("--backend-cmd {0:?}: {1} (it is split like a shell would)")]
     BackendCommand(String, String),
@@ -76,6 +84,9 @@ impl Fill {
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !name_ok {
             return Err(UnitError::Setting(format!("{key}={value}")));
+        }
+        if key == TOKEN_ENV {
+            return Err(UnitError::Token);
         }
         if value.contains(char::is_control) {
             return Err(UnitError::Control(key.to_owned()));
@@ -221,6 +232,7 @@ mod tests {
         assert!(Fill::default().pair("NOVALUE").is_err());
         assert!(Fill::default().pair("1X=y").is_err());
         assert!(Fill::default().setting("X", "a\nb").is_err());
+        assert!(Fill::default().pair("MOLECULE_WORKSPACE_TOKEN=t").is_err());
         assert!(Fill::default().backend_cmd("python3 'unclosed").is_err());
     }
 }

@@ -157,6 +157,10 @@ fn what_a_unit_cannot_hold_is_refused_with_exit_code_2() {
             "it is split like a shell",
         ),
         (&["--api-url", "https://x\n"][..], "control character"),
+        (
+            &["--env", "MOLECULE_WORKSPACE_TOKEN=secret"][..],
+            "the token does not go into the unit",
+        ),
     ] {
         let out = molecule(&[&["service", "print-unit"], args].concat());
         let stderr = String::from_utf8_lossy(&out.stderr);
