@@ -59,6 +59,10 @@ pub enum Command {
     Completions(crate::completions::CompletionsArgs),
     /// Print the manual page, or write one per command into a directory.
     Man(crate::man::ManArgs),
+    /// Start a new project from a template: `molecule new backend <name> --lang python`.
+    New(crate::new::NewArgs),
+    /// Run `molecule connect` as a service: print the systemd unit.
+    Service(crate::service::ServiceArgs),
 }
 
 /// Runs the parsed command line.
@@ -101,6 +105,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::EchoBackend => molecule_echo::run(),
         Command::Completions(args) => crate::completions::run(&args),
         Command::Man(args) => crate::man::run(&args),
+        Command::New(args) => crate::new::main(args),
+        Command::Service(args) => crate::service::main(args),
     }
 }
 

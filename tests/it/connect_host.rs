@@ -145,12 +145,30 @@ impl Host {
 
     /// Starts it with extra environment variables.
     pub fn start_with(args: &[String], env: &[(&str, &str)]) -> Host {
-        Host::spawn(Host::command(args, env))
+        Host::start_under(&[], args, env)
+    }
+
+    /// Starts it as the last argument of `wrapper` (`unshare … --`, say); with no wrapper, as
+    /// itself. [`pid`](Self::pid) is then the wrapper's.
+    pub fn start_under(wrapper: &[&str], args: &[String], env: &[(&str, &str)]) -> Host {
+        Host::spawn(Host::command_under(wrapper, args, env))
     }
 
     /// The command [`start_with`](Host::start_with) runs, to adjust before [`spawn`](Host::spawn).
     pub fn command(args: &[String], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(MOLECULE);
+        Host::command_under(&[], args, env)
+    }
+
+    /// The command [`start_under`](Host::start_under) runs.
+    fn command_under(wrapper: &[&str], args: &[String], env: &[(&str, &str)]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(MOLECULE);
+                cmd
+            }
+            None => Command::new(MOLECULE),
+        };
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -3,8 +3,9 @@
 //! them:
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
-//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`
-//!   and `send_errors` start the binary as a user would, with real backends;
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `new_backend`,
+//!   `peers_*`, `send_errors` and `service_unit` start the binary as a user would, with real
+//!   backends;
 //! - **the host library in process, real backends**: `backend_*` drive the supervisor
 //!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
 //!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
@@ -30,6 +31,7 @@ mod connect_emulator;
 mod connect_escapes;
 mod connect_host;
 mod connect_in_process;
+mod connect_init;
 mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;
@@ -60,6 +62,7 @@ mod mcp_server;
 mod mcp_support;
 mod net_proxy_tls;
 mod net_support;
+mod new_backend;
 mod peers_emulator;
 mod peers_end_to_end;
 mod peers_methods;
@@ -74,4 +77,5 @@ mod platform_retry;
 mod platform_support;
 mod platform_token;
 mod send_errors;
+mod service_unit;
 mod support;
