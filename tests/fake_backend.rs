@@ -32,7 +32,9 @@
 //! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
 //! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
 //! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
-//! `dup`, `stray`, `stop-reading`, `self-cancel`.
+//! `dup`, `stray`, `stop-reading`, `self-cancel`, `calls:N:METHOD` (N host calls at once, then
+//! a data part counting their outcomes by error code, `0` for a result), `bad-utf8` (an answer
+//! with invalid UTF-8 in a string).
 //!
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
@@ -64,12 +66,15 @@ struct Out(Arc<Mutex<std::io::Stdout>>);
 
 impl Out {
     fn line(&self, text: &str) {
-        let mut out = self.0.lock().unwrap();
-        let _ = out.write_all(format!("{text}\n").as_bytes());
-        let _ = out.flush();
+        self.bytes(format!("{text}\n").as_bytes());
     }
     fn send(&self, msg: Value) {
         self.line(&msg.to_string());
+    }
+    fn bytes(&self, bytes: &[u8]) {
+        let mut out = self.0.lock().unwrap();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
     }
 }
 
@@ -90,6 +95,8 @@ struct State {
     max_open: usize,
     /// Host calls in flight: their id → the request they serve.
     host_calls: HashMap<String, Value>,
+    /// `calls:N:METHOD` batches: the request → (calls still unanswered, outcomes by code).
+    batches: HashMap<String, (usize, HashMap<String, u64>)>,
     next_host_call: u64,
 }
 
@@ -389,6 +396,24 @@ impl Backend {
                 self.finish(&id, Ok(echo));
             }
             "call-host" => self.call_host(&id, arg),
+            "calls" => self.call_host_many(&id, arg),
+            "bad-utf8" => {
+                if self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .open
+                    .remove(&id.to_string())
+                    .is_some()
+                {
+                    // Latin-1 text written as it is: the bytes are not UTF-8.
+                    let head = format!(
+                        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"parts":[{{"kind":"text","text":"caf"#
+                    );
+                    self.out
+                        .bytes(&[head.as_bytes(), b"\xe9 \xff\"}]}}\n"].concat());
+                }
+            }
             "self-cancel" => self.finish(&id, Err(json!({"code": -32800, "message": "cancelled"}))),
             "junk" => {
                 self.out.line("Loading model weights...");
@@ -498,13 +523,42 @@ impl Backend {
             .send(json!({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}));
     }
 
-    fn host_answer(&self, id: &Value, msg: Value) {
-        let for_id = self
-            .state
+    /// `calls:N:METHOD`: N calls written at once, without waiting for any answer.
+    fn call_host_many(&self, for_id: &Value, arg: &str) {
+        let (n, method) = arg.split_once(':').unwrap_or((arg, "peers/list"));
+        let n: usize = n.parse().unwrap_or(1);
+        self.state
             .lock()
             .unwrap()
-            .host_calls
-            .remove(&id.to_string());
+            .batches
+            .insert(for_id.to_string(), (n, HashMap::new()));
+        for _ in 0..n {
+            self.call_host(for_id, method);
+        }
+    }
+
+    fn host_answer(&self, id: &Value, msg: Value) {
+        let for_id = {
+            let mut state = self.state.lock().unwrap();
+            let for_id = state.host_calls.remove(&id.to_string());
+            let batch = for_id
+                .as_ref()
+                .and_then(|f| state.batches.get_mut(&f.to_string()));
+            if let Some((left, outcomes)) = batch {
+                let code = msg["error"]["code"].as_i64().unwrap_or(0).to_string();
+                *outcomes.entry(code).or_default() += 1;
+                *left -= 1;
+                if *left > 0 {
+                    return;
+                }
+                let key = for_id.as_ref().unwrap().to_string();
+                let (_, outcomes) = state.batches.remove(&key).unwrap();
+                drop(state);
+                let for_id = for_id.unwrap();
+                return self.finish(&for_id, Ok(data_reply(json!({"outcomes": outcomes}))));
+            }
+            for_id
+        };
         match for_id {
             Some(for_id) => {
                 self.finish(&for_id, Ok(data_reply(json!({"hostResponse": msg}))));

@@ -13,6 +13,7 @@
 
 mod backend_command;
 mod backend_faults;
+mod backend_host_calls;
 mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use molecule_protocol::code::{self, class};
 use molecule_protocol::codec::{Frame, FrameReader, sniff_id};
 use molecule_protocol::encode;
 use molecule_protocol::jsonrpc::MessageError;
-use molecule_protocol::methods::{Empty, ProgressParams, name};
-use molecule_protocol::{Message, Notification, Request, RequestId, Response, RpcError};
+use molecule_protocol::methods::{ProgressParams, name};
+use molecule_protocol::{ErrorData, Message, Notification, Request, RequestId, Response, RpcError};
 use serde::Serialize;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
@@ -31,7 +32,7 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
 ) {
     loop {
         match frames.next_frame().await {
-            Ok(Some(Frame::Line(line))) => on_line(&shared, &line),
+            Ok(Some(Frame::Line(line))) => on_line(&shared, &line).await,
             Ok(Some(Frame::Oversize { len, id })) => on_oversize(&shared, len, id),
             Ok(None) => break,
             Err(e) => {
@@ -43,10 +44,10 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
     let _ = events.send(ConnEvent::StdoutClosed);
 }
 
-fn on_line(shared: &Arc<Shared>, line: &[u8]) {
+async fn on_line(shared: &Arc<Shared>, line: &[u8]) {
     match Message::parse(line) {
         Ok(Message::Response(r)) => on_response(shared, r),
-        Ok(Message::Request(r)) => on_request(shared, r),
+        Ok(Message::Request(r)) => on_request(shared, r).await,
         Ok(Message::Notification(n)) => on_notification(shared, n),
         Err(e) => on_invalid(shared, line, e),
     }
@@ -89,18 +90,30 @@ fn on_response(shared: &Shared, r: Response) {
     }
 }
 
-fn on_request(shared: &Arc<Shared>, r: Request) {
+/// Serves a backend → host request as a task of its own, within the bound of calls in flight.
+/// Past the bound the reader answers at once (a ping or an unknown method as usual, a served
+/// method with 1016 `in_flight`): it never spawns more, and it never stops reading answers.
+async fn on_request(shared: &Arc<Shared>, r: Request) {
     let writer = shared.writer.clone();
-    let Some(handler) = shared.handlers.get(&r.method) else {
-        let result = if r.method == name::PING {
-            Ok(Empty::default())
-        } else {
-            tracing::debug!(backend = %shared.source.name, "the backend called unknown host method {:?}", r.method);
-            Err(RpcError::method_not_found(&r.method))
+    let handler = shared.handlers.get(&r.method);
+    let Ok(permit) = shared.host_calls.clone().try_acquire_owned() else {
+        shared.counters.bump(Counter::host_calls_refused);
+        let result = match handler {
+            Some(_) => Err(in_flight(shared, &r.method)),
+            None => unserved(shared, &r.method),
         };
+        // Waits only while the backend is not reading its stdin, which the write timeout ends.
+        answer(writer, r.id, result).await;
+        return;
+    };
+    let Some(handler) = handler else {
+        let result = unserved(shared, &r.method);
         // Never block the reader on the writer: a backend that is itself blocked writing to
         // stdout would deadlock with us.
-        tokio::spawn(answer(writer, r.id, result));
+        tokio::spawn(async move {
+            answer(writer, r.id, result).await;
+            drop(permit);
+        });
         return;
     };
     let request = r
@@ -116,7 +129,38 @@ fn on_request(shared: &Arc<Shared>, r: Request) {
     tokio::spawn(async move {
         let result = handler.call(call).await;
         answer(writer, r.id, result).await;
+        drop(permit);
     });
+}
+
+/// The answer to a request no handler serves: `ping`, or `-32601`.
+fn unserved(shared: &Shared, method: &str) -> Result<serde_json::Value, RpcError> {
+    if method == name::PING {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    tracing::debug!(backend = %shared.source.name, "the backend called unknown host method {method:?}");
+    Err(RpcError::method_not_found(method))
+}
+
+/// 1016 `in_flight`: the backend has as many calls in flight as the host allows.
+fn in_flight(shared: &Shared, method: &str) -> RpcError {
+    let max = shared.host_calls_in_flight();
+    warn_limited(
+        shared,
+        format_args!(
+            "the backend has {max} host calls in flight, the most allowed; {method} refused with 1016"
+        ),
+    );
+    let data = ErrorData::default()
+        .with_retryable(true)
+        .with_class(class::IN_FLIGHT);
+    RpcError::with_data(
+        code::BUDGET_EXHAUSTED,
+        format!(
+            "{method}: {max} host calls are already in flight, the most allowed; try again once one is answered"
+        ),
+        data,
+    )
 }
 
 async fn answer<T: Serialize>(

@@ -101,6 +101,7 @@ async fn launch(
         write_timeout: config.timeouts.write,
         counters: counters.clone(),
         handlers: config.handlers.clone(),
+        host_calls_in_flight: config.host_calls_in_flight,
         source,
     };
     let (conn, tasks) = Connection::start(pipes.stdin, pipes.stdout, conn_config);

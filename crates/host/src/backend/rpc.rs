@@ -18,7 +18,7 @@ use molecule_protocol::methods::{CancelParams, CancelReason, CancelRequest};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     pub(crate) max: usize,
     pub(crate) counters: Arc<Counters>,
     pub(crate) handlers: HostHandlers,
+    /// One permit per backend → host call in flight (from read to answer queued).
+    pub(crate) host_calls: Arc<Semaphore>,
+    host_calls_max: usize,
     pub(crate) source: Source,
     first_junk: Mutex<Option<String>>,
     pub(crate) log_limit: Mutex<RateLimit>,
@@ -87,6 +90,7 @@ pub(crate) struct ConnConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
     pub(crate) handlers: HostHandlers,
+    pub(crate) host_calls_in_flight: usize,
     pub(crate) source: Source,
 }
 
@@ -113,6 +117,8 @@ impl Connection {
             max: config.max_message_bytes,
             counters: config.counters,
             handlers: config.handlers,
+            host_calls: Arc::new(Semaphore::new(config.host_calls_in_flight.max(1))),
+            host_calls_max: config.host_calls_in_flight.max(1),
             source: config.source,
             first_junk: Mutex::new(None),
             log_limit: Mutex::new(RateLimit::new(100, Duration::from_secs(10))),
@@ -283,6 +289,11 @@ impl Shared {
             .waiting
             .get(&id)
             .and_then(|p| p.scope.clone())
+    }
+
+    /// How many backend → host calls may be in flight at once.
+    pub(crate) fn host_calls_in_flight(&self) -> usize {
+        self.host_calls_max
     }
 
     /// Remembers the first junk line.
