@@ -34,7 +34,8 @@
 //! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
 //! `dup`, `stray`, `stop-reading`, `self-cancel`, `calls:N:METHOD` (N host calls at once, then
 //! a data part counting their outcomes by error code, `0` for a result), `bad-utf8` (an answer
-//! with invalid UTF-8 in a string).
+//! with invalid UTF-8 in a string), `bad-utf8-call` (a host call with invalid UTF-8 in its
+//! params; its answer answers the request).
 //!
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
@@ -396,6 +397,13 @@ impl Backend {
                 self.finish(&id, Ok(echo));
             }
             "call-host" => self.call_host(&id, arg),
+            "bad-utf8-call" => {
+                let call = self.host_call_id(&id);
+                let line = format!(
+                    r#"{{"jsonrpc":"2.0","id":"{call}","method":"peers/list","params":{{"note":"caf"#
+                );
+                self.out.bytes(&[line.as_bytes(), b"\xe9\"}}\n"].concat());
+            }
             "calls" => self.call_host_many(&id, arg),
             "bad-utf8" => {
                 if self
@@ -508,16 +516,19 @@ impl Backend {
         }
     }
 
+    /// A fresh id for a host call made for the request `for_id`, whose answer will answer it.
+    fn host_call_id(&self, for_id: &Value) -> String {
+        let mut state = self.state.lock().unwrap();
+        state.next_host_call += 1;
+        let call_id = format!("host-{}", state.next_host_call);
+        state
+            .host_calls
+            .insert(json!(call_id).to_string(), for_id.clone());
+        call_id
+    }
+
     fn call_host(&self, for_id: &Value, method: &str) {
-        let call_id = {
-            let mut state = self.state.lock().unwrap();
-            state.next_host_call += 1;
-            let call_id = format!("host-{}", state.next_host_call);
-            state
-                .host_calls
-                .insert(json!(call_id).to_string(), for_id.clone());
-            call_id
-        };
+        let call_id = self.host_call_id(for_id);
         let params = json!({"_meta": {"requestId": for_id}, "note": "from the test backend"});
         self.out
             .send(json!({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}));

@@ -9,7 +9,7 @@ use molecule_protocol::code::{self, class};
 use molecule_protocol::codec::{Frame, FrameReader, sniff_id};
 use molecule_protocol::encode;
 use molecule_protocol::jsonrpc::MessageError;
-use molecule_protocol::methods::{ProgressParams, name};
+use molecule_protocol::methods::{Empty, ProgressParams, name};
 use molecule_protocol::{ErrorData, Message, Notification, Request, RequestId, Response, RpcError};
 use serde::Serialize;
 use tokio::io::AsyncBufRead;
@@ -45,6 +45,9 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
 }
 
 async fn on_line(shared: &Arc<Shared>, line: &[u8]) {
+    if let Err(e) = std::str::from_utf8(line) {
+        return on_not_utf8(shared, line, e.valid_up_to()).await;
+    }
     match Message::parse(line) {
         Ok(Message::Response(r)) => on_response(shared, r),
         Ok(Message::Request(r)) => on_request(shared, r).await,
@@ -223,11 +226,73 @@ fn on_invalid(shared: &Shared, line: &[u8], error: MessageError) {
         format_args!("the backend sent an invalid message ({error}): {quoted:?}"),
     );
     // A malformed answer still names its request: fail it now rather than at its timeout.
-    let looks_like_answer = !line.windows(9).any(|w| w == b"\"method\":");
-    if let (true, Some(RequestId::Number(id))) = (looks_like_answer, sniff_id(line)) {
+    if let (false, Some(RequestId::Number(id))) = (is_call(line), sniff_id(line)) {
         let violation = ProtocolViolation::MalformedResponse(error.to_string());
         shared.deliver(id, Err(CallError::Protocol(violation)));
     }
+}
+
+/// A line that is not UTF-8 breaks SPEC §2, but it usually still names its request: read with
+/// the bad bytes replaced, an answer fails its request at once and a call is answered
+/// `-32600` at once, instead of either waiting for a timeout. Failing that, an integer id at
+/// the line's start is used; a line with no readable id can only be logged.
+async fn on_not_utf8(shared: &Shared, line: &[u8], offset: usize) {
+    shared.counters.bump(Counter::invalid_messages);
+    let quoted = quote(line);
+    let salvaged = Message::parse(String::from_utf8_lossy(line).as_bytes());
+    let (id, what) = match salvaged {
+        Ok(Message::Request(r)) => {
+            warn_limited(
+                shared,
+                format_args!(
+                    "the backend's call {} (id {}) is not valid UTF-8 (byte {offset}); answered -32600: {quoted:?}",
+                    r.method, r.id
+                ),
+            );
+            let message = format!(
+                "{}: the request is not valid UTF-8 (the first bad byte is at offset {offset}); \
+                 nothing was done: write stdout as UTF-8",
+                r.method
+            );
+            let error: Result<Empty, _> = Err(RpcError::new(code::INVALID_REQUEST, message));
+            return answer(shared.writer.clone(), r.id, error).await;
+        }
+        Ok(Message::Notification(n)) => {
+            warn_limited(
+                shared,
+                format_args!(
+                    "the backend's notification {} is not valid UTF-8 (byte {offset}); read with the bad bytes replaced: {quoted:?}",
+                    n.method
+                ),
+            );
+            return on_notification(shared, n);
+        }
+        Ok(Message::Response(r)) => (r.id, "answer"),
+        _ if is_call(line) => (None, "line"),
+        _ => (sniff_id(line), "line"),
+    };
+    let violation = ProtocolViolation::NotUtf8 { offset };
+    match id {
+        Some(RequestId::Number(id)) if shared.deliver(id, Err(CallError::Protocol(violation))) => {
+            warn_limited(
+                shared,
+                format_args!(
+                    "the backend's {what} to request {id} is not valid UTF-8 (byte {offset}); the request failed (write stdout as UTF-8): {quoted:?}"
+                ),
+            );
+        }
+        _ => warn_limited(
+            shared,
+            format_args!(
+                "the backend wrote a {what} that is not valid UTF-8 (byte {offset}) and names no request in flight; ignored (write stdout as UTF-8): {quoted:?}"
+            ),
+        ),
+    }
+}
+
+/// Whether a line is a request or a notification rather than an answer (has a `method`).
+fn is_call(line: &[u8]) -> bool {
+    line.windows(9).any(|w| w == b"\"method\":")
 }
 
 fn on_oversize(shared: &Shared, len: usize, id: Option<RequestId>) {
