@@ -25,7 +25,9 @@
 //! asyncio's default reader), `mangle-utf8` (non-ASCII text comes back as `?`),
 //! `answer-any-cancel` (answers -32800 even for ids not in flight), `late-progress` (a
 //! `$/progress` after each answer), `exit-1-at-eof`, `self-cancel` (answers every handle_a2a
-//! -32800 without having been cancelled).
+//! -32800 without having been cancelled), `string-ids` and `next-id` (once initialized, an
+//! integer id is answered as a string, or plus one), `interleave` (a debug print lands in the
+//! middle of each `handle_a2a` answer).
 //!
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
@@ -188,8 +190,11 @@ impl Backend {
     }
 
     fn reply(&self, id: &Value, outcome: Result<Value, Value>) {
-        let wire_id = match id.as_str().map(str::parse::<i64>) {
-            Some(Ok(n)) if self.has("numeric-ids") => json!(n),
+        let initialized = self.state.lock().unwrap().initialized;
+        let wire_id = match (id.as_str().map(str::parse::<i64>), id.as_i64()) {
+            (Some(Ok(n)), _) if self.has("numeric-ids") => json!(n),
+            (_, Some(n)) if initialized && self.has("string-ids") => json!(n.to_string()),
+            (_, Some(n)) if initialized && self.has("next-id") => json!(n + 1),
             _ => id.clone(),
         };
         let mut msg = json!({"jsonrpc": "2.0", "id": wire_id});
@@ -202,6 +207,14 @@ impl Backend {
         }
         if self.has("junk-stdout") {
             self.out.line("Loading model weights... done");
+        }
+        if self.has("interleave") && msg.get("result").is_some_and(|r| r.get("parts").is_some()) {
+            // An unlocked debug print from another thread, landing inside the answer.
+            let text = msg.to_string();
+            let (head, tail) = text.split_at(text.len() / 2);
+            return self
+                .out
+                .bytes(format!("{head}DEBUG: handled the request\n{tail}\n").as_bytes());
         }
         self.out.send(msg.clone());
         if self.has("dup-id") {
@@ -310,16 +323,15 @@ impl Backend {
         if let Some(n) = var("MOLECULE_TEST_MAX_CONCURRENCY").and_then(|v| v.parse::<u64>().ok()) {
             capabilities["maxConcurrency"] = json!(n);
         }
-        let mut state = self.state.lock().unwrap();
-        state.initialized = true;
-        state.init_params = params;
-        drop(state);
         let result = json!({
             "protocolVersion": version,
             "backend": {"name": "test-backend", "version": "0.0.1"},
             "capabilities": capabilities,
         });
+        // Initialized once answered: the faults that spoil ids spare the handshake.
+        self.state.lock().unwrap().init_params = params;
         self.reply(&id, Ok(result));
+        self.state.lock().unwrap().initialized = true;
     }
 
     fn handle_a2a(self: &Arc<Self>, id: Value, params: Value) {

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use molecule_protocol::InitializeParams;
 use uuid::Uuid;
 
+use super::language::Language;
+
 use molecule_host::backend::{
     BackendCommand, EnvConfig, HostVars, SupervisorConfig, backend_env, initialize_params,
 };
@@ -81,6 +83,8 @@ pub struct Plan {
     pub busy_message: Option<String>,
     /// The workspace id the checker plays.
     pub workspace: Uuid,
+    /// The backend's language, when the command shows it.
+    pub language: Option<Language>,
     state: StateDir,
 }
 
@@ -106,6 +110,7 @@ impl Plan {
         Ok(Plan {
             env: backend_env(&config.env, &vars),
             init: initialize_params(&config),
+            language: Language::of(&settings.command),
             command: settings.command,
             extra_env: settings.extra_env,
             timers: settings.timers,

@@ -18,6 +18,7 @@ mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;
 mod chat_page;
+mod check_answers;
 mod check_echo;
 mod check_faults;
 mod check_report;

@@ -8,7 +8,7 @@ mod error;
 mod streams;
 
 pub use ending::Finished;
-pub use error::{SessionError, exit_text, human};
+pub use error::{BadCause, SessionError, exit_text, human};
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 
 use super::plan::{Plan, Timers};
-use super::record::{Kind, Record, Side};
+use super::record::{Entry, Kind, Record, Side};
 use molecule_host::backend::BackendProcess;
 use streams::{Next, Reader, drain_stderr, lock};
 
@@ -226,22 +226,8 @@ impl Session {
             {
                 let record = self.record();
                 for entry in &record.entries[index..] {
-                    match &entry.kind {
-                        Kind::Response {
-                            id: Some(got),
-                            result,
-                        } if got == id && entry.side == Side::Backend => {
-                            return Ok(result.clone());
-                        }
-                        Kind::Oversize { len, id: Some(got) } if got == id => {
-                            return Err(SessionError::TooLarge {
-                                waiting: describe(&record, id),
-                                line: entry.line,
-                                len: *len,
-                                max: self.max_message_bytes,
-                            });
-                        }
-                        _ => {}
+                    if let Some(outcome) = answers(&record, entry, id, self.max_message_bytes) {
+                        return outcome;
                     }
                 }
                 index = record.entries.len();
@@ -342,6 +328,76 @@ impl Session {
                     .await;
             }
         }
+    }
+}
+
+/// What `entry` says about the awaited request `id`: its answer, or a reason to stop waiting at
+/// once (an answer too long, broken or not UTF-8, or an answer to an id never sent, which is
+/// most likely this request's answer under a wrong id); `None` when it says nothing about it.
+fn answers(
+    record: &Record,
+    entry: &Entry,
+    id: &RequestId,
+    max: usize,
+) -> Option<Result<Result<Value, RpcError>, SessionError>> {
+    if entry.side != Side::Backend {
+        return None;
+    }
+    let bad = |reason: &String, cause| {
+        Some(Err(SessionError::BadAnswer {
+            waiting: describe(record, id),
+            line: entry.line,
+            reason: reason.clone(),
+            cause,
+            preview: entry.preview.clone(),
+        }))
+    };
+    match &entry.kind {
+        Kind::Response {
+            id: Some(got),
+            result,
+        } if got == id => Some(Ok(result.clone())),
+        Kind::Response { id: Some(got), .. } if !record.was_sent(got) => {
+            Some(Err(SessionError::Stray {
+                got: got.clone(),
+                line: entry.line,
+                preview: entry.preview.clone(),
+                waiting: describe(record, id),
+                answered_cancel: record.was_cancelled(got),
+                same_value: same_value(got, id),
+            }))
+        }
+        Kind::Oversize { len, id: Some(got) } if got == id => Some(Err(SessionError::TooLarge {
+            waiting: describe(record, id),
+            line: entry.line,
+            len: *len,
+            max,
+        })),
+        Kind::Junk {
+            reason,
+            id: Some(got),
+        } if got == id => bad(reason, BadCause::Broken),
+        Kind::Invalid {
+            reason,
+            raw_id: Some(raw),
+        } if serde_json::to_value(id).is_ok_and(|v| v == *raw) => {
+            let cause = if reason.starts_with("not valid UTF-8") {
+                BadCause::NotUtf8
+            } else {
+                BadCause::Invalid
+            };
+            bad(reason, cause)
+        }
+        _ => None,
+    }
+}
+
+/// Whether two ids are the same value written with different types (`"1"` and `1`).
+fn same_value(a: &RequestId, b: &RequestId) -> bool {
+    match (a, b) {
+        (RequestId::Number(n), RequestId::String(s))
+        | (RequestId::String(s), RequestId::Number(n)) => *s == n.to_string(),
+        _ => false,
     }
 }
 
