@@ -1,5 +1,6 @@
-//! What one check concludes: it passed (saying what it saw), it was skipped (saying why), or
-//! it failed with a precise message and a hint that says what to fix.
+//! What one check concludes: it passed (saying what it saw), it was skipped (saying why), it
+//! could not check a capability the backend advertises (saying what it needs), or it failed
+//! with a precise message and a hint that says what to fix.
 
 use super::session::{BadCause, SessionError};
 
@@ -10,6 +11,9 @@ pub enum Pass {
     Passed(String),
     /// It could not apply; why.
     Skipped(String),
+    /// The backend advertises what it checks, but it could not run; what it needs. Not a
+    /// pass: the run reads "incomplete".
+    Unchecked(String),
 }
 
 /// A check that failed: what the backend did, and what to change.
@@ -34,6 +38,11 @@ pub fn pass(message: impl Into<String>) -> Verdict {
 /// A skipped verdict.
 pub fn skip(reason: impl Into<String>) -> Verdict {
     Ok(Pass::Skipped(reason.into()))
+}
+
+/// An unchecked verdict: an advertised capability that could not be exercised.
+pub fn unchecked(needs: impl Into<String>) -> Verdict {
+    Ok(Pass::Unchecked(needs.into()))
 }
 
 /// A failing verdict.

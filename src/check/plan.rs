@@ -27,6 +27,9 @@ pub struct Timers {
     pub answer: Duration,
     /// `$/cancelRequest` → the answer of a cancelled request (10 s, as the host).
     pub cancel_grace: Duration,
+    /// The idle timeout advertised (`limits.idleTimeoutMs`, 5 s): the longest a backend that
+    /// advertises `progress` may go without sending `$/progress` while a request runs.
+    pub idle: Duration,
     /// stdin closed → the backend exits (5 s, as the spec requires).
     pub eof: Duration,
     /// SIGTERM → the backend exits (5 s).
@@ -41,6 +44,7 @@ impl Default for Timers {
             startup: Duration::from_secs(30),
             answer: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(10),
+            idle: Duration::from_secs(5),
             eof: Duration::from_secs(5),
             term: Duration::from_secs(5),
             exit_grace: Duration::from_secs(1),
@@ -98,7 +102,7 @@ impl Plan {
         config.max_message_bytes = settings.max_message_bytes;
         config.timeouts.request = settings.timers.answer;
         config.timeouts.cancel_grace = settings.timers.cancel_grace;
-        config.timeouts.idle = None;
+        config.timeouts.idle = Some(settings.timers.idle);
         config.env = EnvConfig {
             extra: settings.extra_env.clone(),
             ..EnvConfig::default()

@@ -5,6 +5,7 @@ mod cancel;
 mod concurrency;
 mod handshake;
 mod lifecycle;
+mod progress;
 mod requests;
 mod stream;
 
@@ -45,7 +46,7 @@ pub async fn run(id: CheckId, ctx: &mut Ctx<'_>) -> Verdict {
         ConcurrencyParallel => concurrency::parallel(ctx).await,
         ConcurrencyPing => concurrency::ping(ctx).await,
         CancelInFlight => cancel::in_flight(ctx).await,
-        ProgressInFlight => stream::progress_in_flight(ctx).await,
+        ProgressInFlight => progress::progress_in_flight(ctx).await,
         InitTwice => handshake::init_twice(ctx).await,
         ShutdownSigterm => lifecycle::shutdown_sigterm(ctx).await,
         RunByHand => lifecycle::run_by_hand(ctx).await,

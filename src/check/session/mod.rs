@@ -255,6 +255,23 @@ impl Session {
         }
     }
 
+    /// Reads the next backend line by `deadline`: its index in the record, or `None` when the
+    /// deadline passed first. Errors when stdout ends (`waiting` says what for).
+    pub async fn next_line_by(
+        &mut self,
+        deadline: Instant,
+        waiting: &str,
+    ) -> Result<Option<usize>, SessionError> {
+        match self.reader.next(&self.record, deadline).await {
+            Next::Entry(index) => {
+                self.answer_host_calls().await;
+                Ok(Some(index))
+            }
+            Next::Elapsed => Ok(None),
+            Next::Eof => Err(self.ended(waiting.to_owned()).await),
+        }
+    }
+
     /// Reads the next backend line; errors when stdout ends or the deadline passes.
     async fn next_entry(
         &mut self,
