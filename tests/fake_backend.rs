@@ -27,7 +27,9 @@
 //! `$/progress` after each answer), `exit-1-at-eof`, `self-cancel` (answers every handle_a2a
 //! -32800 without having been cancelled), `string-ids` and `next-id` (once initialized, an
 //! integer id is answered as a string, or plus one), `interleave` (a debug print lands in the
-//! middle of each `handle_a2a` answer).
+//! middle of each `handle_a2a` answer), `host-error-internal` and `host-error-crash` (a host
+//! call answered with an error is answered -32603, or crashes the backend), `unscoped` (calls
+//! carry no `_meta.requestId`), `random-message-ids` (`send` changes its messageId each time).
 //!
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
@@ -37,7 +39,8 @@
 //! `dup`, `stray`, `stop-reading`, `self-cancel`, `calls:N:METHOD` (N host calls at once, then
 //! a data part counting their outcomes by error code, `0` for a result), `bad-utf8` (an answer
 //! with invalid UTF-8 in a string), `bad-utf8-call` (a host call with invalid UTF-8 in its
-//! params; its answer answers the request).
+//! params; its answer answers the request), `send` (a well-formed `peers/send`, its messageId
+//! derived from the idempotencyKey; its answer answers the request).
 //!
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
@@ -409,6 +412,7 @@ impl Backend {
                 self.finish(&id, Ok(echo));
             }
             "call-host" => self.call_host(&id, arg),
+            "send" => self.send_to_peer(&id, params),
             "bad-utf8-call" => {
                 let call = self.host_call_id(&id);
                 let line = format!(
@@ -540,10 +544,36 @@ impl Backend {
     }
 
     fn call_host(&self, for_id: &Value, method: &str) {
+        let params = json!({"note": "from the test backend"});
+        self.call_host_with(for_id, method, params);
+    }
+
+    /// Calls `method` for the request `for_id`, adding `_meta.requestId` (unless `unscoped`).
+    fn call_host_with(&self, for_id: &Value, method: &str, mut params: Value) {
         let call_id = self.host_call_id(for_id);
-        let params = json!({"_meta": {"requestId": for_id}, "note": "from the test backend"});
+        if !self.has("unscoped") {
+            params["_meta"] = json!({"requestId": for_id});
+        }
         self.out
             .send(json!({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}));
+    }
+
+    /// `send`: a well-formed peers/send whose messageId follows from the message's
+    /// idempotencyKey (or, with `random-message-ids`, changes on every delivery).
+    fn send_to_peer(&self, for_id: &Value, params: &Value) {
+        let key = params["context"]["idempotencyKey"]
+            .as_str()
+            .unwrap_or("none");
+        let message_id = if self.has("random-message-ids") {
+            let mut state = self.state.lock().unwrap();
+            state.next_host_call += 1;
+            format!("m-{}-{}", std::process::id(), state.next_host_call)
+        } else {
+            format!("m-{key}-0")
+        };
+        let call = json!({"id": "2d5e8c1a-7b3f-4e6d-9a0c-1f2e3d4c5b6a",
+                          "text": "from the test backend", "messageId": message_id});
+        self.call_host_with(for_id, "peers/send", call);
     }
 
     /// `calls:N:METHOD`: N calls written at once, without waiting for any answer.
@@ -582,7 +612,19 @@ impl Backend {
             }
             for_id
         };
+        let failed = msg.get("error").is_some();
         match for_id {
+            Some(_) if failed && self.has("host-error-crash") => {
+                eprintln!(
+                    "test-backend: the host answered a call with an error; crashing (on purpose)"
+                );
+                std::process::exit(1);
+            }
+            Some(for_id) if failed && self.has("host-error-internal") => {
+                let error =
+                    json!({"code": -32603, "message": "handler failed: uncaught host error"});
+                self.finish(&for_id, Err(error));
+            }
             Some(for_id) => {
                 self.finish(&for_id, Ok(data_reply(json!({"hostResponse": msg}))));
             }

@@ -51,6 +51,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "TEXT")]
     pub busy_message: Option<String>,
 
+    /// A message that makes your backend call the host (peers/list, peers/send…). It enables
+    /// host-calls.params, host-calls.errors and host-calls.scoped, which check the calls'
+    /// params and how the backend handles each error the host may answer.
+    #[arg(long, value_name = "TEXT")]
+    pub host_call_message: Option<String>,
+
     /// The idle timeout advertised as limits.idleTimeoutMs: a backend that advertises progress
     /// must send $/progress at least this often while a request runs.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
@@ -102,6 +108,7 @@ impl CheckArgs {
             },
             max_message_bytes: self.max_message_bytes,
             busy_message: self.busy_message.clone(),
+            host_call_message: self.host_call_message.clone(),
         }
     }
 }

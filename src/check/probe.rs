@@ -57,6 +57,17 @@ pub fn params(plan: &Plan, parts: Vec<Part>) -> Value {
     serde_json::to_value(params).unwrap_or(Value::Null)
 }
 
+/// The same message delivered again: the same activity and keys, attempt 2.
+pub fn redelivery(plan: &Plan, params: &Value) -> Value {
+    let mut again = params.clone();
+    if let Some(context) = again.get_mut("context").and_then(Value::as_object_mut) {
+        context.insert("attempt".into(), json!(2));
+        let deadline = SystemTime::now() + plan.timers.answer;
+        context.insert("deadline".into(), json!(format_rfc3339_millis(deadline)));
+    }
+    again
+}
+
 /// Params with one text part.
 pub fn text(plan: &Plan, text: &str) -> Value {
     params(plan, vec![Part::text(text)])
@@ -126,7 +137,8 @@ pub fn validate_result(value: &Value) -> Result<HandleA2aResult, String> {
     serde_json::from_value(value.clone()).map_err(|e| format!("the result does not parse: {e}"))
 }
 
-fn validate_part(part: &Value) -> Result<(), String> {
+/// Checks one part of a result or of a message against §7.1, saying what is wrong with it.
+pub fn validate_part(part: &Value) -> Result<(), String> {
     let obj = part
         .as_object()
         .ok_or_else(|| format!("is {}, not an object", json_type(part)))?;

@@ -35,7 +35,10 @@ fn assert_conforms(run: &Run, name: &str) {
     assert_eq!(run.outcome("progress.in-flight"), "skip");
     assert_eq!(run.outcome("concurrency.ping"), "unchecked");
     let cancel = run.report["backend"]["capabilities"]["cancel"] == true;
-    let (outcome, message) = (run.outcome("cancel.in-flight"), run.message("cancel.in-flight"));
+    let (outcome, message) = (
+        run.outcome("cancel.in-flight"),
+        run.message("cancel.in-flight"),
+    );
     if cancel {
         assert_eq!(outcome, "unchecked");
         assert!(message.contains("needs --busy-message"), "{message}");

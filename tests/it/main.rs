@@ -21,6 +21,7 @@ mod chat_page;
 mod check_answers;
 mod check_echo;
 mod check_faults;
+mod check_host_calls;
 mod check_report;
 mod check_support;
 mod connect_backend_faults;

@@ -4,6 +4,7 @@
 mod cancel;
 mod concurrency;
 mod handshake;
+mod host_calls;
 mod lifecycle;
 mod progress;
 mod requests;
@@ -38,7 +39,10 @@ pub async fn run(id: CheckId, ctx: &mut Ctx<'_>) -> Verdict {
         A2aUtf8 => requests::a2a_utf8(ctx).await,
         AnswersOnce => stream::answers_once(ctx).await,
         StdoutClean => stream::stdout_clean(ctx).await,
-        HostCallsListed => stream::host_calls_listed(ctx).await,
+        HostCallsListed => host_calls::listed(ctx).await,
+        HostCallsParams => host_calls::params(ctx).await,
+        HostCallsErrors => host_calls::errors(ctx).await,
+        HostCallsScoped => host_calls::scoped(ctx).await,
         CancelAfterAnswer => cancel::after_answer(ctx).await,
         CancelUnknownId => cancel::unknown_id(ctx).await,
         ShutdownEof => lifecycle::shutdown_eof(ctx).await,

@@ -5,7 +5,6 @@ use molecule_protocol::a2a::{Object, Part};
 use molecule_protocol::methods::name;
 use serde_json::json;
 
-use super::still_works;
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem};
 use crate::check::probe;
 use crate::check::record::{Entry, Kind, Record, Side};
@@ -146,39 +145,5 @@ fn bad_line(first: &Entry, more: usize, cap: usize) -> Verdict {
             ),
             "write logs to stderr: stdout carries protocol lines only",
         ),
-    }
-}
-
-/// `host-calls.listed`.
-pub async fn host_calls_listed(ctx: &mut Ctx<'_>) -> Verdict {
-    let plan = ctx.plan;
-    let listed = &plan.init.capabilities.host_methods;
-    let session = ctx.start().await?;
-    let _ = session
-        .call(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
-        .await?;
-    still_works(session, "after a handle_a2a").await?;
-    ctx.finish().await;
-    let record = ctx.record();
-    let calls = record.host_calls();
-    if let Some((entry, method)) = calls.iter().find(|(_, m)| !listed.iter().any(|l| l == m)) {
-        let shown = if listed.is_empty() {
-            "it lists none".to_owned()
-        } else {
-            format!("it lists {}", listed.join(", "))
-        };
-        return fail(
-            format!(
-                "called the host method {method:?} (stdout line {}), which the host does not \
-                 list in capabilities.hostMethods ({shown})",
-                entry.line
-            ),
-            "call only the methods listed in initialize's capabilities.hostMethods; the host \
-             answers any other with -32601",
-        );
-    }
-    match calls.len() {
-        0 => pass("made no calls to the host"),
-        n => pass(format!("made {n} calls to the host, all to listed methods")),
     }
 }

@@ -18,6 +18,8 @@ pub enum Kind {
         id: RequestId,
         /// Its method.
         method: String,
+        /// Its params, for the backend's calls to the host (the checker's own are not kept).
+        params: Option<Value>,
     },
     /// A notification; `about` is its `params.id` (the request a cancel or progress is about).
     Notification {
@@ -86,6 +88,7 @@ pub(super) fn classify(line: &[u8]) -> Kind {
         Ok(Message::Request(r)) => Kind::Request {
             id: r.id,
             method: r.method,
+            params: r.params,
         },
         Ok(Message::Notification(n)) => Kind::Notification {
             about: about(n.params.as_ref()),

@@ -8,6 +8,7 @@ mod classify;
 mod queries;
 
 pub use classify::{Kind, preview};
+pub use queries::Call;
 
 use std::collections::VecDeque;
 
@@ -84,6 +85,7 @@ impl Record {
             Message::Request(r) => Kind::Request {
                 id: r.id.clone(),
                 method: r.method.clone(),
+                params: None,
             },
             Message::Notification(n) => Kind::Notification {
                 method: n.method.clone(),

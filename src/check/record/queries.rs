@@ -7,7 +7,34 @@ use std::collections::{HashMap, HashSet};
 use molecule_protocol::RequestId;
 use molecule_protocol::methods::name;
 
+use serde_json::Value;
+
 use super::{Entry, Kind, Record, Side};
+
+/// A request the backend sent to the host.
+pub struct Call<'a> {
+    /// Its index in the record.
+    pub index: usize,
+    /// Its line.
+    pub entry: &'a Entry,
+    /// The method.
+    pub method: &'a str,
+    /// The params.
+    pub params: Option<&'a Value>,
+}
+
+impl Call<'_> {
+    /// `params._meta.requestId`, when it is a valid id.
+    pub fn request_id(&self) -> Option<RequestId> {
+        let id = self.params?.get("_meta")?.get("requestId")?.clone();
+        serde_json::from_value(id).ok()
+    }
+
+    /// `params.messageId`, when it is a string.
+    pub fn message_id(&self) -> Option<&str> {
+        self.params?.get("messageId")?.as_str()
+    }
+}
 
 impl Record {
     /// The backend's lines that are not protocol lines.
@@ -100,7 +127,7 @@ impl Record {
         let mut out = Vec::new();
         for e in &self.entries {
             match (&e.side, &e.kind) {
-                (Side::Host, Kind::Request { id, method }) if method == name::HANDLE_A2A => {
+                (Side::Host, Kind::Request { id, method, .. }) if method == name::HANDLE_A2A => {
                     sent.insert(id);
                     running.insert(id);
                 }
@@ -126,15 +153,34 @@ impl Record {
         out
     }
 
-    /// The requests the backend sent to the host.
-    pub fn host_calls(&self) -> Vec<(&Entry, &str)> {
-        self.entries
+    /// The requests the backend sent to the host from entry `from` on: their index in the
+    /// record, the entry, the method and the params.
+    pub fn host_calls(&self, from: usize) -> Vec<Call<'_>> {
+        let from = from.min(self.entries.len());
+        self.entries[from..]
             .iter()
-            .filter_map(|e| match (&e.side, &e.kind) {
-                (Side::Backend, Kind::Request { method, .. }) => Some((e, method.as_str())),
+            .enumerate()
+            .filter_map(|(i, e)| match (&e.side, &e.kind) {
+                (Side::Backend, Kind::Request { method, params, .. }) => Some(Call {
+                    index: from + i,
+                    entry: e,
+                    method: method.as_str(),
+                    params: params.as_ref(),
+                }),
                 _ => None,
             })
             .collect()
+    }
+
+    /// Whether the `handle_a2a` with this id had been sent and not yet answered when entry
+    /// `index` was recorded.
+    pub fn running_at(&self, index: usize, id: &RequestId) -> bool {
+        let before = &self.entries[..index.min(self.entries.len())];
+        let sent = before.iter().any(|e| {
+            matches!((&e.side, &e.kind), (Side::Host, Kind::Request { id: s, method, .. })
+                if s == id && method == name::HANDLE_A2A)
+        });
+        sent && !before.iter().any(|e| e.answers() == Some(id))
     }
 }
 

@@ -1,8 +1,10 @@
 //! One backend process under test, driven by hand: the checker writes exactly the lines a check
-//! needs, reads and records every line the backend writes (answering its calls to the host
-//! with `-32601`, as the host does while `hostMethods` is empty), drains its stderr, and at the
-//! end closes stdin and watches how the backend goes.
+//! needs, reads and records every line the backend writes (answering its calls to the host as
+//! the scripted host says), drains its stderr, and at the end closes stdin and watches how the
+//! backend goes.
 
+mod answers;
+mod calls;
 mod ending;
 mod error;
 mod streams;
@@ -16,17 +18,17 @@ use std::time::Duration;
 
 use molecule_protocol::codec::{FrameReader, write_line};
 use molecule_protocol::methods::name;
-use molecule_protocol::{
-    InitializeParams, Message, Notification, Request, RequestId, Response, RpcError,
-};
+use molecule_protocol::{InitializeParams, Message, Notification, Request, RequestId, RpcError};
 use serde_json::Value;
 use tokio::io::BufReader;
 use tokio::process::ChildStdin;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 
+use super::host::ScriptedHost;
 use super::plan::{Plan, Timers};
-use super::record::{Entry, Kind, Record, Side};
+use super::record::{Kind, Record};
+use answers::{answers, describe};
 use molecule_host::backend::BackendProcess;
 use streams::{Next, Reader, drain_stderr, lock};
 
@@ -44,6 +46,10 @@ pub struct Session {
     next_id: i64,
     /// Entries before this index have been looked at for calls to the host.
     seen: usize,
+    /// The host the checker plays.
+    host: Arc<ScriptedHost>,
+    /// Calls to the host the script holds, unanswered.
+    held: Vec<RequestId>,
     /// Spawn → the `initialize` answer, once there was one.
     pub startup: Option<Duration>,
 }
@@ -75,6 +81,8 @@ impl Session {
             spawned,
             next_id: 0,
             seen: 0,
+            host: plan.host.clone(),
+            held: Vec::new(),
             startup: None,
         })
     }
@@ -316,106 +324,6 @@ impl Session {
             stderr: self.record().stderr_tail(5),
         }
     }
-
-    /// Answers the backend's calls to the host with `-32601`, as the host does for methods it
-    /// does not list in `hostMethods`.
-    async fn answer_host_calls(&mut self) {
-        loop {
-            let calls: Vec<(RequestId, String)> = {
-                let record = self.record();
-                let new = &record.entries[self.seen.min(record.entries.len())..];
-                new.iter()
-                    .filter_map(|e| match (&e.side, &e.kind) {
-                        (Side::Backend, Kind::Request { id, method }) => {
-                            Some((id.clone(), method.clone()))
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            };
-            let seen = self.record().entries.len();
-            self.seen = seen;
-            if calls.is_empty() || self.stdin.is_none() {
-                return;
-            }
-            for (id, method) in calls {
-                let error = RpcError::method_not_found(&method);
-                let _ = self
-                    .write(&Message::Response(Response::err(id, error)))
-                    .await;
-            }
-        }
-    }
-}
-
-/// What `entry` says about the awaited request `id`: its answer, or a reason to stop waiting at
-/// once (an answer too long, broken or not UTF-8, or an answer to an id never sent, which is
-/// most likely this request's answer under a wrong id); `None` when it says nothing about it.
-fn answers(
-    record: &Record,
-    entry: &Entry,
-    id: &RequestId,
-    max: usize,
-) -> Option<Result<Result<Value, RpcError>, SessionError>> {
-    if entry.side != Side::Backend {
-        return None;
-    }
-    let bad = |reason: &String, cause| {
-        Some(Err(SessionError::BadAnswer {
-            waiting: describe(record, id),
-            line: entry.line,
-            reason: reason.clone(),
-            cause,
-            preview: entry.preview.clone(),
-        }))
-    };
-    match &entry.kind {
-        Kind::Response {
-            id: Some(got),
-            result,
-        } if got == id => Some(Ok(result.clone())),
-        Kind::Response { id: Some(got), .. } if !record.was_sent(got) => {
-            Some(Err(SessionError::Stray {
-                got: got.clone(),
-                line: entry.line,
-                preview: entry.preview.clone(),
-                waiting: describe(record, id),
-                answered_cancel: record.was_cancelled(got),
-                same_value: same_value(got, id),
-            }))
-        }
-        Kind::Oversize { len, id: Some(got) } if got == id => Some(Err(SessionError::TooLarge {
-            waiting: describe(record, id),
-            line: entry.line,
-            len: *len,
-            max,
-        })),
-        Kind::Junk {
-            reason,
-            id: Some(got),
-        } if got == id => bad(reason, BadCause::Broken),
-        Kind::Invalid {
-            reason,
-            raw_id: Some(raw),
-        } if serde_json::to_value(id).is_ok_and(|v| v == *raw) => {
-            let cause = if reason.starts_with("not valid UTF-8") {
-                BadCause::NotUtf8
-            } else {
-                BadCause::Invalid
-            };
-            bad(reason, cause)
-        }
-        _ => None,
-    }
-}
-
-/// Whether two ids are the same value written with different types (`"1"` and `1`).
-fn same_value(a: &RequestId, b: &RequestId) -> bool {
-    match (a, b) {
-        (RequestId::Number(n), RequestId::String(s))
-        | (RequestId::String(s), RequestId::Number(n)) => *s == n.to_string(),
-        _ => false,
-    }
 }
 
 /// What the checker waits for, for error messages.
@@ -433,16 +341,4 @@ fn describe_message(msg: &Message) -> String {
         Message::Notification(n) => n.method.clone(),
         Message::Response(_) => "the answer to its call to the host".into(),
     }
-}
-
-/// "ping (id 3)", from the request the checker sent.
-fn describe(record: &Record, id: &RequestId) -> String {
-    let method = record
-        .entries
-        .iter()
-        .find_map(|e| match (&e.side, &e.kind) {
-            (Side::Host, Kind::Request { id: sent, method }) if sent == id => Some(method.as_str()),
-            _ => None,
-        });
-    format!("{} (id {id})", method.unwrap_or("request"))
 }
