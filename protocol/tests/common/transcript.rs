@@ -2,13 +2,14 @@
 //! types, and against the SPEC's rules for a conversation (initialize first, every request
 //! answered exactly once, concurrency limits, the derived keys…).
 
+use super::workspaces::Workspaces;
 use super::{Schemas, round_trip_exact, round_trip_lossless, rules};
 use molecule_protocol::host_methods::{
     PeersDiscover, PeersList, PeersSend, SendParams, UserNotify, WorkspaceInfo,
 };
 use molecule_protocol::methods::{
     CancelParams, CancelRequest, HandleA2a, HandleA2aParams, Initialize, InitializeParams,
-    InitializeResult, Method, Ping, Progress, ProgressParams,
+    InitializeResult, Method, Ping, Progress, ProgressParams, WorkspaceClose, WorkspaceOpen,
 };
 use molecule_protocol::schema::{self, Direction};
 use molecule_protocol::{ErrorData, Message, RequestId, RpcError, SenderKind, code, keys};
@@ -49,13 +50,15 @@ struct Pending {
     unserved: bool,
     conversation: Option<String>,
     before_initialize: bool,
+    /// The workspace a `handle_a2a` is for, or a `workspace/open` or `close` opens or closes.
+    workspace: Option<Uuid>,
 }
 
 struct Checker<'a> {
     schemas: &'a Schemas,
     report: Report,
     at: String,
-    workspace: Option<Uuid>,
+    workspaces: Workspaces,
     initialized: bool,
     max_concurrency: u32,
     host_methods: Vec<String>,
@@ -71,7 +74,7 @@ pub fn check(schemas: &Schemas, name: &str, text: &str) -> Report {
         schemas,
         report: Report::default(),
         at: String::new(),
-        workspace: None,
+        workspaces: Workspaces::default(),
         initialized: false,
         max_concurrency: 1,
         host_methods: Vec::new(),
@@ -100,6 +103,12 @@ pub fn check(schemas: &Schemas, name: &str, text: &str) -> Report {
 impl Checker<'_> {
     fn problem(&mut self, what: impl std::fmt::Display) {
         self.report.problems.push(format!("{}: {what}", self.at));
+    }
+
+    fn problems(&mut self, what: Vec<String>) {
+        for problem in what {
+            self.problem(problem);
+        }
     }
 
     fn require(&mut self, ok: bool, what: impl std::fmt::Display) {
@@ -176,6 +185,7 @@ impl Checker<'_> {
         let before_initialize =
             side == Side::Host && !self.initialized && method != Initialize::NAME;
         let mut conversation = None;
+        let mut workspace = None;
         let mut unserved = false;
         match schema::method_schemas(method) {
             Some(m) if m.direction == Direction::BackendToHost && m.result.is_some() => {
@@ -195,7 +205,13 @@ impl Checker<'_> {
                 self.validate(m.params, &params);
                 match method {
                     Initialize::NAME => self.initialize(side, &params),
-                    HandleA2a::NAME => conversation = self.handle_a2a(side, &params),
+                    HandleA2a::NAME => {
+                        let (c, w) = self.handle_a2a(side, &params).unzip();
+                        (conversation, workspace) = (c, w.flatten());
+                    }
+                    WorkspaceOpen::NAME | WorkspaceClose::NAME => {
+                        workspace = self.workspace_request(side, method, &params)
+                    }
                     Ping::NAME => {
                         self.round_trip::<<Ping as Method>::Params>(side, "ping params", &params);
                         self.report.features.insert("ping");
@@ -224,6 +240,7 @@ impl Checker<'_> {
                 unserved,
                 conversation,
                 before_initialize,
+                workspace,
             },
         );
     }
@@ -258,15 +275,67 @@ impl Checker<'_> {
         self.report.features.insert("host method");
     }
 
-    /// `_meta.requestId`, when present, names a request the backend is handling.
+    /// `_meta.requestId`, when present, names a request the backend is handling, and
+    /// `_meta.workspaceId` the workspace the call is for.
     fn check_meta(&mut self, params: &Value) {
+        let request = params.pointer("/_meta/requestId").map(|r| {
+            serde_json::from_value::<RequestId>(r.clone())
+                .ok()
+                .and_then(|r| self.pending.get(&(Side::Host, r)))
+        });
+        let known = request.is_none_or(|r| r.is_some());
+        let of_request = request.map(|r| r.and_then(|r| r.workspace));
         self.require(
-            params.pointer("/_meta/requestId").is_none_or(|r| {
-                serde_json::from_value::<RequestId>(r.clone())
-                    .is_ok_and(|r| self.pending.contains_key(&(Side::Host, r)))
-            }),
+            known,
             "_meta.requestId must name a request the backend is handling",
         );
+        let mut problems = Vec::new();
+        self.workspaces.of_call(params, of_request, &mut problems);
+        self.problems(problems);
+    }
+
+    /// `workspace/open` or `workspace/close`; the workspace it names.
+    fn workspace_request(&mut self, side: Side, method: &str, params: &Value) -> Option<Uuid> {
+        let mut problems = Vec::new();
+        let ws = if method == WorkspaceOpen::NAME {
+            self.round_trip::<<WorkspaceOpen as Method>::Params>(
+                side,
+                "workspace/open params",
+                params,
+            );
+            self.workspaces.open_request(params, &mut problems)
+        } else {
+            self.round_trip::<<WorkspaceClose as Method>::Params>(
+                side,
+                "workspace/close params",
+                params,
+            );
+            self.workspaces.close_request(params, &mut problems)
+        };
+        self.problems(problems);
+        ws
+    }
+
+    /// The result of `workspace/open` or `workspace/close`: the workspace is open, or closed.
+    fn workspace_result(&mut self, request: &Pending, value: &Value) {
+        let Some(ws) = request.workspace else { return };
+        if request.method == WorkspaceOpen::NAME {
+            self.round_trip::<<WorkspaceOpen as Method>::Result>(
+                Side::Backend,
+                "workspace/open result",
+                value,
+            );
+            self.workspaces.open.insert(ws);
+            self.report.features.insert("workspace opened");
+        } else {
+            self.round_trip::<<WorkspaceClose as Method>::Result>(
+                Side::Backend,
+                "workspace/close result",
+                value,
+            );
+            self.workspaces.open.remove(&ws);
+            self.report.features.insert("workspace closed");
+        }
     }
 
     /// The result of a backend → host call.
@@ -295,18 +364,26 @@ impl Checker<'_> {
     fn initialize(&mut self, side: Side, params: &Value) {
         self.round_trip::<InitializeParams>(side, "initialize params", params);
         if let Ok(p) = serde_json::from_value::<InitializeParams>(params.clone()) {
-            self.workspace = keys::parse_workspace_id(&p.workspace.id);
-            self.require(self.workspace.is_some(), "workspace.id is not a UUID");
+            self.workspaces.first = keys::parse_workspace_id(&p.workspace.id);
+            self.require(
+                self.workspaces.first.is_some(),
+                "workspace.id is not a UUID",
+            );
             self.host_methods = p.capabilities.host_methods;
         }
         self.report.features.insert("handshake");
     }
 
-    fn handle_a2a(&mut self, side: Side, params: &Value) -> Option<String> {
+    /// A `handle_a2a`: its conversation (within its workspace) and its workspace.
+    fn handle_a2a(&mut self, side: Side, params: &Value) -> Option<(String, Option<Uuid>)> {
         self.round_trip::<HandleA2aParams>(side, "handle_a2a params", params);
         let p: HandleA2aParams = serde_json::from_value(params.clone()).ok()?;
-        for problem in rules::handle_a2a(self.workspace.as_ref(), &p) {
-            self.problem(problem);
+        let mut problems = Vec::new();
+        let workspace = self.workspaces.of_request(&p, &mut problems);
+        problems.extend(rules::handle_a2a(workspace.as_ref(), &p));
+        self.problems(problems);
+        if p.workspace.is_some() {
+            self.report.features.insert("workspace named");
         }
         let agent = p.sender.kind == SenderKind::Agent;
         let features = &mut self.report.features;
@@ -324,7 +401,11 @@ impl Checker<'_> {
             self.require(higher, "a redelivery must carry a higher attempt");
             self.report.features.insert("redelivery");
         }
-        let conv = p.context.conversation_key;
+        // One at a time holds per conversation within a workspace.
+        let conv = match workspace {
+            Some(ws) => format!("{ws}/{}", p.context.conversation_key),
+            None => p.context.conversation_key,
+        };
         let in_flight: Vec<&Pending> = self
             .pending
             .iter()
@@ -337,7 +418,7 @@ impl Checker<'_> {
             .any(|q| q.conversation.as_deref() == Some(conv.as_str()));
         self.require(!busy, "more handle_a2a in flight than maxConcurrency");
         self.require(!same, "two handle_a2a of one conversation in flight");
-        Some(conv)
+        Some((conv, workspace))
     }
 
     fn notification(&mut self, side: Side, method: &str, params: Option<Value>) {
@@ -416,6 +497,9 @@ impl Checker<'_> {
                     Ping::NAME => {
                         self.round_trip::<<Ping as Method>::Result>(side, "ping result", &value)
                     }
+                    WorkspaceOpen::NAME | WorkspaceClose::NAME => {
+                        self.workspace_result(&request, &value)
+                    }
                     _ if request.unserved => self.problem("an unserved host method gets -32601"),
                     other => self.host_result(other, &value),
                 }
@@ -429,6 +513,7 @@ impl Checker<'_> {
         if let Ok(r) = serde_json::from_value::<InitializeResult>(value.clone()) {
             self.initialized = true;
             self.max_concurrency = r.capabilities.concurrency();
+            self.workspaces.initialized(r.capabilities.workspaces());
             self.require(
                 molecule_protocol::version::check_backend_version(
                     "backend",
