@@ -42,7 +42,10 @@
 //! params; its answer answers the request), `send` (a well-formed `peers/send`, its messageId
 //! derived from the idempotencyKey; its answer answers the request).
 //!
-//! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
+//! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` and `MOLECULE_TEST_MAX_WORKSPACES` (absent: not
+//! advertised; with the latter, `workspace/open` and `workspace/close` are answered `{}` unless
+//! the fault `no-workspace-open`), `MOLECULE_TEST_CALL_WORKSPACE` (host calls carry it as
+//! `_meta.workspaceId`), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
 //! flight), `MOLECULE_TEST_FAIL_IF_EXISTS` (exit before initialize while that file exists).
 
@@ -284,6 +287,12 @@ impl Backend {
         match method {
             "ping" => self.reply(&id, Ok(json!({}))),
             "handle_a2a" => self.handle_a2a(id, params),
+            "workspace/open" | "workspace/close"
+                if var("MOLECULE_TEST_MAX_WORKSPACES").is_some()
+                    && !self.has("no-workspace-open") =>
+            {
+                self.reply(&id, Ok(json!({})))
+            }
             _ if self.has("unknown-method-result") => self.reply(&id, Ok(json!({}))),
             other => {
                 let error =
@@ -325,6 +334,9 @@ impl Backend {
         });
         if let Some(n) = var("MOLECULE_TEST_MAX_CONCURRENCY").and_then(|v| v.parse::<u64>().ok()) {
             capabilities["maxConcurrency"] = json!(n);
+        }
+        if let Some(n) = var("MOLECULE_TEST_MAX_WORKSPACES").and_then(|v| v.parse::<u64>().ok()) {
+            capabilities["maxWorkspaces"] = json!(n);
         }
         let result = json!({
             "protocolVersion": version,
@@ -553,6 +565,9 @@ impl Backend {
         let call_id = self.host_call_id(for_id);
         if !self.has("unscoped") {
             params["_meta"] = json!({"requestId": for_id});
+        }
+        if let Some(ws) = var("MOLECULE_TEST_CALL_WORKSPACE") {
+            params["_meta"]["workspaceId"] = json!(ws);
         }
         self.out
             .send(json!({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}));

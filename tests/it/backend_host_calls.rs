@@ -49,3 +49,59 @@ async fn a_flood_of_host_calls_runs_at_most_the_bound_and_the_rest_are_refused()
     assert_eq!(outcomes["0"], BOUND as u64, "{outcomes}");
     assert_eq!(outcomes["1016"], (CALLS - BOUND) as u64, "{outcomes}");
 }
+
+#[tokio::test]
+async fn a_backend_that_serves_several_workspaces_is_told_each_messages_workspace() {
+    let many = Setup::new()
+        .env("MOLECULE_TEST_MAX_WORKSPACES", "8")
+        .start()
+        .await;
+    let params = reply_data(&many.ask("params").await.unwrap());
+    assert_eq!(params["workspace"], json!({"id": "ws-test"}), "{params}");
+    let one = Setup::new().start().await;
+    let params = reply_data(&one.ask("params").await.unwrap());
+    assert_eq!(params.get("workspace"), None, "{params}");
+}
+
+/// The answer a backend got to a `peers/list` it made outside any request.
+async fn unscoped_call(env: &[(&str, &str)]) -> serde_json::Value {
+    let mut setup = Setup::new().fault("unscoped").with(|c| {
+        c.handlers.register("peers/list", |_call: HostCall| async {
+            Ok(json!({"peers": []}))
+        });
+    });
+    for (k, v) in env {
+        setup = setup.env(k, v);
+    }
+    let run = setup.start().await;
+    reply_data(&run.ask("call-host:peers/list").await.unwrap())["hostResponse"].clone()
+}
+
+#[tokio::test]
+async fn a_call_must_name_a_workspace_this_host_serves() {
+    // A backend that serves several workspaces names the workspace of a call outside a request.
+    let answer = unscoped_call(&[("MOLECULE_TEST_MAX_WORKSPACES", "8")]).await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("_meta.workspaceId")
+    );
+    let named = [
+        ("MOLECULE_TEST_MAX_WORKSPACES", "8"),
+        ("MOLECULE_TEST_CALL_WORKSPACE", "ws-test"),
+    ];
+    let answer = unscoped_call(&named).await;
+    assert_eq!(answer["result"], json!({"peers": []}), "{answer}");
+    // A single-workspace backend needs no name, but any name it gives must be this one.
+    assert_eq!(unscoped_call(&[]).await["result"], json!({"peers": []}));
+    let answer = unscoped_call(&[("MOLECULE_TEST_CALL_WORKSPACE", "another-ws")]).await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("names no workspace open")
+    );
+}

@@ -124,6 +124,13 @@ async fn on_request(shared: &Arc<Shared>, r: Request) {
         .as_ref()
         .and_then(|p| p.get("_meta")?.get("requestId")?.as_i64())
         .and_then(|id| shared.scope(id));
+    if let Err(e) = named_workspace(shared, &r.method, r.params.as_ref(), request.is_some()) {
+        tokio::spawn(async move {
+            answer(writer, r.id, Err::<Empty, _>(e)).await;
+            drop(permit);
+        });
+        return;
+    }
     let call = HostCall {
         method: r.method,
         params: r.params,
@@ -134,6 +141,33 @@ async fn on_request(shared: &Arc<Shared>, r: Request) {
         answer(writer, r.id, result).await;
         drop(permit);
     });
+}
+
+/// SPEC §17: the workspace a call is for. This host serves one; a call that names another is
+/// refused, and so is one made outside any request by a backend that serves several workspaces
+/// without naming its workspace.
+fn named_workspace(
+    shared: &Shared,
+    method: &str,
+    params: Option<&serde_json::Value>,
+    scoped: bool,
+) -> Result<(), RpcError> {
+    let named = params.and_then(|p| p.get("_meta")?.get("workspaceId"));
+    match named {
+        Some(serde_json::Value::String(id)) if id.eq_ignore_ascii_case(&shared.workspace_id) => {
+            Ok(())
+        }
+        Some(other) => Err(RpcError::invalid_params(format!(
+            "{method}: _meta.workspaceId {other} names no workspace open in this process (it \
+             serves {}); nothing was done",
+            shared.workspace_id
+        ))),
+        None if !scoped && shared.many_workspaces() => Err(RpcError::invalid_params(format!(
+            "{method}: a backend that serves several workspaces names the workspace of a call \
+             made outside any request in _meta.workspaceId (SPEC §17); nothing was done"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The answer to a request no handler serves: `ping`, or `-32601`.
