@@ -41,7 +41,7 @@ impl Backend for Where {
     }
 
     async fn close_workspace(&self, ws: &Workspace) {
-        self.closed.lock().unwrap().push(ws.id.clone());
+        self.closed.lock().expect("not poisoned").push(ws.id.clone());
     }
 
     async fn handle_a2a(
@@ -68,7 +68,7 @@ fn for_workspace(text: &str, id: &str) -> HandleA2aParams {
 }
 
 fn answer_json(r: &HandleA2aResult) -> Value {
-    serde_json::from_str(text_of(r)).unwrap()
+    serde_json::from_str(text_of(r)).expect("the answer is JSON")
 }
 
 #[tokio::test]
