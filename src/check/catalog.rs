@@ -98,6 +98,8 @@ checks! {
         "answers a cancelled request exactly once within the cancel grace, and keeps working";
     ProgressInFlight = "progress.in-flight", Capability,
         "sends $/progress only for requests in flight";
+    WorkspacesMany = "workspaces.many", Capability,
+        "serves a second workspace it is given, each request under its own, then closes it";
     InitTwice = "init.twice", Advisory,
         "answers a second initialize with -32600";
     ShutdownSigterm = "shutdown.sigterm", Advisory,

@@ -11,6 +11,7 @@ use molecule_protocol::InitializeParams;
 use uuid::Uuid;
 
 use std::os::unix::net::UnixListener as StdUnixListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use molecule_protocol::methods::name;
@@ -104,8 +105,10 @@ pub struct Plan {
     pub host: Arc<ScriptedHost>,
     /// The socket named in `MOLECULE_HOST_SOCKET`, bound and waiting to be served.
     socket: Mutex<Option<StdUnixListener>>,
-    /// Held for its `Drop`, which removes the run's directory.
-    _dir: StateDir,
+    /// The backend advertised `maxWorkspaces` above 1: requests name their workspace.
+    many_workspaces: AtomicBool,
+    /// The run's directory, removed when the plan is dropped.
+    dir: StateDir,
 }
 
 impl Plan {
@@ -156,8 +159,34 @@ impl Plan {
             max_message_bytes: settings.max_message_bytes,
             busy_message: settings.busy_message,
             workspace,
-            _dir: state,
+            many_workspaces: AtomicBool::new(false),
+            dir: state,
         })
+    }
+
+    /// Records what the handshake said: the backend serves several workspaces.
+    pub fn set_many_workspaces(&self, many: bool) {
+        self.many_workspaces.store(many, Ordering::Relaxed);
+    }
+
+    /// Whether the backend serves several workspaces (SPEC §17).
+    pub fn many_workspaces(&self) -> bool {
+        self.many_workspaces.load(Ordering::Relaxed)
+    }
+
+    /// A fresh 0700 state directory for another workspace the checker opens.
+    pub fn workspace_dir(&self, workspace: &Uuid) -> std::io::Result<PathBuf> {
+        let dir = self.dir.path.join(format!("workspace-{workspace}"));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        Ok(dir)
+    }
+
+    /// The path of the host socket, when it is served.
+    pub fn socket_path(&self) -> Option<&std::ffi::OsStr> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "MOLECULE_HOST_SOCKET")
+            .map(|(_, v)| v.as_os_str())
     }
 
     /// Starts serving the host socket, once; must be called within the runtime. The task ends

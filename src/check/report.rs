@@ -241,6 +241,9 @@ pub fn backend_line(b: &InitializeResult) -> String {
     if c.progress {
         caps.push("progress".into());
     }
+    if c.workspaces() > 1 {
+        caps.push(format!("maxWorkspaces {}", c.workspaces()));
+    }
     format!(
         "{} {}, protocol {} ({})",
         b.backend.name,

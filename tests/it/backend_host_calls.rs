@@ -74,7 +74,8 @@ async fn unscoped_call(env: &[(&str, &str)]) -> serde_json::Value {
         setup = setup.env(k, v);
     }
     let run = setup.start().await;
-    reply_data(&run.ask("call-host:peers/list").await.unwrap())["hostResponse"].clone()
+    let reply = run.ask("call-host:peers/list").await.expect("an answer");
+    reply_data(&reply)["hostResponse"].clone()
 }
 
 #[tokio::test]

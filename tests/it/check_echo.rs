@@ -23,6 +23,7 @@ fn assert_conforms(run: &Run, name: &str) {
         "init.twice",
         "shutdown.sigterm",
         "run-by-hand",
+        "workspaces.many",
     ] {
         assert_eq!(run.outcome(id), "pass", "{id}: {:#}", run.check(id));
     }

@@ -24,6 +24,7 @@ mod check_faults;
 mod check_host_calls;
 mod check_report;
 mod check_support;
+mod check_workspaces;
 mod connect_backend_faults;
 mod connect_delivery;
 mod connect_emulator;

@@ -9,6 +9,7 @@ mod lifecycle;
 mod progress;
 mod requests;
 mod stream;
+mod workspaces;
 
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub async fn run(id: CheckId, ctx: &mut Ctx<'_>) -> Verdict {
         ConcurrencyPing => concurrency::ping(ctx).await,
         CancelInFlight => cancel::in_flight(ctx).await,
         ProgressInFlight => progress::progress_in_flight(ctx).await,
+        WorkspacesMany => workspaces::many(ctx).await,
         InitTwice => handshake::init_twice(ctx).await,
         ShutdownSigterm => lifecycle::shutdown_sigterm(ctx).await,
         RunByHand => lifecycle::run_by_hand(ctx).await,

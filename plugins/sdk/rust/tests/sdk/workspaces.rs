@@ -41,7 +41,10 @@ impl Backend for Where {
     }
 
     async fn close_workspace(&self, ws: &Workspace) {
-        self.closed.lock().expect("not poisoned").push(ws.id.clone());
+        self.closed
+            .lock()
+            .expect("not poisoned")
+            .push(ws.id.clone());
     }
 
     async fn handle_a2a(
