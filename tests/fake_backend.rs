@@ -257,16 +257,15 @@ impl Backend {
         }
     }
 
+    /// Marks an open request answered; `false` when it was not open (answered already).
+    fn take_open(&self, id: &Value) -> bool {
+        let mut state = self.state.lock().unwrap();
+        state.open.remove(&id.to_string()).is_some()
+    }
+
     /// Answers an open request exactly once.
     fn finish(&self, id: &Value, outcome: Result<Value, Value>) {
-        if self
-            .state
-            .lock()
-            .unwrap()
-            .open
-            .remove(&id.to_string())
-            .is_some()
-        {
+        if self.take_open(id) {
             self.reply(id, outcome);
             if self.has("late-progress") {
                 let params = json!({"id": id, "message": "still working (too late)"});
@@ -434,14 +433,7 @@ impl Backend {
             }
             "calls" => self.call_host_many(&id, arg),
             "bad-utf8" => {
-                if self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .open
-                    .remove(&id.to_string())
-                    .is_some()
-                {
+                if self.take_open(&id) {
                     // Latin-1 text written as it is: the bytes are not UTF-8.
                     let head = format!(
                         r#"{{"jsonrpc":"2.0","id":{id},"result":{{"parts":[{{"kind":"text","text":"caf"#
