@@ -14,14 +14,18 @@
 
 mod backend_command;
 mod backend_faults;
+mod backend_host_calls;
 mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;
 mod chat_page;
+mod check_answers;
 mod check_echo;
 mod check_faults;
+mod check_host_calls;
 mod check_report;
 mod check_support;
+mod check_workspaces;
 mod cli_docs;
 mod cli_logging;
 mod cli_version;

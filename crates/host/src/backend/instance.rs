@@ -101,6 +101,8 @@ async fn launch(
         write_timeout: config.timeouts.write,
         counters: counters.clone(),
         handlers: config.handlers.clone(),
+        host_calls_in_flight: config.host_calls_in_flight,
+        workspace_id: config.workspace_id.clone(),
         source,
     };
     let (conn, tasks) = Connection::start(pipes.stdin, pipes.stdout, conn_config);
@@ -155,6 +157,8 @@ impl Instance {
         };
         // Remember the descendants it started while getting ready.
         let _ = l.control.send(Control::Scan);
+        l.conn
+            .set_many_workspaces(info.capabilities.workspaces() > 1);
         let concurrency = info.capabilities.concurrency() as usize;
         Ok(Arc::new(Instance {
             pid: l.pid,

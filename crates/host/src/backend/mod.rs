@@ -45,7 +45,7 @@ mod stderr;
 mod supervisor;
 
 pub use command::{BackendCommand, CommandError, Lookup};
-pub use config::{RestartPolicy, StderrLimits, SupervisorConfig, Timeouts};
+pub use config::{HOST_CALLS_IN_FLIGHT, RestartPolicy, StderrLimits, SupervisorConfig, Timeouts};
 pub use descendants::{ProcInfo, descendants, process_table};
 pub use env::{EnvConfig, HostVars, TOKEN_VAR, backend_env};
 pub use error::{
