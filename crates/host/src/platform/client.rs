@@ -255,8 +255,15 @@ impl PlatformClient {
             },
             _ => {
                 if let Some(loc) = reply.headers.get(header::LOCATION) {
-                    let loc = String::from_utf8_lossy(loc.as_bytes());
-                    excerpt = format!("redirected to {loc}; check --api-url");
+                    let location = String::from_utf8_lossy(loc.as_bytes()).into_owned();
+                    if (300..400).contains(&status) {
+                        return PlatformError::Redirected {
+                            call,
+                            status,
+                            location,
+                        };
+                    }
+                    excerpt = format!("redirected to {location}; check --api-url");
                 }
                 PlatformError::Permanent {
                     call,
