@@ -26,6 +26,7 @@ mod cli_logging;
 mod cli_version;
 mod connect_backend_faults;
 mod connect_delivery;
+mod connect_diagnosis;
 mod connect_emulator;
 mod connect_escapes;
 mod connect_host;
