@@ -1,13 +1,14 @@
 //! Who sends and with which token: a token given by the user, or, against `molecule dev`,
 //! one that the local platform hands out on its `/_dev` admin path (so that no token is ever
-//! copied onto a command line). A platform without that path is a real one.
+//! copied onto a command line). A platform whose `/buildinfo` is not the emulator's is a real one.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use molecule_host::platform::{PlatformConfig, TokenSource};
+use molecule_host::platform::diagnose;
+use molecule_host::platform::{PlatformClient, PlatformConfig, TokenSource};
 
 use super::args::SendArgs;
 use super::error::SendError;
@@ -58,6 +59,7 @@ pub async fn resolve(
         });
     }
     let dev = DevPath::new(api_url)?;
+    dev.is_molecule_dev(args.canvas).await?;
     let (sender, token) = match as_id {
         Some(id) => (Sender::Workspace(id), dev.workspace_token(id).await?),
         None => (Sender::Canvas, dev.admin_token(args.canvas).await?),
@@ -127,6 +129,22 @@ impl DevPath {
         })
     }
 
+    /// Whether the platform is `molecule dev`'s, whose `/buildinfo` says `"emulator": true`:
+    /// any other answer is a real platform, which needs a token; no answer is said as the
+    /// fault it is, never blamed on `molecule dev`.
+    async fn is_molecule_dev(&self, canvas: bool) -> Result<(), SendError> {
+        let cfg = PlatformConfig::new(&self.base, &Uuid::nil().to_string())?;
+        let client = PlatformClient::new(cfg.clone(), TokenSource::none())?;
+        match client.buildinfo().await {
+            Ok(info) if info.raw["emulator"] == true => Ok(()),
+            Ok(_) => Err(self.need_token(canvas)),
+            Err(e) => match diagnose::fault_of(&e, &cfg) {
+                Some(fault) => Err(SendError::Unreachable(fault)),
+                None => Err(self.need_token(canvas)),
+            },
+        }
+    }
+
     async fn post(&self, path: &str) -> Result<(u16, Value), SendError> {
         let url = format!("{}{path}", self.base);
         // Without a key (`molecule emulator` needs none) any value passes the header check.
@@ -139,7 +157,7 @@ impl DevPath {
             .await
             .map_err(|e| SendError::Dev {
                 url: self.base.clone(),
-                what: format!("nothing: {e} (is --api-url right, and is molecule dev running?)"),
+                what: format!("nothing on its admin path: {e}"),
             })?;
         let status = resp.status().as_u16();
         let body = resp.json::<Value>().await.unwrap_or(Value::Null);
