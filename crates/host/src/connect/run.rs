@@ -22,7 +22,7 @@ use crate::backoff::Backoff;
 use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
 use crate::signal::Shutdown;
 
-use super::config::{Config, ConfigError, TokenSetting};
+use super::config::{Config, TokenSetting};
 use super::contact::{Contact, Patience, first_contact};
 use super::engine::{Core, Engine, Inputs, Rules, Wiring, backend_of};
 use super::error::ConnectError;
@@ -246,17 +246,7 @@ impl Running {
 }
 
 fn token_source(setting: &TokenSetting, dir: &StateDir) -> Result<TokenSource, ConnectError> {
-    Ok(match setting {
-        TokenSetting::File(path) => TokenSource::from_file(path)?,
-        TokenSetting::Value { token, origin } => TokenSource::from_value(token.expose(), origin)?,
-        TokenSetting::Saved => {
-            let saved = dir.token_file();
-            if !saved.exists() {
-                return Err(ConfigError::NoToken.into());
-            }
-            TokenSource::from_file(saved)?
-        }
-    })
+    setting.source(dir.path())
 }
 
 fn supervisor_config(
