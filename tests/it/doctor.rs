@@ -1,0 +1,401 @@
+//! `molecule doctor`, the real binary, each failure provoked for real: a closed port, a
+//! `.invalid` host, a TLS front with its own CA, a server that is no platform, a redirect, a
+//! wrong token, a missing and a removed workspace, a lock held by a running connect, a state
+//! directory that cannot be one, a backend that does not start, a run past `--timeout`; and
+//! an all-ok run against the emulator. Each line is the one `docs/troubleshooting.md` lists.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use uuid::Uuid;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::connect_diagnosis::closed_port;
+use super::connect_host::{Host, echo, write_private};
+use super::dev_support::{molecule, stderr};
+use super::emulator_support::{Env, env};
+use super::net_support::TlsFront;
+
+/// A doctor run's inputs: a token file and a state directory in a temporary directory.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(token: &str) -> Setup {
+        let dir = tempfile::tempdir().expect("dir");
+        write_private(&dir.path().join("token"), token);
+        Setup { dir }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// `molecule doctor <id> --api-url <url> …` with the echo backend.
+    fn command(&self, id: &str, url: &str, extra: &[&str]) -> Command {
+        let mut cmd = molecule();
+        for var in ["SSL_CERT_FILE", "SSL_CERT_DIR", "NO_PROXY", "no_proxy"] {
+            cmd.env_remove(var);
+        }
+        cmd.args(["doctor", id, "--api-url", url, "--backend-cmd", &echo()])
+            .arg("--token-file")
+            .arg(self.dir.path().join("token"))
+            .arg("--state-dir")
+            .arg(self.state())
+            .args(extra);
+        cmd
+    }
+}
+
+/// Runs `cmd` off the runtime (the servers serve on it meanwhile).
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("ran"))
+        .await
+        .expect("joined")
+}
+
+/// The lines of a run.
+fn lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The line of `check` (`api`, `token`, …).
+fn line(o: &Output, check: &str) -> String {
+    let prefix = format!("{check}: ");
+    lines(o)
+        .into_iter()
+        .find(|l| l.get(6..).is_some_and(|rest| rest.starts_with(&prefix)))
+        .unwrap_or_else(|| panic!("no {check} line in {:#?}", lines(o)))
+}
+
+/// A doctor against `url` for `env`'s main workspace.
+async fn doctor(env: &Env, setup: &Setup, url: &str, extra: &[&str]) -> Output {
+    output(setup.command(&env.main.id.to_string(), url, extra)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_ok_against_the_emulator_and_json_for_scripts() {
+    let env = env().await;
+    let setup = Setup::new(&env.main.token);
+    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{:#?}{}", lines(&o), stderr(&o));
+    let all = lines(&o);
+    let url = env.emu.base_url().trim_end_matches('/');
+    assert_eq!(
+        line(&o, "api"),
+        format!("ok    api: {url} answers directly, plain HTTP (no TLS)")
+    );
+    assert!(line(&o, "platform").starts_with("ok    platform: build molecule-emulator"));
+    assert!(line(&o, "platform").ends_with("(the local emulator)"));
+    let ws = line(&o, "workspace");
+    assert!(
+        ws.starts_with(&format!("ok    workspace: {} (main): status ", env.main.id))
+            && ws.ends_with(", delivery_mode poll"),
+        "{ws}"
+    );
+    assert!(line(&o, "token").starts_with("ok    token: accepted ("));
+    assert_eq!(
+        line(&o, "state"),
+        format!(
+            "ok    state: {}: owner-only (0700) and writable",
+            setup.state().display()
+        )
+    );
+    assert!(line(&o, "lock").starts_with("ok    lock: free"));
+    assert!(line(&o, "backend").starts_with("ok    backend: molecule-echo"));
+    assert_eq!(
+        all.last().map(String::as_str),
+        Some("molecule connect should work")
+    );
+    assert_eq!(all.len(), 8, "{all:#?}");
+
+    let o = doctor(&env, &setup, env.emu.base_url(), &["--json"]).await;
+    assert_eq!(o.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(
+        (&report["ok"], &report["exitCode"]),
+        (&Value::Bool(true), &Value::from(0))
+    );
+    let checks = report["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 7);
+    assert!(checks.iter().all(|c| c["status"] == "ok"), "{checks:#?}");
+    assert!(
+        env.emu.feed(env.main.id).expect("feed").is_empty(),
+        "nothing sent"
+    );
+}
+
+/// `url` unreachable for the reason `says`: `fail  api: <says>`, the platform checks skipped,
+/// the local ones still run, exit 9.
+async fn unreachable(url: &str, says: &str) {
+    let setup = Setup::new("token");
+    let o = output(setup.command(&Uuid::new_v4().to_string(), url, &[])).await;
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    assert_eq!(line(&o, "api"), format!("fail  api: {says}"));
+    for check in ["platform", "workspace", "token"] {
+        assert_eq!(
+            line(&o, check),
+            format!("skip  {check}: the platform cannot be reached")
+        );
+    }
+    assert!(line(&o, "backend").starts_with("ok    backend:"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_unresolved_and_untrusted_are_named() {
+    let port = closed_port();
+    unreachable(
+        &format!("http://127.0.0.1:{port}"),
+        &format!("nothing listens at 127.0.0.1:{port}: check --api-url"),
+    )
+    .await;
+    unreachable(
+        "https://molecule-doctor-test.invalid",
+        "cannot resolve host molecule-doctor-test.invalid: check --api-url and this machine's DNS",
+    )
+    .await;
+    let env = env().await;
+    let front = TlsFront::start(env.emu.local_addr()).await;
+    let untrusted = format!(
+        "the certificate of {} is not trusted (UnknownIssuer): set SSL_CERT_FILE to your CA \
+         bundle",
+        front.authority()
+    );
+    unreachable(&front.url(), &untrusted).await;
+
+    // With the CA given, the same front is fine, and the line says how TLS was verified.
+    let setup = Setup::new(&env.main.token);
+    let ca = front.write_ca(setup.dir.path());
+    let mut cmd = setup.command(&env.main.id.to_string(), &front.url(), &[]);
+    cmd.env("SSL_CERT_FILE", &ca);
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(0), "{:#?}", lines(&o));
+    assert_eq!(
+        line(&o, "api"),
+        format!(
+            "ok    api: {} answers directly, TLS verified with SSL_CERT_FILE={}",
+            front.url(),
+            ca.display()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_no_platform_and_a_redirect() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let setup = Setup::new("token");
+    let o = output(setup.command(&Uuid::new_v4().to_string(), &server.uri(), &[])).await;
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    assert!(line(&o, "api").starts_with("ok    api:"));
+    assert_eq!(
+        line(&o, "platform"),
+        format!(
+            "fail  platform: {} answers but is not a Molecule platform (no /buildinfo, 404 on \
+             workspace routes): check --api-url",
+            server.uri()
+        )
+    );
+
+    let redirect = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(308).insert_header("location", "https://acme.example/buildinfo"),
+        )
+        .mount(&redirect)
+        .await;
+    unreachable(
+        &redirect.uri(),
+        &format!(
+            "{} redirected to https://acme.example: use the final URL as --api-url",
+            redirect.uri()
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_a_missing_and_a_removed_workspace() {
+    let env = env().await;
+    let setup = Setup::new("not-the-token");
+    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    let token = setup.dir.path().join("token");
+    assert_eq!(
+        line(&o, "token"),
+        format!(
+            "fail  token: the platform rejected the token (token file {}): give this \
+             workspace's current token with --token-file or MOLECULE_WORKSPACE_TOKEN",
+            token.display()
+        )
+    );
+
+    let missing = Uuid::new_v4();
+    let o = output(setup.command(&missing.to_string(), env.emu.base_url(), &[])).await;
+    assert_eq!(o.status.code(), Some(9));
+    assert_eq!(
+        line(&o, "workspace"),
+        format!(
+            "fail  workspace: no such workspace {missing} on the platform (HTTP 404); check the \
+             id in the canvas"
+        )
+    );
+    assert_eq!(
+        line(&o, "token"),
+        "skip  token: the workspace cannot be read"
+    );
+
+    env.emu.remove_workspace(env.main.id).expect("removed");
+    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
+    assert_eq!(o.status.code(), Some(9));
+    let removed = line(&o, "workspace");
+    let prefix = format!(
+        "fail  workspace: workspace {} was removed on the platform",
+        env.main.id
+    );
+    assert!(removed.starts_with(&prefix), "{removed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_by_a_running_connect_is_a_warning() {
+    let env = env().await;
+    let setup = Setup::new(&env.main.token);
+    let args: Vec<String> = [
+        "--log-format",
+        "json",
+        "connect",
+        &env.main.id.to_string(),
+        "--api-url",
+        env.emu.base_url(),
+        "--backend-cmd",
+        &echo(),
+        "--token-file",
+        &setup.dir.path().join("token").display().to_string(),
+        "--state-dir",
+        &setup.state().display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let host = Host::start(&args);
+    host.wait_log("serving", |_| true).await;
+    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{:#?}", lines(&o));
+    assert_eq!(
+        line(&o, "lock"),
+        format!(
+            "warn  lock: a molecule connect (pid {}) serves this workspace from {}: a second one \
+             would exit 7; stop it first, or give another --state-dir",
+            host.pid(),
+            setup.state().display()
+        )
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_dir_that_cannot_be_one_fails() {
+    let env = env().await;
+    let setup = Setup::new(&env.main.token);
+    std::fs::write(setup.state(), "a file").expect("write");
+    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    assert_eq!(
+        line(&o, "state"),
+        format!(
+            "fail  state: cannot use the state directory {}: File exists (os error 17) \
+             (--state-dir / MOLECULE_STATE_DIR)",
+            setup.state().display()
+        )
+    );
+    assert_eq!(
+        line(&o, "lock"),
+        "skip  lock: the state directory cannot be used"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_does_not_start_fails_with_the_checks_words() {
+    let env = env().await;
+    let setup = Setup::new(&env.main.token);
+    let mut cmd = setup.command(&env.main.id.to_string(), env.emu.base_url(), &[]);
+    cmd.args(["--backend-cmd", "sh -c 'exit 3'"]);
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    let backend = line(&o, "backend");
+    assert!(
+        backend.starts_with("fail  backend: sh -c 'exit 3' fails handshake: "),
+        "{backend}"
+    );
+    assert!(
+        backend.ends_with("(molecule backend-check -- sh -c 'exit 3' says more)"),
+        "{backend}"
+    );
+    assert!(
+        line(&o, "token").starts_with("ok    token:"),
+        "the rest still ran"
+    );
+}
+
+/// A server that accepts connections and never answers: the run ends at `--timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_is_bounded_by_its_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", silent.local_addr().expect("addr"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            open.push(s);
+        }
+    });
+    let setup = Setup::new("token");
+    let o = output(setup.command(&Uuid::new_v4().to_string(), &url, &["--timeout", "300ms"])).await;
+    held.abort();
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    assert_eq!(line(&o, "api"), "fail  api: no answer within --timeout");
+}
+
+/// The claude-code backend is asked with `--check`; a stand-in named like it answers the way
+/// it does, so that its lines are taken over as they come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claude_code_backend_is_asked_about_claude() {
+    let env = env().await;
+    let setup = Setup::new(&env.main.token);
+    let stand_in = claude_code_stand_in(setup.dir.path());
+    let mut cmd = setup.command(&env.main.id.to_string(), env.emu.base_url(), &[]);
+    cmd.args(["--backend-cmd", &stand_in.display().to_string()]);
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
+    assert_eq!(line(&o, "claude"), "ok    claude: /usr/bin/claude");
+    assert_eq!(
+        line(&o, "claude login"),
+        "fail  claude login: claude is not logged in: log in"
+    );
+}
+
+/// A `molecule-claude-code` that answers `--check` with two lines and is otherwise the echo.
+fn claude_code_stand_in(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("molecule-claude-code");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --check ]; then\n\
+         echo '{{\"check\":\"claude.found\",\"status\":\"ok\",\"message\":\"/usr/bin/claude\"}}'\n\
+         echo '{{\"check\":\"claude.login\",\"status\":\"fail\",\"message\":\"claude is not logged in: log in\"}}'\n\
+         exit 1\nfi\nexec {}\n",
+        echo()
+    );
+    std::fs::write(&path, script).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
