@@ -44,6 +44,7 @@ mod dev_faults;
 mod dev_flags;
 mod dev_roundtrip;
 mod dev_support;
+mod docs_troubleshooting;
 mod doctor;
 mod durations;
 mod echo_backend;
