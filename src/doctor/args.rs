@@ -12,11 +12,11 @@ use crate::connect::ConnectArgs;
 pub const AFTER_HELP: &str = "\
 Each line is ok, warn or fail, and says what to do: the API URL answers (directly or through
 the proxy of HTTPS_PROXY, TLS verified), /buildinfo names the platform's build, the workspace
-exists and its delivery mode, the token is accepted, the state directory is owner-only and
-writable, no other molecule connect holds its lock, the backend starts and passes the quick
-checks of molecule backend-check (handshake, method.unknown, params.invalid, shutdown.eof),
-and, for molecule-claude-code, the claude CLI is found, a supported version and logged in.
-Nothing is registered or answered; --dry-run is implied.
+exists and its delivery mode, the token is accepted, the platform serves the event stream, the
+state directory is owner-only and writable, no other molecule connect holds its lock, the
+backend starts and passes the quick checks of molecule backend-check (handshake,
+method.unknown, params.invalid, shutdown.eof), and, for molecule-claude-code, the claude CLI is
+found, a supported version and logged in. Nothing is registered or answered.
 
 Exit codes:
   0  every check is ok or a warning

@@ -1,6 +1,7 @@
 //! The platform's checks: the API URL answers (directly or through a proxy, TLS verified), what
 //! answers is a platform (`/buildinfo`), the workspace exists and its delivery mode, the token
-//! is accepted, and the event stream. They use `molecule connect`'s own first contact
+//! is accepted, and whether the platform serves the event stream (its route asked for its head:
+//! the body of a live stream never ends). They use `molecule connect`'s own first contact
 //! ([`first_contact`]), so both say a fault in the same words.
 
 use std::future::Future;
@@ -8,7 +9,7 @@ use std::path::Path;
 
 use molecule_host::connect::contact::{Contact, Patience, first_contact};
 use molecule_host::connect::{Config, ConnectError};
-use molecule_host::platform::diagnose::{self, Fault};
+use molecule_host::platform::diagnose::{self, Fault, StreamRoute};
 use molecule_host::platform::{
     ActivityQuery, BuildInfo, PlatformClient, PlatformError, RetryPolicy, TokenSource,
 };
@@ -52,6 +53,41 @@ pub async fn check(
     match token_error {
         None => report.push(token_line(&client, deadline).await),
         Some(e) => report.push(Line::fail("token", e.to_string())),
+    }
+    report.push(events_line(&client, config, deadline).await);
+}
+
+/// The `events` line: whether the platform serves the event stream, asked for its head only.
+async fn events_line(client: &PlatformClient, config: &Config, deadline: Instant) -> Line {
+    let wait = config.platform.timeouts.request;
+    let polled = format!(
+        "messages are found by reading the feed every {:?}",
+        config.settings.poll.interval
+    );
+    let Some(answer) = bounded(deadline, diagnose::event_stream_route(client, wait)).await else {
+        return Line::warn("events", LATE);
+    };
+    match answer {
+        Ok(StreamRoute::Open) => Line::ok("events", "the event stream answers (text/event-stream)"),
+        Ok(StreamRoute::Status(s @ (404 | 405))) => Line::warn(
+            "events",
+            format!("no event stream on this platform (HTTP {s}): {polled}"),
+        ),
+        Ok(StreamRoute::Status(s)) => Line::warn(
+            "events",
+            format!("the event stream answers HTTP {s}: {polled}"),
+        ),
+        Ok(StreamRoute::NotAStream { content_type }) => Line::warn(
+            "events",
+            format!(
+                "the event stream answers {content_type}, not text/event-stream: something in \
+                 front of the platform does not pass it through; {polled}"
+            ),
+        ),
+        Err(e) => Line::warn(
+            "events",
+            format!("cannot open the event stream: {e}; {polled}"),
+        ),
     }
 }
 
@@ -143,6 +179,7 @@ fn fail_workspace(
     report.push(platform_line(buildinfo));
     report.push(Line::fail("workspace", why));
     report.push(Line::skip("token", "the workspace cannot be read"));
+    report.push(Line::skip("events", "the workspace cannot be read"));
     false
 }
 
@@ -188,7 +225,7 @@ async fn token_line(client: &PlatformClient, deadline: Instant) -> Line {
 
 /// Marks the platform checks not yet reported as skipped.
 fn skip_rest(report: &mut Report, why: &str) {
-    for check in ["platform", "workspace", "token"] {
+    for check in ["platform", "workspace", "token", "events"] {
         if !report.lines.iter().any(|l| l.check == check) {
             report.push(Line::skip(check, why));
         }

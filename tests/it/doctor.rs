@@ -109,11 +109,22 @@ async fn everything_ok_against_the_emulator_and_json_for_scripts() {
     );
     assert!(line(&o, "lock").starts_with("ok    lock: free"));
     assert!(line(&o, "backend").starts_with("ok    backend: molecule-echo"));
+    let events = line(&o, "events");
+    assert!(
+        [
+            "ok    events: the event stream answers (text/event-stream)".to_owned(),
+            "warn  events: no event stream on this platform (HTTP 404): messages are found by \
+             reading the feed every 1s"
+                .to_owned(),
+        ]
+        .contains(&events),
+        "{events}"
+    );
     assert_eq!(
         all.last().map(String::as_str),
         Some("molecule connect should work")
     );
-    assert_eq!(all.len(), 8, "{all:#?}");
+    assert_eq!(all.len(), 9, "{all:#?}");
 
     let o = doctor(&env, &setup, env.emu.base_url(), &["--json"]).await;
     assert_eq!(o.status.code(), Some(0));
@@ -123,8 +134,13 @@ async fn everything_ok_against_the_emulator_and_json_for_scripts() {
         (&Value::Bool(true), &Value::from(0))
     );
     let checks = report["checks"].as_array().expect("checks");
-    assert_eq!(checks.len(), 7);
-    assert!(checks.iter().all(|c| c["status"] == "ok"), "{checks:#?}");
+    assert_eq!(checks.len(), 8);
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["status"] == "ok" || c["check"] == "events"),
+        "{checks:#?}"
+    );
     assert!(
         env.emu.feed(env.main.id).expect("feed").is_empty(),
         "nothing sent"
@@ -138,7 +154,7 @@ async fn unreachable(url: &str, says: &str) {
     let o = output(setup.command(&Uuid::new_v4().to_string(), url, &[])).await;
     assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
     assert_eq!(line(&o, "api"), format!("fail  api: {says}"));
-    for check in ["platform", "workspace", "token"] {
+    for check in ["platform", "workspace", "token", "events"] {
         assert_eq!(
             line(&o, check),
             format!("skip  {check}: the platform cannot be reached")
@@ -253,6 +269,10 @@ async fn a_wrong_token_a_missing_and_a_removed_workspace() {
         line(&o, "token"),
         "skip  token: the workspace cannot be read"
     );
+    assert_eq!(
+        line(&o, "events"),
+        "skip  events: the workspace cannot be read"
+    );
 
     env.emu.remove_workspace(env.main.id).expect("removed");
     let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
@@ -344,6 +364,45 @@ async fn a_backend_that_does_not_start_fails_with_the_checks_words() {
         line(&o, "token").starts_with("ok    token:"),
         "the rest still ran"
     );
+}
+
+/// The event stream's route, asked for its head: served as `text/event-stream` it is ok; a
+/// platform without it, or a front that answers something else, is a warning (the feed is
+/// polled then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_is_checked_by_its_route() {
+    use super::connect_platform::{Platform, TOKEN, WS};
+    let stream_path = format!("/workspaces/{WS}/events/stream");
+    let cases = [
+        (
+            ResponseTemplate::new(200).set_body_raw(": open\n\n", "text/event-stream"),
+            "ok    events: the event stream answers (text/event-stream)",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_raw("<html></html>", "text/html"),
+            "warn  events: the event stream answers text/html, not text/event-stream: something \
+             in front of the platform does not pass it through; messages are found by reading \
+             the feed every 1s",
+        ),
+        (
+            ResponseTemplate::new(405),
+            "warn  events: no event stream on this platform (HTTP 405): messages are found by \
+             reading the feed every 1s",
+        ),
+    ];
+    for (answer, expected) in cases {
+        let platform = Platform::start().await;
+        Mock::given(wiremock::matchers::method("GET"))
+            .and(wiremock::matchers::path(stream_path.as_str()))
+            .respond_with(answer)
+            .with_priority(1)
+            .mount(&platform.server)
+            .await;
+        let setup = Setup::new(TOKEN);
+        let o = output(setup.command(WS, &platform.url(), &[])).await;
+        assert_eq!(o.status.code(), Some(0), "{:#?}", lines(&o));
+        assert_eq!(line(&o, "events"), expected);
+    }
 }
 
 /// A server that accepts connections and never answers: the run ends at `--timeout`.

@@ -261,6 +261,47 @@ pub fn not_a_platform_fault(cfg: &PlatformConfig) -> Fault {
     }
 }
 
+/// What `GET /workspaces/<id>/events/stream` answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamRoute {
+    /// 2xx `text/event-stream`.
+    Open,
+    /// 2xx with another content type (a proxy's page, a buffering front).
+    NotAStream {
+        /// Its content type.
+        content_type: String,
+    },
+    /// Another status (404 or 405 from a platform without the route, 401, …).
+    Status(u16),
+}
+
+/// Asks the event stream's route for its head (the body is never read), within `wait`.
+pub async fn event_stream_route(
+    client: &super::PlatformClient,
+    wait: std::time::Duration,
+) -> Result<StreamRoute, PlatformError> {
+    let own = client.config().workspace_id().to_string();
+    let url = client
+        .config()
+        .endpoint(&["workspaces", &own, "events", "stream"]);
+    let mut req = client.request(super::Call::EventStream, reqwest::Method::GET, url);
+    req.timeout = wait;
+    let (status, headers) = client.head_only(&req).await?;
+    if !(200..300).contains(&status) {
+        return Ok(StreamRoute::Status(status));
+    }
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_owned();
+    Ok(if content_type.starts_with("text/event-stream") {
+        StreamRoute::Open
+    } else {
+        StreamRoute::NotAStream { content_type }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
