@@ -145,7 +145,7 @@ async fn a_server_that_is_no_platform_is_a_configuration_error() {
         "{}",
         host.lines().join("\n")
     );
-    assert_eq!(messages(&host, "ERROR"), [line.clone()]);
+    assert_eq!(messages(&host, "ERROR"), std::slice::from_ref(&line));
     assert!(!host.lines().iter().any(|l| l.contains("no such workspace")));
     dry_run_says(&server.uri(), &line).await;
 }
@@ -172,7 +172,7 @@ async fn a_redirect_exits_2_naming_the_final_url() {
         "{}",
         host.lines().join("\n")
     );
-    assert_eq!(messages(&host, "ERROR"), [line.clone()]);
+    assert_eq!(messages(&host, "ERROR"), std::slice::from_ref(&line));
     dry_run_says(&server.uri(), &line).await;
 }
 
