@@ -78,6 +78,17 @@ async fn daemon_says_once(url: &str, line: &str) {
     host.stop().await;
 }
 
+/// Even the daemon stops with exit 2 and `line` as its one ERROR line: only the flag can cure
+/// it. Its stderr lines.
+async fn daemon_stops_with(url: &str, line: &str) -> Vec<String> {
+    let site = Site::new();
+    let mut host = start(&site, url, &[]);
+    let code = host.wait_exit().await;
+    assert_eq!(code, Some(2), "{}", host.lines().join("\n"));
+    assert_eq!(messages(&host, "ERROR"), [line]);
+    host.lines()
+}
+
 /// `--dry-run` stops at once with `line` and exit 2.
 async fn dry_run_says(url: &str, line: &str) {
     let site = Site::new();
@@ -137,16 +148,8 @@ async fn a_server_that_is_no_platform_is_a_configuration_error() {
          check --api-url",
         server.uri()
     );
-    let site = Site::new();
-    let mut host = start(&site, &server.uri(), &[]);
-    assert_eq!(
-        host.wait_exit().await,
-        Some(2),
-        "{}",
-        host.lines().join("\n")
-    );
-    assert_eq!(messages(&host, "ERROR"), std::slice::from_ref(&line));
-    assert!(!host.lines().iter().any(|l| l.contains("no such workspace")));
+    let lines = daemon_stops_with(&server.uri(), &line).await;
+    assert!(!lines.iter().any(|l| l.contains("no such workspace")));
     dry_run_says(&server.uri(), &line).await;
 }
 
@@ -164,15 +167,7 @@ async fn a_redirect_exits_2_naming_the_final_url() {
         "{} redirected to {target}: use the final URL as --api-url",
         server.uri()
     );
-    let site = Site::new();
-    let mut host = start(&site, &server.uri(), &[]);
-    assert_eq!(
-        host.wait_exit().await,
-        Some(2),
-        "{}",
-        host.lines().join("\n")
-    );
-    assert_eq!(messages(&host, "ERROR"), std::slice::from_ref(&line));
+    daemon_stops_with(&server.uri(), &line).await;
     dry_run_says(&server.uri(), &line).await;
 }
 

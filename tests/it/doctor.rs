@@ -1,10 +1,10 @@
-//! `molecule doctor`, the real binary, each failure provoked for real: a closed port, a
-//! `.invalid` host, a TLS front with its own CA, a server that is no platform, a redirect, a
-//! wrong token, a missing and a removed workspace, a lock held by a running connect, a state
-//! directory that cannot be one, a backend that does not start, a run past `--timeout`; and
-//! an all-ok run against the emulator. Each line is the one `docs/troubleshooting.md` lists.
+//! `molecule doctor`, the real binary, its platform checks each provoked for real: a closed
+//! port, a `.invalid` host, a TLS front with its own CA, a server that is no platform, a
+//! redirect, a wrong token, a missing and a removed workspace, the event stream's route, a run
+//! past `--timeout`; and an all-ok run against the emulator (the local checks are in
+//! `doctor_local`). Each line is the one `docs/troubleshooting.md` lists.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -13,29 +13,29 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::connect_diagnosis::closed_port;
-use super::connect_host::{Host, echo, write_private};
+use super::connect_host::{echo, write_private};
 use super::dev_support::{molecule, stderr};
 use super::emulator_support::{Env, env};
 use super::net_support::TlsFront;
 
 /// A doctor run's inputs: a token file and a state directory in a temporary directory.
-struct Setup {
-    dir: tempfile::TempDir,
+pub struct Setup {
+    pub dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new(token: &str) -> Setup {
+    pub fn new(token: &str) -> Setup {
         let dir = tempfile::tempdir().expect("dir");
         write_private(&dir.path().join("token"), token);
         Setup { dir }
     }
 
-    fn state(&self) -> PathBuf {
+    pub fn state(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
     /// `molecule doctor <id> --api-url <url> …` with the echo backend.
-    fn command(&self, id: &str, url: &str, extra: &[&str]) -> Command {
+    pub fn command(&self, id: &str, url: &str, extra: &[&str]) -> Command {
         let mut cmd = molecule();
         for var in ["SSL_CERT_FILE", "SSL_CERT_DIR", "NO_PROXY", "no_proxy"] {
             cmd.env_remove(var);
@@ -51,14 +51,14 @@ impl Setup {
 }
 
 /// Runs `cmd` off the runtime (the servers serve on it meanwhile).
-async fn output(mut cmd: Command) -> Output {
+pub async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("ran"))
         .await
         .expect("joined")
 }
 
 /// The lines of a run.
-fn lines(o: &Output) -> Vec<String> {
+pub fn lines(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .map(str::to_owned)
@@ -66,7 +66,7 @@ fn lines(o: &Output) -> Vec<String> {
 }
 
 /// The line of `check` (`api`, `token`, …).
-fn line(o: &Output, check: &str) -> String {
+pub fn line(o: &Output, check: &str) -> String {
     let prefix = format!("{check}: ");
     lines(o)
         .into_iter()
@@ -75,7 +75,7 @@ fn line(o: &Output, check: &str) -> String {
 }
 
 /// A doctor against `url` for `env`'s main workspace.
-async fn doctor(env: &Env, setup: &Setup, url: &str, extra: &[&str]) -> Output {
+pub async fn doctor(env: &Env, setup: &Setup, url: &str, extra: &[&str]) -> Output {
     output(setup.command(&env.main.id.to_string(), url, extra)).await
 }
 
@@ -285,87 +285,6 @@ async fn a_wrong_token_a_missing_and_a_removed_workspace() {
     assert!(removed.starts_with(&prefix), "{removed}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lock_held_by_a_running_connect_is_a_warning() {
-    let env = env().await;
-    let setup = Setup::new(&env.main.token);
-    let args: Vec<String> = [
-        "--log-format",
-        "json",
-        "connect",
-        &env.main.id.to_string(),
-        "--api-url",
-        env.emu.base_url(),
-        "--backend-cmd",
-        &echo(),
-        "--token-file",
-        &setup.dir.path().join("token").display().to_string(),
-        "--state-dir",
-        &setup.state().display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let host = Host::start(&args);
-    host.wait_log("serving", |_| true).await;
-    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
-    assert_eq!(o.status.code(), Some(0), "{:#?}", lines(&o));
-    assert_eq!(
-        line(&o, "lock"),
-        format!(
-            "warn  lock: a molecule connect (pid {}) serves this workspace from {}: a second one \
-             would exit 7; stop it first, or give another --state-dir",
-            host.pid(),
-            setup.state().display()
-        )
-    );
-    host.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_state_dir_that_cannot_be_one_fails() {
-    let env = env().await;
-    let setup = Setup::new(&env.main.token);
-    std::fs::write(setup.state(), "a file").expect("write");
-    let o = doctor(&env, &setup, env.emu.base_url(), &[]).await;
-    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
-    assert_eq!(
-        line(&o, "state"),
-        format!(
-            "fail  state: cannot use the state directory {}: File exists (os error 17) \
-             (--state-dir / MOLECULE_STATE_DIR)",
-            setup.state().display()
-        )
-    );
-    assert_eq!(
-        line(&o, "lock"),
-        "skip  lock: the state directory cannot be used"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backend_that_does_not_start_fails_with_the_checks_words() {
-    let env = env().await;
-    let setup = Setup::new(&env.main.token);
-    let mut cmd = setup.command(&env.main.id.to_string(), env.emu.base_url(), &[]);
-    cmd.args(["--backend-cmd", "sh -c 'exit 3'"]);
-    let o = output(cmd).await;
-    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
-    let backend = line(&o, "backend");
-    assert!(
-        backend.starts_with("fail  backend: sh -c 'exit 3' fails handshake: "),
-        "{backend}"
-    );
-    assert!(
-        backend.ends_with("(molecule backend-check -- sh -c 'exit 3' says more)"),
-        "{backend}"
-    );
-    assert!(
-        line(&o, "token").starts_with("ok    token:"),
-        "the rest still ran"
-    );
-}
-
 /// The event stream's route, asked for its head: served as `text/event-stream` it is ok; a
 /// platform without it, or a front that answers something else, is a warning (the feed is
 /// polled then).
@@ -423,38 +342,4 @@ async fn the_run_is_bounded_by_its_timeout() {
     held.abort();
     assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
     assert_eq!(line(&o, "api"), "fail  api: no answer within --timeout");
-}
-
-/// The claude-code backend is asked with `--check`; a stand-in named like it answers the way
-/// it does, so that its lines are taken over as they come.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_claude_code_backend_is_asked_about_claude() {
-    let env = env().await;
-    let setup = Setup::new(&env.main.token);
-    let stand_in = claude_code_stand_in(setup.dir.path());
-    let mut cmd = setup.command(&env.main.id.to_string(), env.emu.base_url(), &[]);
-    cmd.args(["--backend-cmd", &stand_in.display().to_string()]);
-    let o = output(cmd).await;
-    assert_eq!(o.status.code(), Some(9), "{:#?}", lines(&o));
-    assert_eq!(line(&o, "claude"), "ok    claude: /usr/bin/claude");
-    assert_eq!(
-        line(&o, "claude login"),
-        "fail  claude login: claude is not logged in: log in"
-    );
-}
-
-/// A `molecule-claude-code` that answers `--check` with two lines and is otherwise the echo.
-fn claude_code_stand_in(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join("molecule-claude-code");
-    let script = format!(
-        "#!/bin/sh\nif [ \"$1\" = --check ]; then\n\
-         echo '{{\"check\":\"claude.found\",\"status\":\"ok\",\"message\":\"/usr/bin/claude\"}}'\n\
-         echo '{{\"check\":\"claude.login\",\"status\":\"fail\",\"message\":\"claude is not logged in: log in\"}}'\n\
-         exit 1\nfi\nexec {}\n",
-        echo()
-    );
-    std::fs::write(&path, script).expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
 }

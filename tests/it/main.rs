@@ -3,8 +3,8 @@
 //! them:
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
-//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`
-//!   and `send_errors` start the binary as a user would, with real backends;
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`,
+//!   `doctor*` and `send_errors` start the binary as a user would, with real backends;
 //! - **the host library in process, real backends**: `backend_*` drive the supervisor
 //!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
 //!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
@@ -46,6 +46,7 @@ mod dev_roundtrip;
 mod dev_support;
 mod docs_troubleshooting;
 mod doctor;
+mod doctor_local;
 mod durations;
 mod echo_backend;
 mod emulator_a2a;
