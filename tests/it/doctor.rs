@@ -16,7 +16,7 @@ use super::connect_diagnosis::closed_port;
 use super::connect_host::{echo, write_private};
 use super::dev_support::{molecule, stderr};
 use super::emulator_support::{Env, env};
-use super::net_support::TlsFront;
+use super::net_support::{Proxy, TlsFront};
 
 /// A doctor run's inputs: a token file and a state directory in a temporary directory.
 pub struct Setup {
@@ -200,6 +200,26 @@ async fn refused_unresolved_and_untrusted_are_named() {
             ca.display()
         )
     );
+
+    // Through a proxy (HTTPS_PROXY), the line names it; credentials in its URL are not shown.
+    let proxy = Proxy::start().await;
+    let with_user = proxy.url().replace("http://", "http://user:secret@");
+    let mut cmd = setup.command(&env.main.id.to_string(), &front.url(), &[]);
+    cmd.env("SSL_CERT_FILE", &ca).env("HTTPS_PROXY", &with_user);
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(0), "{:#?}", lines(&o));
+    assert_eq!(
+        line(&o, "api"),
+        format!(
+            "ok    api: {} answers through the proxy {} (from HTTPS_PROXY, HTTP_PROXY or \
+             ALL_PROXY), TLS verified with SSL_CERT_FILE={}",
+            front.url(),
+            proxy.url(),
+            ca.display()
+        )
+    );
+    let tunnel = format!("CONNECT {} HTTP/1.1", front.authority());
+    assert!(proxy.requests().contains(&tunnel), "{:?}", proxy.requests());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
