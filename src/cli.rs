@@ -37,6 +37,9 @@ pub enum Command {
     /// Serve a workspace: register, heartbeat, poll for messages, hand each to the backend,
     /// reply.
     Connect(Box<crate::connect::ConnectArgs>),
+    /// Check, one line each, whether `molecule connect` with the same flags would work, and
+    /// say what to fix.
+    Doctor(Box<crate::doctor::DoctorArgs>),
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
@@ -85,6 +88,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             with_tls_env(|| crate::dev::main(*args))
         }
         // These print their result on stdout; their own logs are for debugging them.
+        Command::Doctor(args) => {
+            log.init_if_asked();
+            with_tls_env(|| crate::doctor::main(*args))
+        }
         Command::BackendCheck(args) => {
             log.init_if_asked();
             crate::check::run(args)

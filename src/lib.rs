@@ -10,6 +10,7 @@ pub mod cli;
 pub mod completions;
 pub mod connect;
 pub mod dev;
+pub mod doctor;
 pub mod emulator;
 pub mod logging;
 pub mod man;

@@ -114,6 +114,16 @@ checks! {
         "answers initialize quickly";
 }
 
+/// The quick tier `molecule doctor` runs: the backend starts, answers initialize, refuses what
+/// it does not know and exits when its stdin closes. None of them sends a message the backend
+/// would work on (a model call costs money and time).
+pub const QUICK: &[CheckId] = &[
+    CheckId::Handshake,
+    CheckId::MethodUnknown,
+    CheckId::ParamsInvalid,
+    CheckId::ShutdownEof,
+];
+
 impl clap::ValueEnum for CheckId {
     fn value_variants<'a>() -> &'a [Self] {
         CheckId::ALL

@@ -165,6 +165,7 @@ fn man_dir_writes_one_page_per_visible_command() {
         "completions",
         "connect",
         "dev",
+        "doctor",
         "man",
         "mcp",
         "new",

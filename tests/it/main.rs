@@ -6,6 +6,8 @@
 //!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `new_backend`,
 //!   `peers_*`, `send_errors` and `service_unit` start the binary as a user would, with real
 //!   backends;
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`,
+//!   `doctor*` and `send_errors` start the binary as a user would, with real backends;
 //! - **the host library in process, real backends**: `backend_*` drive the supervisor
 //!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
 //!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
@@ -31,6 +33,7 @@ mod cli_logging;
 mod cli_version;
 mod connect_backend_faults;
 mod connect_delivery;
+mod connect_diagnosis;
 mod connect_emulator;
 mod connect_escapes;
 mod connect_host;
@@ -49,6 +52,9 @@ mod dev_faults;
 mod dev_flags;
 mod dev_roundtrip;
 mod dev_support;
+mod docs_troubleshooting;
+mod doctor;
+mod doctor_local;
 mod durations;
 mod echo_backend;
 mod emulator_a2a;

@@ -27,14 +27,7 @@ impl StateDir {
     /// Resolves the directory (`explicit`, else `molecule/<workspace>` under the user's state
     /// directory, else under the local data directory), creates it 0700 and takes the lock.
     pub fn open(explicit: Option<&Path>, workspace: Uuid) -> Result<StateDir, ConnectError> {
-        let path = match explicit {
-            Some(p) => p.to_owned(),
-            None => dirs::state_dir()
-                .or_else(dirs::data_local_dir)
-                .ok_or(ConfigError::NoStateDir)?
-                .join("molecule")
-                .join(workspace.to_string()),
-        };
+        let path = resolve(explicit, workspace)?;
         create_private_dir(&path).map_err(|source| ConnectError::StateDir {
             path: path.clone(),
             source,
@@ -55,7 +48,7 @@ impl StateDir {
 
     /// Where a token minted by the platform is saved.
     pub fn token_file(&self) -> PathBuf {
-        self.path.join("token")
+        self.path.join(TOKEN_FILE)
     }
 
     /// The backend's own state directory.
@@ -67,6 +60,22 @@ impl StateDir {
     pub fn uploads_dir(&self) -> PathBuf {
         self.path.join("uploads")
     }
+}
+
+/// The name of the saved token in the state directory.
+pub const TOKEN_FILE: &str = "token";
+
+/// Where the state directory is: `explicit`, else `molecule/<workspace>` under the user's state
+/// directory, else under the local data directory.
+pub fn resolve(explicit: Option<&Path>, workspace: Uuid) -> Result<PathBuf, ConfigError> {
+    Ok(match explicit {
+        Some(p) => p.to_owned(),
+        None => dirs::state_dir()
+            .or_else(dirs::data_local_dir)
+            .ok_or(ConfigError::NoStateDir)?
+            .join("molecule")
+            .join(workspace.to_string()),
+    })
 }
 
 /// Creates `path` and its missing parents, and makes sure only this user can change it

@@ -39,6 +39,8 @@ pub enum Call {
     ListPeers,
     /// `GET /registry/discover/<id>`.
     Discover,
+    /// `GET /workspaces/<id>/events/stream`.
+    EventStream,
 }
 
 impl Call {
@@ -57,6 +59,7 @@ impl Call {
             Call::AckUpload => "POST /workspaces/<id>/pending-uploads/<file>/ack",
             Call::ListPeers => "GET /registry/<id>/peers",
             Call::Discover => "GET /registry/discover/<id>",
+            Call::EventStream => "GET /workspaces/<id>/events/stream",
         }
     }
 }
@@ -146,6 +149,16 @@ pub enum PlatformError {
         status: u16,
         /// The start of the body.
         excerpt: String,
+    },
+    /// A 3xx answer: the host follows no redirect, so the API URL must be the final one.
+    #[error("{call}: HTTP {status}: redirected to {location}; use the final URL as --api-url")]
+    Redirected {
+        /// The call.
+        call: Call,
+        /// The status.
+        status: u16,
+        /// The `Location` header.
+        location: String,
     },
     /// 410 on the activity feed: the `since_id` cursor row no longer exists.
     #[error("{call}: HTTP 410: the activity cursor row is gone (pruned or foreign){}", fmt_excerpt(.excerpt))]
@@ -263,9 +276,9 @@ impl PlatformError {
             } => Some(*s),
             PlatformError::RateLimited { .. } => Some(429),
             PlatformError::Unauthorized { .. } => Some(401),
-            PlatformError::Permanent { status, .. } | PlatformError::Decode { status, .. } => {
-                Some(*status)
-            }
+            PlatformError::Permanent { status, .. }
+            | PlatformError::Decode { status, .. }
+            | PlatformError::Redirected { status, .. } => Some(*status),
             PlatformError::CursorGone { .. } | PlatformError::Removed { .. } => Some(410),
             PlatformError::NoSuchWorkspace { .. } => Some(404),
             _ => None,
@@ -279,7 +292,8 @@ impl crate::exit::HasExitCode for PlatformError {
             PlatformError::Unauthorized { .. } => crate::exit::AUTH,
             PlatformError::NoSuchWorkspace { .. } => crate::exit::NO_SUCH_WORKSPACE,
             PlatformError::Removed { .. } => crate::exit::WORKSPACE_REMOVED,
-            PlatformError::Token(_) => crate::exit::CONFIG,
+            // A redirect is the --api-url's fault, not the platform's.
+            PlatformError::Token(_) | PlatformError::Redirected { .. } => crate::exit::CONFIG,
             _ => crate::exit::INTERNAL,
         }
     }
