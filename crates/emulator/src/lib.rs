@@ -25,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod dev_api;
 pub mod faults;
+pub mod hostile;
 pub mod http;
 pub mod limiter;
 pub mod model;
@@ -37,6 +38,7 @@ pub mod tokens;
 pub use admin::{CreatedWorkspace, DevMessage, SendAs, WorkspaceSpec};
 pub use config::{ArmedFaults, Compat, EmulatorConfig, Limits, TenantGuard, Timers};
 pub use faults::{Endpoint, FaultConfig, FaultRule};
+pub use hostile::HostileRule;
 pub use model::DeliveryMode;
 pub use stats::StatsSnapshot;
 
