@@ -173,6 +173,9 @@ pub struct TuningArgs {
     /// Timeout of a reply to an agent (a push-mode agent answers with its whole turn).
     #[arg(long, hide = true, env = "MOLECULE_REPLY_TIMEOUT")]
     pub reply_timeout: Option<String>,
+    /// The longest wait the platform can impose (Retry-After, X-RateLimit-Reset) [default: 60s].
+    #[arg(long, hide = true, env = "MOLECULE_MAX_WAIT")]
+    pub max_wait: Option<String>,
     /// The backend's cancel grace.
     #[arg(long, hide = true, env = "MOLECULE_BACKEND_CANCEL_GRACE")]
     pub backend_cancel_grace: Option<String>,

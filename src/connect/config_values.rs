@@ -26,7 +26,7 @@ pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigErro
 fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     let (t, s, b) = (&args.tuning, &mut c.settings, &mut c.backend);
     #[rustfmt::skip]
-    let table: [(&Option<String>, &'static str, &mut Duration); 25] = [
+    let table: [(&Option<String>, &'static str, &mut Duration); 26] = [
         (&args.poll_interval, "--poll-interval", &mut s.poll.interval),
         (&args.heartbeat_interval, "--heartbeat-interval", &mut s.timers.heartbeat),
         (&args.since, "--since", &mut s.poll.since),
@@ -52,6 +52,7 @@ fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
         (&t.error_window, "--error-window", &mut s.timers.error_window),
         (&t.http_timeout, "--http-timeout", &mut s.timers.http_timeout),
         (&t.reply_timeout, "--reply-timeout", &mut s.timers.reply_timeout),
+        (&t.max_wait, "--max-wait", &mut c.platform.rate_limit.max_wait),
     ];
     for (value, flag, field) in table {
         if let Some(d) = duration(value, flag)? {

@@ -47,6 +47,8 @@ pub(super) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The wait the platform asked for, cut to the longest wait (see [`Reply::asked_wait`]).
+    pub retry_after: Option<Duration>,
 }
 
 impl PlatformClient {
@@ -183,17 +185,22 @@ impl PlatformClient {
         let headers = std::mem::take(resp.headers_mut());
         let body = read_capped(req.call, resp, req.max_body).await;
         let rate = RateLimitHeaders::parse(&headers, SystemTime::now());
-        let body = body.inspect_err(|_| self.inner.limiter.observe(&rate))?;
-        let reply = Reply {
+        let limiter = &self.inner.limiter;
+        let body = body.inspect_err(|_| limiter.observe(&rate, req.call))?;
+        let mut reply = Reply {
             call: req.call,
             status,
             headers,
             body,
+            retry_after: None,
         };
+        reply.retry_after = reply
+            .asked_wait()
+            .map(|(d, what)| limiter.cap_wait(d, what, req.call));
         if status == 429 {
-            self.inner.limiter.observe_429(&rate, reply.retry_after());
+            limiter.observe_429(&rate, reply.retry_after, req.call);
         } else {
-            self.inner.limiter.observe(&rate);
+            limiter.observe(&rate, req.call);
         }
         tracing::debug!(
             call = %req.call,
@@ -242,13 +249,13 @@ impl PlatformClient {
         match status {
             429 => PlatformError::RateLimited {
                 call,
-                retry_after: reply.retry_after(),
+                retry_after: reply.retry_after,
                 excerpt,
             },
             500..=599 => PlatformError::Transient {
                 call,
                 cause: Transport::Status(status),
-                retry_after: reply.retry_after(),
+                retry_after: reply.retry_after,
                 excerpt,
             },
             _ => {
@@ -285,18 +292,25 @@ impl PlatformClient {
 }
 
 impl Reply {
-    /// `Retry-After` (seconds or a date), else a numeric `retry_after` in a JSON body.
-    pub fn retry_after(&self) -> Option<Duration> {
+    /// The wait the answer asks for, uncut, and where it was named: `Retry-After` (seconds or
+    /// a date), else a numeric `retry_after` in a JSON body. Only answers that can carry one
+    /// (429, 5xx) are read.
+    fn asked_wait(&self) -> Option<(Duration, &'static str)> {
+        if self.status != 429 && self.status < 500 {
+            return None;
+        }
         let header = self
             .headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        header.or_else(|| {
-            let body: Value = serde_json::from_slice(&self.body).ok()?;
-            let secs = body.get("retry_after")?.as_f64()?;
-            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
-        })
+        if let Some(d) = header {
+            return Some((d, "Retry-After"));
+        }
+        let body: Value = serde_json::from_slice(&self.body).ok()?;
+        let secs = body.get("retry_after")?.as_f64()?;
+        (secs.is_finite() && secs >= 0.0)
+            .then(|| (Duration::from_secs_f64(secs.min(86_400.0)), "retry_after"))
     }
 
     /// Whether the status is 2xx.
