@@ -15,6 +15,7 @@
 //! to [`RateLimitConfig::max_wait`]: a value of `18446744073709551615` is an hour's wait at
 //! most, never an overflow, and an hour's `Retry-After` holds calls for a minute, not an hour.
 
+use crate::backoff::later;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -233,13 +234,6 @@ impl Budget {
         self.window_ends = later(now, h.reset.map_or(wait, |r| r.min(max)));
         self.blocked_until = Some(later(now, wait));
     }
-}
-
-/// `now + d`, saturating at a far instant instead of overflowing.
-pub fn later(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365 * 30)))
-        .unwrap_or(now)
 }
 
 /// A source of the current time, so tests can drive the limiter with a fake clock.

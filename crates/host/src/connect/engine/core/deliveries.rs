@@ -175,7 +175,8 @@ impl Core {
         let delay = Backoff::new(self.rules.retry_base, self.rules.retry_max)
             .nominal(attempts - 1)
             .max(after.unwrap_or_default());
-        let at = self.now + delay;
+        // The backend's retryAfterMs may be anything up to 2^64 ms.
+        let at = crate::backoff::later(self.now, delay);
         self.out.push(Command::RetryAt { id, at });
     }
 
