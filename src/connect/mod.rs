@@ -22,6 +22,7 @@ use crate::logging::{self, LogFormat};
 /// `molecule connect` from the command line: logging, the runtime, the signals, [`serve`].
 pub fn main(args: ConnectArgs, log_format: LogFormat) -> ExitCode {
     logging::init(log_format);
+    molecule_host::panics::install();
     let config = match config::from_args(&args, |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),

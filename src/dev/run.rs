@@ -71,6 +71,7 @@ impl HasExitCode for DevError {
 /// `molecule dev` from the command line.
 pub fn main(args: DevArgs, log_format: LogFormat) -> ExitCode {
     logging::init(log_format);
+    molecule_host::panics::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -28,6 +28,7 @@ mod connect_emulator;
 mod connect_host;
 mod connect_hostile_waits;
 mod connect_in_process;
+mod connect_panics;
 mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;

@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod connect;
 pub mod exit;
 pub mod normalize;
+pub mod panics;
 pub mod peers;
 pub mod platform;
 pub mod signal;

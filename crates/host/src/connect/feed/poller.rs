@@ -150,6 +150,7 @@ impl Poller {
         let mut q = query(limit);
         q.since_id = Some(cursor.id.clone());
         let page = fetch(&self.client, &q).await?;
+        crate::panics::inject("poller");
         let rows = keyed(page.rows, Some(&cursor));
         let head = rows.iter().map(|(k, _)| k).max().cloned();
         if let Some(h) = &head {
