@@ -176,6 +176,9 @@ pub struct TuningArgs {
     /// The longest wait the platform can impose (Retry-After, X-RateLimit-Reset) [default: 60s].
     #[arg(long, hide = true, env = "MOLECULE_MAX_WAIT")]
     pub max_wait: Option<String>,
+    /// The most bytes read of a JSON answer, and of a page of rows [default: 64 MiB].
+    #[arg(long, hide = true, env = "MOLECULE_MAX_RESPONSE_BYTES")]
+    pub max_response_bytes: Option<String>,
     /// The backend's cancel grace.
     #[arg(long, hide = true, env = "MOLECULE_BACKEND_CANCEL_GRACE")]
     pub backend_cancel_grace: Option<String>,

@@ -88,6 +88,10 @@ fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
             *field = n as usize;
         }
     }
+    let flag = "--max-response-bytes";
+    if let Some(n) = number(&t.max_response_bytes, flag, 1024, 1 << 40)? {
+        c.platform.limits.max_response_bytes = n;
+    }
     Ok(())
 }
 

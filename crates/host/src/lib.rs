@@ -10,6 +10,7 @@ pub mod backend;
 pub mod backoff;
 pub mod connect;
 pub mod exit;
+pub mod logsafe;
 pub mod normalize;
 pub mod panics;
 pub mod peers;

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use crate::platform::ActivityRow;
 
+use super::engine::reply_body::{UNREADABLE, UNREADABLE_ROW};
+
 /// Where the answer to a row goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplyTo {
@@ -67,6 +69,8 @@ pub enum Class {
     Invalid {
         /// Why, for the log.
         reason: String,
+        /// What the error reply says.
+        reply_text: &'static str,
         /// Who sent it.
         sender: Sender,
         /// Its conversation.
@@ -103,6 +107,9 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
     {
         return Class::Skip("not a message");
     }
+    if let Some(u) = &row.unreadable {
+        return unreadable_row(row, &u.reason);
+    }
     if method == Some("chat_upload_receive") {
         return upload(row);
     }
@@ -118,6 +125,7 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
             let conversation = conversation_key(&sender, None);
             return Class::Invalid {
                 reason,
+                reply_text: UNREADABLE,
                 sender,
                 conversation,
                 reply_to,
@@ -156,6 +164,7 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
     let Some(text) = field(&row.response_body, "text").filter(|t| !t.trim().is_empty()) else {
         return Class::Invalid {
             reason: "a delegation result without response_body.text".into(),
+            reply_text: UNREADABLE,
             sender,
             conversation,
             reply_to: ReplyTo::Nobody,
@@ -189,6 +198,25 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
         hops: 0,
         suppressed: false,
     }))
+}
+
+/// A row the platform sent that could not be read at all (malformed, too large, a bad id):
+/// answered with an error only when it names an agent as its sender; a row without one may be
+/// anyone's, the workspace's own canvas replies among them.
+fn unreadable_row(row: &ActivityRow, reason: &str) -> Class {
+    let (sender, reply_to) = sender_of(row);
+    let reply_to = match reply_to {
+        ReplyTo::Agent(_) => reply_to,
+        ReplyTo::Canvas | ReplyTo::Nobody => ReplyTo::Nobody,
+    };
+    let conversation = conversation_key(&sender, None);
+    Class::Invalid {
+        reason: reason.to_owned(),
+        reply_text: UNREADABLE_ROW,
+        sender,
+        conversation,
+        reply_to,
+    }
 }
 
 fn sender_of(row: &ActivityRow) -> (Sender, ReplyTo) {

@@ -19,7 +19,7 @@ pub async fn log_buildinfo(client: &PlatformClient) {
     match client.buildinfo().await {
         Ok(info) => tracing::info!(
             platform = %client.config().api_url(),
-            git_sha = info.git_sha.as_deref().unwrap_or("unknown"),
+            git_sha = %crate::logsafe::clean(info.git_sha.as_deref().unwrap_or("unknown"), 80),
             "platform build"
         ),
         Err(e) => tracing::warn!("cannot read the platform's /buildinfo: {e}"),
@@ -85,7 +85,7 @@ pub async fn register(
         Some("poll") => {}
         Some(mode) => {
             return Err(ConnectError::NotPollMode {
-                mode: mode.to_owned(),
+                mode: crate::logsafe::clean(mode, 40),
             });
         }
         None => tracing::warn!(
@@ -100,7 +100,8 @@ pub async fn register(
             if adopted { "; using it" } else { "; the configured token stays in use" }
         );
     }
-    tracing::info!(name = %card.name, "registered as a poll-mode workspace");
+    let name = crate::logsafe::clean(&card.name, 80);
+    tracing::info!(name = %name, "registered as a poll-mode workspace");
     Ok(true)
 }
 

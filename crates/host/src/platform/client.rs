@@ -5,7 +5,9 @@
 use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
+use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
 use super::token::{Secret, TokenError, TokenSource, store_token};
+use crate::logsafe::{QUOTE_MAX, clean, clean_bytes};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -39,6 +41,9 @@ pub(super) struct Request {
     pub body: Option<Vec<u8>>,
     pub timeout: Duration,
     pub max_body: u64,
+    /// A 2xx answer is a page of rows, scanned as it arrives within these limits (the body
+    /// cap is then the page's byte budget, not a reason to fail it), past these known ids.
+    pub rows: Option<(PageLimits, Vec<String>)>,
 }
 
 /// A response whose body has been read.
@@ -49,6 +54,8 @@ pub(super) struct Reply {
     pub body: Vec<u8>,
     /// The wait the platform asked for, cut to the longest wait (see [`Reply::asked_wait`]).
     pub retry_after: Option<Duration>,
+    /// The scanned page of a request with `rows` that was answered 2xx (`body` is empty).
+    pub page: Option<Result<ScannedPage, NotAnArray>>,
 }
 
 impl PlatformClient {
@@ -125,6 +132,7 @@ impl PlatformClient {
             body: None,
             timeout: self.inner.cfg.timeouts.request,
             max_body: self.inner.cfg.limits.max_response_bytes,
+            rows: None,
         }
     }
 
@@ -183,16 +191,27 @@ impl PlatformClient {
             .map_err(|e| transport_error(req.call, &e))?;
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
-        let body = read_capped(req.call, resp, req.max_body).await;
+        let body = match &req.rows {
+            Some((limits, known)) if (200..300).contains(&status) => {
+                let scanner = PageScanner::new(*limits).with_known(known.iter().cloned());
+                read_rows(req.call, resp, scanner)
+                    .await
+                    .map(|page| (Vec::new(), Some(page)))
+            }
+            _ => read_capped(req.call, resp, req.max_body)
+                .await
+                .map(|body| (body, None)),
+        };
         let rate = RateLimitHeaders::parse(&headers, SystemTime::now());
         let limiter = &self.inner.limiter;
-        let body = body.inspect_err(|_| limiter.observe(&rate, req.call))?;
+        let (body, page) = body.inspect_err(|_| limiter.observe(&rate, req.call))?;
         let mut reply = Reply {
             call: req.call,
             status,
             headers,
             body,
             retry_after: None,
+            page,
         };
         reply.retry_after = reply
             .asked_wait()
@@ -260,7 +279,7 @@ impl PlatformClient {
             },
             _ => {
                 if let Some(loc) = reply.headers.get(header::LOCATION) {
-                    let loc = String::from_utf8_lossy(loc.as_bytes());
+                    let loc = clean_bytes(loc.as_bytes(), QUOTE_MAX);
                     excerpt = format!("redirected to {loc}; check --api-url");
                 }
                 PlatformError::Permanent {
@@ -281,7 +300,7 @@ impl PlatformClient {
         serde_json::from_slice(&reply.body).map_err(|e| PlatformError::Decode {
             call: reply.call,
             status: reply.status,
-            reason: e.to_string(),
+            reason: clean(&e.to_string(), 200),
             excerpt: if secret_body {
                 String::new()
             } else {
@@ -341,8 +360,22 @@ fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
         call,
         cause,
         retry_after: None,
-        excerpt: text,
+        excerpt: clean(&text, 300),
     }
+}
+
+/// Reads a page of rows through the scanner, stopping as soon as it has its page.
+async fn read_rows(
+    call: Call,
+    mut resp: reqwest::Response,
+    mut scanner: PageScanner,
+) -> Result<Result<ScannedPage, NotAnArray>, PlatformError> {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, &e))? {
+        if scanner.push(&chunk) == Flow::Stop {
+            break;
+        }
+    }
+    Ok(scanner.finish())
 }
 
 async fn read_capped(

@@ -20,7 +20,7 @@ use crate::platform::{PlatformClient, PlatformError};
 use super::super::error::ConnectError;
 use super::super::settings::{MAX_LOOKBACK, PollSettings};
 use super::super::state::RowKey;
-use super::page::{Keyed, fetch, keyed, query, time_of};
+use super::page::{Keyed, fetch, full, keyed, newest_cursor, query, time_of};
 use super::{late, readback};
 
 /// Consecutive HTTP 500s on a cursor poll that are taken as a failed cursor lookup.
@@ -151,13 +151,24 @@ impl Poller {
         q.since_id = Some(cursor.id.clone());
         let page = fetch(&self.client, &q).await?;
         crate::panics::inject("poller");
+        let full = full(&page, limit);
         let rows = keyed(page.rows, Some(&cursor));
-        let head = rows.iter().map(|(k, _)| k).max().cloned();
-        if let Some(h) = &head {
-            self.mode = Mode::Cursor(h.clone());
+        // Rows whose id stands in for one that was not a UUID are taken but never carry the
+        // cursor; the next poll returns them again (known by then) until a real row follows.
+        let head = newest_cursor(&rows);
+        let newest = rows.iter().map(|(k, _)| k).max().cloned();
+        match (&head, newest) {
+            (Some(h), _) => self.mode = Mode::Cursor(h.clone()),
+            (None, Some(newest)) if full => {
+                tracing::warn!(
+                    "a whole page of rows without a usable id: reading on by time from the newest"
+                );
+                self.lose_cursor(newest);
+            }
+            _ => {}
         }
         self.send(rows, head, false, Vec::new()).await;
-        Ok(page.len >= limit as usize)
+        Ok(full)
     }
 
     async fn read_back(
