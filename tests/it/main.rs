@@ -26,6 +26,7 @@ mod connect_delivery;
 mod connect_emu;
 mod connect_emulator;
 mod connect_host;
+mod connect_hostile_replies;
 mod connect_hostile_rows;
 mod connect_hostile_waits;
 mod connect_in_process;

@@ -173,7 +173,8 @@ impl PlatformClient {
     }
 
     /// `POST /workspaces/<target>/a2a` with a JSON-RPC body. Any 2xx comes back parsed (queued,
-    /// push-async, busy-queued, a message, a task or a JSON-RPC error): the caller decides.
+    /// push-async, busy-queued, a message, a task or a JSON-RPC error): the caller decides. A
+    /// 2xx body that is not JSON is a decode error: it did not come from the platform.
     /// Uses the separate, longer a2a timeout: a push-mode target answers with a whole turn.
     pub async fn post_a2a(
         &self,
@@ -203,7 +204,8 @@ impl PlatformClient {
 
     /// `POST /workspaces/<own id>/notify`: a message to the person in the canvas. The
     /// platform refuses an empty message and attachments without a URI or a name, so those
-    /// are refused here before anything is sent.
+    /// are refused here before anything is sent. A 2xx whose body is not a JSON object is a
+    /// decode error: it did not come from the platform.
     pub async fn notify(
         &self,
         message: &str,
@@ -232,6 +234,9 @@ impl PlatformClient {
         if !reply.is_success() {
             return Err(self.classify(&reply));
         }
+        // The platform answers `{"status":"sent"}`: anything that is not a JSON object came
+        // from something else (a proxy's or a portal's page).
+        let _: serde_json::Map<String, Value> = self.decode(&reply, false)?;
         Ok(())
     }
 
