@@ -76,6 +76,24 @@ impl Emu {
         id
     }
 
+    /// The peer posts a message to main over HTTP with its own token, as the platform's own
+    /// SDK does: a fresh messageId, no contextId, no metadata.
+    pub async fn peer_posts(&self, text: &str) {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": Uuid::new_v4().to_string(),
+            "method": "message/send", "params": {"message": {"role": "user",
+            "messageId": Uuid::new_v4().to_string(), "parts": [{"kind": "text", "text": text}]}}});
+        let url = format!("{}/workspaces/{}/a2a", self.emu.base_url(), self.main.id);
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(&self.peer.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.status());
+    }
+
     /// The texts of the messages in `ws`'s feed (first text part), oldest first.
     pub fn texts(&self, ws: Uuid) -> Vec<String> {
         self.emu

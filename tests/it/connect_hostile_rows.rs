@@ -175,7 +175,18 @@ async fn a_page_longer_than_asked_for_is_taken_up_to_the_limit() {
         platform.agent_says(PEER, t, Some(t));
     }
     let mut args = site.args(&platform.url(), &echo());
-    args.extend(["--batch-size", "5", "--window", "10"].map(String::from));
+    // Thirty messages from one agent without molecule metadata: no loop guard here.
+    args.extend(
+        [
+            "--batch-size",
+            "5",
+            "--window",
+            "10",
+            "--foreign-reply-limit",
+            "0",
+        ]
+        .map(String::from),
+    );
     let host = Host::start(&args);
     platform.wait_replies(30).await;
     let warned = host

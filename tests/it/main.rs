@@ -25,6 +25,7 @@ mod connect_backend_faults;
 mod connect_delivery;
 mod connect_emu;
 mod connect_emulator;
+mod connect_foreign_peers;
 mod connect_host;
 mod connect_hostile_replies;
 mod connect_hostile_rows;

@@ -43,8 +43,13 @@ pub struct Inbound {
     pub in_reply_to: Option<String>,
     /// How many automatic replies deep it is.
     pub hops: u32,
-    /// At the hop limit: delivered, but its result is not posted.
+    /// An agent's message without `metadata.molecule`: sent by another runtime, whose replies
+    /// the hop limit cannot count (the loop guard does).
+    pub foreign: bool,
+    /// At the hop limit (or from a paused peer): delivered, but its result is not posted.
     pub suppressed: bool,
+    /// From a peer the loop guard paused: `suppressed` for that reason.
+    pub paused: bool,
 }
 
 /// A staged canvas upload.
@@ -133,6 +138,12 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
         }
     };
     let message = call.message;
+    let foreign = matches!(reply_to, ReplyTo::Agent(_))
+        && message
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("molecule"))
+            .is_none_or(|m| !m.is_object());
     let (in_reply_to, hops) = molecule_meta(message.metadata.as_ref());
     if hops > hop_limit {
         return Class::Skip("automatic reply past the hop limit");
@@ -145,7 +156,9 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
         reply_to,
         in_reply_to,
         hops,
+        foreign,
         suppressed: hops == hop_limit,
+        paused: false,
     }))
 }
 
@@ -196,7 +209,9 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
         reply_to: ReplyTo::Nobody,
         in_reply_to: None,
         hops: 0,
+        foreign: false,
         suppressed: false,
+        paused: false,
     }))
 }
 

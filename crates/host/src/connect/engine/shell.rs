@@ -22,7 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{CallOptions, State, Status, Supervisor};
-use crate::platform::{PlatformClient, Posted, RetryPolicy, post};
+use crate::platform::{PlatformClient, Posted, ReplyBody, RetryPolicy, post};
 
 use super::super::feed::{Batch, Intake};
 use super::super::health::{Health, Totals};
@@ -261,6 +261,20 @@ impl Engine {
             Command::Handled { error, .. } => self.w.health.record(error.as_ref()),
             Command::StopReplies => self.stop_replies.cancel(),
             Command::DrainUntil(at) => self.drain_over = Some(at.into()),
+            Command::Notify { message } => {
+                let (client, policy) = (self.w.client.clone(), self.retry.clone());
+                let cancel = self.stop_replies.clone();
+                let body = ReplyBody::Canvas {
+                    message,
+                    attachments: Vec::new(),
+                };
+                tokio::spawn(async move {
+                    let posted = post(&client, &body, &policy, &cancel).await;
+                    if !matches!(posted, Posted::Delivered | Posted::Abandoned) {
+                        tracing::warn!("a notice to the canvas was not posted: {posted:?}");
+                    }
+                });
+            }
             Command::Publish(load) => {
                 self.w.health.set_load(load.in_flight, load.backlog);
                 self.intake

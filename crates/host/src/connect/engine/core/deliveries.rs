@@ -130,7 +130,9 @@ impl Core {
         let Some(inbound) = self.take_inbound(id) else {
             return;
         };
-        if inbound.suppressed {
+        if inbound.paused {
+            self.settle(id, "reply_suppressed_reply_loop", None);
+        } else if inbound.suppressed {
             self.settle(id, "reply_suppressed_at_hop_limit", None);
         } else if result.parts.is_empty() {
             self.settle(id, "no_reply", None);

@@ -106,7 +106,9 @@ impl Core {
                     reply_to,
                     in_reply_to: None,
                     hops: 0,
+                    foreign: false,
                     suppressed: false,
+                    paused: false,
                 };
                 let id = key.id.clone();
                 self.add_row(key, inbound.clone());
@@ -114,7 +116,8 @@ impl Core {
                 let error = Some(Failure::elsewhere("an unreadable message", detail));
                 self.answer_error(&id, &inbound, Some(reply_text), "unreadable", error);
             }
-            Class::Message(inbound) => {
+            Class::Message(mut inbound) => {
+                self.guard_loops(&key.id, &mut inbound);
                 let (id, conversation) = (key.id.clone(), inbound.conversation.clone());
                 self.add_row(key, *inbound);
                 // Uploads are saved before any later message goes out, so its file parts can
