@@ -190,6 +190,36 @@ fn unreadable(b: Basics, reason: String) -> ActivityRow {
 mod tests {
     use super::super::rowscan::{PageLimits, PageScanner};
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the page holds, every row read has an id that can go into a URL, and only
+        /// a stand-in is barred from being a cursor.
+        #[test]
+        fn every_row_read_has_a_uuid_id(
+            rows in prop::collection::vec(
+                prop_oneof![
+                    ".{0,50}".prop_map(|id| format!(r#"{{"id":{}}}"#, serde_json::json!(id))),
+                    prop::collection::vec(any::<u8>(), 0..80)
+                        .prop_map(|b| format!(r#"{{"id":"{ID}","x":"{}"}}"#, String::from_utf8_lossy(&b).replace(['"', '\\'], ""))),
+                    Just(format!(r#"{{"id":"{ID}","deep":{}{}}}"#, "[".repeat(200), "]".repeat(200))),
+                    Just("17".to_owned()),
+                ],
+                0..6,
+            ),
+            max_bytes in 16usize..4096,
+        ) {
+            let body = format!("[{}]", rows.join(","));
+            let mut s = PageScanner::new(PageLimits { max_rows: 100, max_bytes });
+            s.push(body.as_bytes());
+            let page = read_page(s.finish().expect("an array"), max_bytes);
+            for row in &page.rows {
+                prop_assert!(is_row_id(&row.id), "{}", row.id);
+                let replaced = row.unreadable.as_ref().is_some_and(|u| u.id_replaced);
+                prop_assert_eq!(replaced, row.id != ID);
+            }
+        }
+    }
 
     const ID: &str = "3f0c1d7e-1b2a-4c5d-8e9f-0a1b2c3d4e5f";
 
