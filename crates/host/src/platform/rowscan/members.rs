@@ -97,10 +97,18 @@ pub(super) struct Elem {
 }
 
 impl Elem {
+    /// Inside a string that is neither a key nor a kept member's value, and not after a
+    /// backslash.
+    pub(super) fn plain_string(&self) -> bool {
+        self.in_str && !self.escaped && !self.in_key && self.capture.is_none()
+    }
+
     /// A new element, kept until it outgrows the budget.
     pub(super) fn kept() -> Elem {
         Elem {
             keeping: true,
+            // A typical row's size: it is not grown byte by byte.
+            bytes: Vec::with_capacity(1024),
             ..Elem::default()
         }
     }

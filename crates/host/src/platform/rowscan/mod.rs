@@ -157,11 +157,15 @@ impl PageScanner {
             let n = (HEAD_CAP - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..n]);
         }
-        for &b in chunk {
-            if matches!(self.top, Top::Done(_) | Top::Rejected) {
-                break;
+        let mut i = 0;
+        while i < chunk.len() && !matches!(self.top, Top::Done(_) | Top::Rejected) {
+            match self.string_run(&chunk[i..]) {
+                Some(n) => i += n,
+                None => {
+                    self.byte(chunk[i]);
+                    i += 1;
+                }
             }
-            self.byte(b);
         }
         match self.top {
             Top::Done(_) => Flow::Stop,
@@ -213,6 +217,38 @@ impl PageScanner {
             },
             Top::Done(_) | Top::Rejected => {}
         }
+    }
+
+    /// Inside a string whose content the scanner only follows, the bytes before the next
+    /// quote or backslash change no state: they are taken in one go (most of a page is such
+    /// bytes). `None` when the next byte needs the byte-by-byte path.
+    fn string_run(&mut self, rest: &[u8]) -> Option<usize> {
+        let e = &mut self.elem;
+        if self.top != Top::InRow || !e.plain_string() {
+            return None;
+        }
+        // A kept row takes bytes up to the budget only: the byte that crosses it takes the
+        // byte-by-byte path, which decides what crossing means.
+        let room = if e.keeping {
+            self.limits
+                .max_bytes
+                .saturating_sub(self.kept + e.bytes.len())
+        } else {
+            rest.len()
+        };
+        let span = &rest[..rest.len().min(room)];
+        let n = span
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')
+            .unwrap_or(span.len());
+        if n == 0 {
+            return None;
+        }
+        if e.keeping {
+            e.bytes.extend_from_slice(&span[..n]);
+        }
+        e.len += n as u64;
+        Some(n)
     }
 
     fn in_row(&mut self, b: u8) {
