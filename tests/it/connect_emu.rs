@@ -96,31 +96,24 @@ impl Emu {
 
     /// The texts of the messages in `ws`'s feed (first text part), oldest first.
     pub fn texts(&self, ws: Uuid) -> Vec<String> {
-        self.emu
-            .feed(ws)
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == "message/send")
-            .filter_map(|r| {
-                r.pointer("/request_body/params/message/parts/0/text")?
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .collect()
+        self.strings(
+            ws,
+            "message/send",
+            "/request_body/params/message/parts/0/text",
+        )
     }
 
     /// The canvas messages main posted (`/notify` rows of its own feed), oldest first.
     pub fn notices(&self) -> Vec<String> {
-        self.emu
-            .feed(self.main.id)
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == "notify")
-            .filter_map(|r| {
-                r.pointer("/response_body/result")?
-                    .as_str()
-                    .map(str::to_owned)
-            })
+        self.strings(self.main.id, "notify", "/response_body/result")
+    }
+
+    /// The string at `pointer` in each `method` row of `ws`'s feed.
+    fn strings(&self, ws: Uuid, method: &str, pointer: &str) -> Vec<String> {
+        let feed = self.emu.feed(ws).unwrap();
+        feed.iter()
+            .filter(|r| r["method"] == method)
+            .filter_map(|r| r.pointer(pointer)?.as_str().map(str::to_owned))
             .collect()
     }
 
