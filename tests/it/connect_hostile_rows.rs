@@ -166,6 +166,38 @@ async fn a_row_id_that_is_not_a_uuid_never_becomes_the_cursor() {
 }
 
 #[tokio::test]
+async fn a_saved_cursor_that_is_not_a_uuid_is_read_back_from_its_time() {
+    let platform = Platform::start().await;
+    let site = Site::new();
+    let old = platform.agent_says(PEER, "answered before", None);
+    let row = platform.feed.lock().expect("feed").rows[0].clone();
+    // What an earlier version saved after taking the 100 KB id of the row after it for its
+    // cursor.
+    std::fs::create_dir_all(site.state_dir()).expect("state dir");
+    let state = json!({"version": 1, "workspace_id": super::connect_platform::WS,
+        "cursor": {"id": "x".repeat(100_000), "created_at": row["created_at"],
+                   "seq": row["seq"].as_i64().expect("seq") + 1}});
+    super::connect_host::write_private(&site.state_file(), &state.to_string());
+    let new = platform.agent_says(PEER, "after the upgrade", None);
+    let host = Host::start(&site.args(&platform.url(), &echo()));
+    platform.wait_replies(1).await;
+    host.wait_log("the saved cursor is not a row id", |_| true)
+        .await;
+    host.wait_handled(1).await;
+    platform.more_polls(2).await;
+    assert_eq!(
+        replies(&platform).await,
+        [(to(PEER), "echo: after the upgrade".to_owned())]
+    );
+    host.stop().await;
+    assert_eq!(
+        site.state()["cursor"]["id"],
+        new.as_str(),
+        "{old} stays answered"
+    );
+}
+
+#[tokio::test]
 async fn a_page_longer_than_asked_for_is_taken_up_to_the_limit() {
     let platform = Platform::start().await;
     let site = Site::new();

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::platform::{PlatformClient, PlatformError};
+use crate::platform::{PlatformClient, PlatformError, is_row_id};
 
 use super::super::error::ConnectError;
 use super::super::settings::{MAX_LOOKBACK, PollSettings};
@@ -94,7 +94,23 @@ impl Poller {
         cursor: Option<RowKey>,
     ) -> Self {
         let mode = match cursor {
-            Some(c) => Mode::Cursor(c),
+            Some(c) if is_row_id(&c.id) => Mode::Cursor(c),
+            Some(c) => {
+                // Saved by a version that took any id for a cursor: never sent back, read
+                // back from its time instead.
+                tracing::warn!(
+                    cursor = %crate::logsafe::quote(&c.id),
+                    "the saved cursor is not a row id the platform could have written: reading \
+                     back from its time"
+                );
+                let from = time_of(&c)
+                    .checked_sub(settings.cursor_skew)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Mode::ReadBack {
+                    from,
+                    floor: Some(c),
+                }
+            }
             None => Mode::ReadBack {
                 from: SystemTime::now()
                     .checked_sub(settings.since)
