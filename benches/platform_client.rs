@@ -1,7 +1,8 @@
 //! How fast the platform client is, so it is never the bottleneck of a drain: reply POSTs per
 //! second (sequential and 4 at once), activity rows per second through 500-row pages, and the
-//! host CPU time and peak RSS this costs. The server is a minimal keep-alive HTTP/1.1 loop on
-//! loopback that answers from memory, so the figures are the client's (plus the kernel's).
+//! host CPU time and peak RSS this costs, and how fast a row over the page cap is read through
+//! (not kept; platform::rowscan). The server is a minimal keep-alive HTTP/1.1 loop on loopback
+//! that answers from memory, so the figures are the client's (plus the kernel's).
 //!
 //! Run: `cargo bench -p molecule --bench platform_client`
 
@@ -26,7 +27,7 @@ fn main() {
 }
 
 async fn run() {
-    let addr = serve().await;
+    let addr = serve(activity_page()).await;
     let cfg = PlatformConfig::new(&format!("http://{addr}"), WS).expect("config");
     let token = TokenSource::from_value("bench-token", "bench").expect("token");
     let client = PlatformClient::new(cfg, token).expect("client");
@@ -87,6 +88,33 @@ async fn run() {
         cpu_seconds() - cpu0,
     );
     println!("peak RSS: {} KiB", peak_rss_kib());
+
+    // One row of 70 MB, over the 64 MiB cap: read through without being kept.
+    const BIG: usize = 70 << 20;
+    let addr = serve(oversized_page(BIG)).await;
+    let cfg = PlatformConfig::new(&format!("http://{addr}"), WS).expect("config");
+    let token = TokenSource::from_value("bench-token", "bench").expect("token");
+    let client = PlatformClient::new(cfg, token).expect("client");
+    let (pages, cpu0, t0) = (5, cpu_seconds(), Instant::now());
+    for _ in 0..pages {
+        let page = client.activity(&q).await.expect("page");
+        assert!(page.rows[0].unreadable.is_some(), "read through, not kept");
+    }
+    let mb = (pages * BIG) as f64 / f64::from(1 << 20);
+    let (wall, cpu) = (t0.elapsed(), cpu_seconds() - cpu0);
+    println!(
+        "a 70 MB row over the cap, read through: {mb:.0} MB in {wall:.2?} = {:.0} MB/s, process \
+         CPU {cpu:.2} s ({:.1} ms per MB, server included)",
+        mb / wall.as_secs_f64(),
+        cpu * 1e3 / mb
+    );
+}
+
+fn oversized_page(size: usize) -> Vec<u8> {
+    let row = json!({"id": Uuid::new_v4().to_string(), "source_id": WS,
+        "request_body": {"text": "x".repeat(size)},
+        "created_at": "2026-05-06T06:42:13.123456Z", "seq": 1});
+    serde_json::to_vec(&[row]).expect("page")
 }
 
 fn report(what: &str, n: usize, wall: Duration, cpu: f64) {
@@ -119,11 +147,11 @@ fn activity_page() -> Vec<u8> {
     serde_json::to_vec(&rows).expect("page")
 }
 
-/// A keep-alive HTTP/1.1 server: GET answers the activity page, anything else `queued`.
-async fn serve() -> std::net::SocketAddr {
+/// A keep-alive HTTP/1.1 server: GET answers `page`, anything else `queued`.
+async fn serve(page: Vec<u8>) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let page: Arc<[u8]> = response(&activity_page()).into();
+    let page: Arc<[u8]> = response(&page).into();
     let queued: Arc<[u8]> =
         response(br#"{"status":"queued","delivery_mode":"poll","method":"message/send"}"#).into();
     tokio::spawn(async move {

@@ -93,6 +93,12 @@ pub struct ConnectArgs {
     /// dropped: two agents cannot answer each other forever [default: 4].
     #[arg(long, value_name = "N", env = "MOLECULE_HOP_LIMIT")]
     pub hop_limit: Option<String>,
+    /// Messages from one agent that carry no molecule metadata (another runtime, whose replies
+    /// the hop limit cannot count) answered with no message from a person in between; past
+    /// that, the agent is not answered for a while and the canvas is told (0: no limit)
+    /// [default: 10].
+    #[arg(long, value_name = "N", env = "MOLECULE_FOREIGN_REPLY_LIMIT")]
+    pub foreign_reply_limit: Option<String>,
     /// Deliveries of one message before it gets an error reply [default: 5].
     #[arg(long, value_name = "N", env = "MOLECULE_MAX_ATTEMPTS")]
     pub max_attempts: Option<String>,
@@ -173,6 +179,15 @@ pub struct TuningArgs {
     /// Timeout of a reply to an agent (a push-mode agent answers with its whole turn).
     #[arg(long, hide = true, env = "MOLECULE_REPLY_TIMEOUT")]
     pub reply_timeout: Option<String>,
+    /// The longest wait the platform can impose (Retry-After, X-RateLimit-Reset) [default: 60s].
+    #[arg(long, hide = true, env = "MOLECULE_MAX_WAIT")]
+    pub max_wait: Option<String>,
+    /// How long an agent past --foreign-reply-limit is not answered [default: 10m].
+    #[arg(long, hide = true, env = "MOLECULE_FOREIGN_REPLY_COOLDOWN")]
+    pub foreign_reply_cooldown: Option<String>,
+    /// The most bytes read of a JSON answer, and of a page of rows [default: 64 MiB].
+    #[arg(long, hide = true, env = "MOLECULE_MAX_RESPONSE_BYTES")]
+    pub max_response_bytes: Option<String>,
     /// The backend's cancel grace.
     #[arg(long, hide = true, env = "MOLECULE_BACKEND_CANCEL_GRACE")]
     pub backend_cancel_grace: Option<String>,

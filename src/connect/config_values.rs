@@ -26,7 +26,7 @@ pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigErro
 fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     let (t, s, b) = (&args.tuning, &mut c.settings, &mut c.backend);
     #[rustfmt::skip]
-    let table: [(&Option<String>, &'static str, &mut Duration); 25] = [
+    let table: [(&Option<String>, &'static str, &mut Duration); 27] = [
         (&args.poll_interval, "--poll-interval", &mut s.poll.interval),
         (&args.heartbeat_interval, "--heartbeat-interval", &mut s.timers.heartbeat),
         (&args.since, "--since", &mut s.poll.since),
@@ -52,6 +52,8 @@ fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
         (&t.error_window, "--error-window", &mut s.timers.error_window),
         (&t.http_timeout, "--http-timeout", &mut s.timers.http_timeout),
         (&t.reply_timeout, "--reply-timeout", &mut s.timers.reply_timeout),
+        (&t.max_wait, "--max-wait", &mut c.platform.rate_limit.max_wait),
+        (&t.foreign_reply_cooldown, "--foreign-reply-cooldown", &mut s.delivery.foreign_cooldown),
     ];
     for (value, flag, field) in table {
         if let Some(d) = duration(value, flag)? {
@@ -64,10 +66,11 @@ fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
 fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     let (t, s) = (&args.tuning, &mut c.settings);
     #[rustfmt::skip]
-    let small: [(&Option<String>, &'static str, u64, u64, &mut u32); 5] = [
+    let small: [(&Option<String>, &'static str, u64, u64, &mut u32); 6] = [
         (&args.batch_size, "--batch-size", 1, BATCH_MAX, &mut s.poll.batch_size),
         (&args.concurrency, "--concurrency", 1, 1024, &mut s.delivery.concurrency),
         (&args.hop_limit, "--hop-limit", 0, 1000, &mut s.delivery.hop_limit),
+        (&args.foreign_reply_limit, "--foreign-reply-limit", 0, 100_000, &mut s.delivery.foreign_limit),
         (&args.max_attempts, "--max-attempts", 1, 1000, &mut s.delivery.max_attempts),
         (&t.backend_breaker_crashes, "--backend-breaker-crashes", 1, 1000, &mut c.backend.restart.breaker_crashes),
     ];
@@ -86,6 +89,10 @@ fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
         if let Some(n) = number(value, flag, min, max)? {
             *field = n as usize;
         }
+    }
+    let flag = "--max-response-bytes";
+    if let Some(n) = number(&t.max_response_bytes, flag, 1024, 1 << 40)? {
+        c.platform.limits.max_response_bytes = n;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ use molecule_host::signal::Shutdown;
 /// `molecule connect` from the command line (logging is set up by then): the runtime, the
 /// signals, [`serve`].
 pub fn main(args: ConnectArgs) -> ExitCode {
+    molecule_host::panics::install();
     let config = match config::from_args(&args, crate::startup::var) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),

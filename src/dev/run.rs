@@ -70,6 +70,7 @@ impl HasExitCode for DevError {
 
 /// `molecule dev` from the command line.
 pub fn main(args: DevArgs) -> ExitCode {
+    molecule_host::panics::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

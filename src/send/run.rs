@@ -44,9 +44,12 @@ pub async fn run(
         ),
         None => None,
     };
+    // metadata.molecule marks a molecule client's message: a host counts it with the hop
+    // limit, not with the budget of agents on other runtimes.
     let body = json!({"jsonrpc": "2.0", "id": message_id, "method": "message/send",
         "params": {"message": {"kind": "message", "role": "user", "messageId": message_id,
-            "parts": [{"kind": "text", "text": args.text}]}}});
+            "parts": [{"kind": "text", "text": args.text}],
+            "metadata": {"molecule": {"hops": 0}}}}});
     let sent = retry(Call::PostA2a, &s.policy, &s.cancel, || {
         s.client.post_a2a(target, &body)
     })

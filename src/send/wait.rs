@@ -105,12 +105,15 @@ impl Waiter {
                 rows.reverse();
             }
             for row in &rows {
-                self.cursor = Some(row.id.clone());
+                // A stand-in for an id that was not a UUID cannot be a cursor.
+                if row.unreadable.as_ref().is_none_or(|u| !u.id_replaced) {
+                    self.cursor = Some(row.id.clone());
+                }
                 if let Some(reply) = self.check(row) {
                     return Ok(Some(reply));
                 }
             }
-            if page.len < PAGE as usize {
+            if page.len < PAGE as usize && !page.more {
                 return Ok(None);
             }
         }

@@ -38,6 +38,10 @@ pub struct Feed {
     pub faults: Vec<ResponseTemplate>,
     /// Leave out `seq` (the older platform).
     pub no_seq: bool,
+    /// Rows served as these bytes instead of their JSON, by id (malformed or hostile rows).
+    pub raw: std::collections::HashMap<String, Vec<u8>>,
+    /// Serve every row after the cursor, whatever `limit` asked for.
+    pub ignore_limit: bool,
     last: u128,
     seq: i64,
 }
@@ -81,6 +85,7 @@ impl Feed {
             .filter(|l| *l > 0)
             .unwrap_or(100)
             .min(500);
+        let limit = if self.ignore_limit { usize::MAX } else { limit };
         let mut rows: Vec<Value> = self.visible().into_iter().cloned().collect();
         rows.sort_by_key(Feed::key);
         if let Some(since) = q.get("since_id") {
@@ -103,7 +108,7 @@ impl Feed {
                 })
                 .take(limit)
                 .collect();
-            return ResponseTemplate::new(200).set_body_json(after);
+            return self.page(&after);
         }
         if let Some(secs) = q.get("since_secs").and_then(|s| s.parse::<u64>().ok()) {
             let from = SystemTime::now() - Duration::from_secs(secs);
@@ -114,7 +119,23 @@ impl Feed {
         }
         rows.reverse();
         rows.truncate(limit);
-        ResponseTemplate::new(200).set_body_json(rows)
+        self.page(&rows)
+    }
+
+    /// A page of `rows`, each as its JSON or as its raw bytes.
+    fn page(&self, rows: &[Value]) -> ResponseTemplate {
+        let mut body = b"[".to_vec();
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            match row["id"].as_str().and_then(|id| self.raw.get(id)) {
+                Some(raw) => body.extend_from_slice(raw),
+                None => body.extend(serde_json::to_vec(row).unwrap()),
+            }
+        }
+        body.push(b']');
+        ResponseTemplate::new(200).set_body_raw(body, "application/json")
     }
 }
 
@@ -220,6 +241,20 @@ impl Platform {
             .unwrap()
             .extend(fields.as_object().unwrap().clone());
         feed.rows.push(row);
+        id
+    }
+
+    /// Adds a row served as `raw(id, created_at, seq)` instead of its JSON; returns its id.
+    pub fn push_raw(&self, raw: impl FnOnce(&str, &str, i64) -> Vec<u8>) -> String {
+        let id = self.push(json!({}));
+        let mut feed = self.feed.lock().unwrap();
+        let row = feed.rows.last().unwrap().clone();
+        let bytes = raw(
+            &id,
+            row["created_at"].as_str().unwrap(),
+            row["seq"].as_i64().unwrap_or(0),
+        );
+        feed.raw.insert(id.clone(), bytes);
         id
     }
 

@@ -225,6 +225,9 @@ async fn request_bodies_are_exact() {
     );
 }
 
+const R3: &str = "0b6c2f4e-8a1d-4c3b-9e5f-7a2d4c6e8f13";
+const R1: &str = "0b6c2f4e-8a1d-4c3b-9e5f-7a2d4c6e8f11";
+
 #[tokio::test]
 async fn activity_pages_keep_order_and_report_unreadable_rows() {
     let server = MockServer::start().await;
@@ -232,10 +235,11 @@ async fn activity_pages_keep_order_and_report_unreadable_rows() {
         .and(path_regex("/activity$"))
         .and(query_param("since_secs", "600"))
         .respond_with(ok(json!([
-            {"id":"r3","created_at":"2026-05-06T06:42:13.3Z","seq":3,"source_id":null,"method":"message/send",
+            {"id":R3,"created_at":"2026-05-06T06:42:13.3Z","seq":3,"source_id":null,"method":"message/send",
              "request_body":{"params":{"message":{"parts":[{"kind":"text","text":"hi"}]}}},"peer_name":"Alice"},
-            {"no_id": true},
-            {"id":"r1","created_at":"2026-05-06T06:42:13.1Z","source_id":PEER,"future_key":{"x":1}}
+            {"no_id": true, "source_id": PEER},
+            {"id":R1,"created_at":"2026-05-06T06:42:13.1Z","source_id":PEER,"future_key":{"x":1}},
+            {"id":"r0","created_at":"2026-05-06T06:42:13.0Z"}
         ])))
         .mount(&server)
         .await;
@@ -245,13 +249,23 @@ async fn activity_pages_keep_order_and_report_unreadable_rows() {
         ..ActivityQuery::default()
     };
     let page = s.client.activity(&q).await.unwrap();
-    assert_eq!(page.len, 3);
+    assert_eq!((page.len, page.more), (4, false));
     let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, ["r3", "r1"]);
+    assert_eq!(ids[0], R3);
+    assert_eq!(ids[2], R1);
     assert_eq!(page.rows[0].peer_name.as_deref(), Some("Alice"));
+    assert_eq!(page.rows[2].source_id.as_deref(), Some(PEER));
+    let unreadable: Vec<usize> = (0..4)
+        .filter(|&i| page.rows[i].unreadable.is_some())
+        .collect();
+    assert_eq!(unreadable, [1, 3], "no id, and an id that is not a UUID");
+    // What is known of an unreadable row is kept, and it gets a stand-in UUID.
     assert_eq!(page.rows[1].source_id.as_deref(), Some(PEER));
-    assert_eq!(page.skipped.len(), 1);
-    assert_eq!(page.skipped[0].index, 1);
+    assert_eq!(
+        page.rows[3].created_at.as_deref(),
+        Some("2026-05-06T06:42:13.0Z")
+    );
+    assert!(uuid::Uuid::try_parse(&page.rows[3].id).is_ok());
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! sees a failure for something that succeeded, so a retry is a duplicate the client must cope
 //! with (that is what messageId dedup and settled-id bookkeeping are for).
 
+use super::hostile::{self, HostileRule};
 use fastrand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -66,6 +67,8 @@ pub struct FaultConfig {
     pub seed: u64,
     /// The rules; empty means no faults.
     pub rules: Vec<FaultRule>,
+    /// Deterministic hostile answers ([`super::hostile`]), served before any rule is drawn.
+    pub hostile: Vec<HostileRule>,
 }
 
 impl FaultConfig {
@@ -77,6 +80,7 @@ impl FaultConfig {
                 endpoint: None,
                 ..rule
             }],
+            hostile: Vec::new(),
         }
     }
 }
@@ -140,6 +144,15 @@ impl Injector {
             .unwrap_or_else(|p| p.into_inner())
             .0
             .clone()
+    }
+
+    /// The hostile answer the next request to `endpoint` gets, if any (counted against its rule).
+    pub fn hostile(&self, endpoint: Endpoint) -> Option<HostileRule> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if g.0.hostile.is_empty() {
+            return None;
+        }
+        hostile::take(&mut g.0.hostile, endpoint)
     }
 
     /// Draws the plan for one request to `endpoint`. With no matching rule nothing is drawn, so
@@ -232,6 +245,7 @@ mod tests {
                     ..FaultRule::default()
                 },
             ],
+            hostile: Vec::new(),
         });
         assert_eq!(inj.plan(Endpoint::Heartbeat).fault, None);
         assert_eq!(inj.plan(Endpoint::A2a).fault, Some(Fault::DropAfter));

@@ -26,6 +26,7 @@ pub mod db;
 pub mod dev_api;
 pub mod dev_guard;
 pub mod faults;
+pub mod hostile;
 pub mod http;
 pub mod limiter;
 pub mod model;
@@ -38,6 +39,7 @@ pub mod tokens;
 pub use admin::{CreatedWorkspace, DevMessage, SendAs, WorkspaceSpec};
 pub use config::{ArmedFaults, Compat, EmulatorConfig, Limits, TenantGuard, Timers};
 pub use faults::{Endpoint, FaultConfig, FaultRule};
+pub use hostile::HostileRule;
 pub use model::DeliveryMode;
 pub use stats::StatsSnapshot;
 

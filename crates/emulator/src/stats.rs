@@ -1,6 +1,6 @@
 //! Counters that tests and benchmarks read to report what the emulator did behind the client's
 //! back: injected faults (and which of them dropped a connection or added latency), and
-//! `/a2a` posts recognised as duplicates of an earlier messageId.
+//! `/a2a` posts recognised as duplicates of an earlier messageId, and hostile answers served.
 
 use super::faults::Fault;
 use serde::Serialize;
@@ -14,6 +14,7 @@ pub struct Stats {
     faults_after: AtomicU64,
     connections_dropped: AtomicU64,
     delayed: AtomicU64,
+    hostile: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -30,6 +31,8 @@ pub struct StatsSnapshot {
     pub connections_dropped: u64,
     /// Requests held back by injected latency.
     pub delayed: u64,
+    /// Requests answered by a hostile rule.
+    pub hostile: u64,
 }
 
 impl Stats {
@@ -56,6 +59,11 @@ impl Stats {
         self.delayed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one hostile answer.
+    pub fn hostile(&self) {
+        self.hostile.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counts now.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -64,6 +72,7 @@ impl Stats {
             faults_after: self.faults_after.load(Ordering::Relaxed),
             connections_dropped: self.connections_dropped.load(Ordering::Relaxed),
             delayed: self.delayed.load(Ordering::Relaxed),
+            hostile: self.hostile.load(Ordering::Relaxed),
         }
     }
 }

@@ -1,6 +1,16 @@
-//! Capped exponential backoff with jitter, for every retry loop in the host.
+//! Capped exponential backoff with jitter, for every retry loop in the host, and [`later`],
+//! the one way the host adds a delay it did not choose (one the network or a backend named) to
+//! an instant.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// `now + d`, saturating: a delay too long to add (a `Retry-After` of 2^64 seconds, say) gives
+/// an instant thirty years away instead of a panic.
+pub fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365 * 30)))
+        .unwrap_or(now)
+}
 
 /// An exponential backoff: `base * 2^attempt`, capped at `max`, with ±`jitter` (a fraction).
 #[derive(Clone, Debug)]

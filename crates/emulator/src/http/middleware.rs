@@ -120,6 +120,11 @@ pub async fn faults(
     req: Request,
     next: Next,
 ) -> Response {
+    if let Some(rule) = app.faults.hostile(endpoint) {
+        tracing::debug!(?endpoint, status = ?rule.status, "emulator: a hostile answer");
+        app.stats.hostile();
+        return crate::hostile::answer(rule, req, next).await;
+    }
     let plan = app.faults.plan(endpoint);
     if let Some(d) = plan.delay {
         app.stats.delayed();

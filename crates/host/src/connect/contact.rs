@@ -113,7 +113,7 @@ impl Attempts<'_> {
         match (&buildinfo, &buildinfo_err) {
             (Some(info), _) => tracing::info!(
                 platform = %cfg.api_url(),
-                git_sha = info.git_sha.as_deref().unwrap_or("unknown"),
+                git_sha = %crate::logsafe::clean(info.git_sha.as_deref().unwrap_or("unknown"), 80),
                 "platform build"
             ),
             (None, Some(e)) => tracing::warn!("cannot read the platform's /buildinfo: {e}"),

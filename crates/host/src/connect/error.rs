@@ -70,6 +70,12 @@ pub enum ConnectError {
     /// The tokio runtime or the signal handlers could not be set up.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// A task panicked: the host stopped once its state was saved (a bug).
+    #[error("a task panicked ({task}); the host stopped after saving its state")]
+    Panicked {
+        /// The task, when known (`some task` when only the panic hook saw it).
+        task: &'static str,
+    },
 }
 
 impl HasExitCode for ConnectError {
@@ -85,7 +91,9 @@ impl HasExitCode for ConnectError {
             ConnectError::Platform(e) => e.exit_code(),
             // What cures it is a setting: --api-url, SSL_CERT_FILE, a proxy variable.
             ConnectError::Contact(_) => exit::CONFIG,
-            ConnectError::NotPollMode { .. } | ConnectError::Runtime(_) => exit::INTERNAL,
+            ConnectError::NotPollMode { .. }
+            | ConnectError::Runtime(_)
+            | ConnectError::Panicked { .. } => exit::INTERNAL,
         }
     }
 }

@@ -31,6 +31,7 @@ pub async fn run(
             _ = tick.tick() => {}
             () = cancel.cancelled() => return,
         }
+        crate::panics::inject("heartbeat");
         let beat = health.beat(&status.borrow());
         let outcome = tokio::time::timeout(every, client.heartbeat(&beat)).await;
         match outcome {

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use crate::platform::ActivityRow;
 
+use super::engine::reply_body::{UNREADABLE, UNREADABLE_ROW};
+
 /// Where the answer to a row goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplyTo {
@@ -41,8 +43,13 @@ pub struct Inbound {
     pub in_reply_to: Option<String>,
     /// How many automatic replies deep it is.
     pub hops: u32,
-    /// At the hop limit: delivered, but its result is not posted.
+    /// An agent's message without `metadata.molecule`: sent by another runtime, whose replies
+    /// the hop limit cannot count (the loop guard does).
+    pub foreign: bool,
+    /// At the hop limit (or from a paused peer): delivered, but its result is not posted.
     pub suppressed: bool,
+    /// From a peer the loop guard paused: `suppressed` for that reason.
+    pub paused: bool,
 }
 
 /// A staged canvas upload.
@@ -67,6 +74,8 @@ pub enum Class {
     Invalid {
         /// Why, for the log.
         reason: String,
+        /// What the error reply says.
+        reply_text: &'static str,
         /// Who sent it.
         sender: Sender,
         /// Its conversation.
@@ -103,6 +112,9 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
     {
         return Class::Skip("not a message");
     }
+    if let Some(u) = &row.unreadable {
+        return unreadable_row(row, &u.reason);
+    }
     if method == Some("chat_upload_receive") {
         return upload(row);
     }
@@ -118,6 +130,7 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
             let conversation = conversation_key(&sender, None);
             return Class::Invalid {
                 reason,
+                reply_text: UNREADABLE,
                 sender,
                 conversation,
                 reply_to,
@@ -125,6 +138,12 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
         }
     };
     let message = call.message;
+    let foreign = matches!(reply_to, ReplyTo::Agent(_))
+        && message
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("molecule"))
+            .is_none_or(|m| !m.is_object());
     let (in_reply_to, hops) = molecule_meta(message.metadata.as_ref());
     if hops > hop_limit {
         return Class::Skip("automatic reply past the hop limit");
@@ -137,7 +156,9 @@ pub fn classify(row: &ActivityRow, own: Uuid, hop_limit: u32) -> Class {
         reply_to,
         in_reply_to,
         hops,
+        foreign,
         suppressed: hops == hop_limit,
+        paused: false,
     }))
 }
 
@@ -156,6 +177,7 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
     let Some(text) = field(&row.response_body, "text").filter(|t| !t.trim().is_empty()) else {
         return Class::Invalid {
             reason: "a delegation result without response_body.text".into(),
+            reply_text: UNREADABLE,
             sender,
             conversation,
             reply_to: ReplyTo::Nobody,
@@ -187,8 +209,29 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
         reply_to: ReplyTo::Nobody,
         in_reply_to: None,
         hops: 0,
+        foreign: false,
         suppressed: false,
+        paused: false,
     }))
+}
+
+/// A row the platform sent that could not be read at all (malformed, too large, a bad id):
+/// answered with an error only when it names an agent as its sender; a row without one may be
+/// anyone's, the workspace's own canvas replies among them.
+fn unreadable_row(row: &ActivityRow, reason: &str) -> Class {
+    let (sender, reply_to) = sender_of(row);
+    let reply_to = match reply_to {
+        ReplyTo::Agent(_) => reply_to,
+        ReplyTo::Canvas | ReplyTo::Nobody => ReplyTo::Nobody,
+    };
+    let conversation = conversation_key(&sender, None);
+    Class::Invalid {
+        reason: reason.to_owned(),
+        reply_text: UNREADABLE_ROW,
+        sender,
+        conversation,
+        reply_to,
+    }
 }
 
 fn sender_of(row: &ActivityRow) -> (Sender, ReplyTo) {

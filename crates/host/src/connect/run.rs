@@ -10,6 +10,10 @@
 //! the deliveries in flight finish within the drain timeout (the supervisor's drain), their
 //! replies are posted, the state is saved, the backend is stopped, and the heartbeat ends last.
 //! A second signal skips the drain.
+//!
+//! A panic in any task (recorded by [`crate::panics`], or seen as the poller's or the engine's
+//! `JoinError`) is a fatal error: the host stops as above without the drain, the engine saves
+//! the state on its way out, and the exit code is 1, never 0.
 
 use std::sync::Arc;
 
@@ -118,9 +122,11 @@ impl Running {
     async fn serve(self, ledger: Ledger, shutdown: Shutdown) -> Result<(), ConnectError> {
         let sup = self.sup.clone();
         let mut tasks = self.start(ledger, &shutdown);
-        let (fatal, poller_done) = tokio::select! {
-            r = &mut tasks.poller => (r.ok().and_then(Result::err), true),
+        let panicked = crate::panics::signal();
+        let (mut fatal, poller_done) = tokio::select! {
+            r = &mut tasks.poller => (r.unwrap_or_else(|e| Err(panic_of("poller", &e))).err(), true),
             () = tasks.stopping.cancelled() => (None, false),
+            () = panicked.cancelled() => (Some(ConnectError::Panicked { task: "some task" }), false),
         };
         if let Some(e) = &fatal {
             tracing::error!("stopping: {e}");
@@ -141,20 +147,28 @@ impl Running {
                 sup.shutdown(false).await;
             }
         });
-        let _ = tasks.engine.await;
+        let mut joined = vec![("engine", tasks.engine.await)];
         let report = first.await.unwrap_or_default();
         skip.abort();
         if !poller_done {
-            let _ = tasks.poller.await;
+            joined.push(("poller", tasks.poller.await.map(|_| ())));
         }
-        let _ = tasks.rereg.await;
+        joined.push(("re-registration", tasks.rereg.await));
         tasks.beats.cancel();
-        let _ = tasks.heartbeat.await;
+        joined.push(("heartbeat", tasks.heartbeat.await));
         tracing::info!(
             finished = report.finished,
             cancelled = report.cancelled,
             "stopped"
         );
+        for (task, result) in joined {
+            if let Err(e) = result {
+                fatal.get_or_insert_with(|| panic_of(task, &e));
+            }
+        }
+        if crate::panics::occurred() {
+            fatal.get_or_insert(ConnectError::Panicked { task: "some task" });
+        }
         fatal.map_or(Ok(()), Err)
     }
 
@@ -243,6 +257,12 @@ impl Running {
         };
         Engine::new(core, wiring)
     }
+}
+
+/// The error for a task that ended with `e` (a panic: the tasks are never aborted).
+fn panic_of(task: &'static str, e: &tokio::task::JoinError) -> ConnectError {
+    tracing::error!("the {task} task failed: {e}");
+    ConnectError::Panicked { task }
 }
 
 fn token_source(setting: &TokenSetting, dir: &StateDir) -> Result<TokenSource, ConnectError> {

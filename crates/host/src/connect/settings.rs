@@ -65,6 +65,11 @@ pub struct DeliverySettings {
     /// Automatic replies at this depth are delivered but not answered; deeper ones are
     /// dropped (4).
     pub hop_limit: u32,
+    /// Messages without molecule metadata answered per peer with no message from a person in
+    /// between, before that peer is paused (10; 0: no limit). See `engine::core::loops`.
+    pub foreign_limit: u32,
+    /// How long such a peer is paused, and the quiet spell that restarts its count (10 min).
+    pub foreign_cooldown: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -73,6 +78,8 @@ impl Default for DeliverySettings {
             concurrency: 4,
             max_attempts: 5,
             hop_limit: 4,
+            foreign_limit: 10,
+            foreign_cooldown: Duration::from_secs(600),
         }
     }
 }

@@ -54,7 +54,7 @@ pub async fn register(
         Some("poll") => {}
         Some(mode) => {
             return Err(ConnectError::NotPollMode {
-                mode: mode.to_owned(),
+                mode: crate::logsafe::clean(mode, 40),
             });
         }
         None => tracing::warn!(
@@ -69,7 +69,8 @@ pub async fn register(
             if adopted { "; using it" } else { "; the configured token stays in use" }
         );
     }
-    tracing::info!(name = %card.name, "registered as a poll-mode workspace");
+    let name = crate::logsafe::clean(&card.name, 80);
+    tracing::info!(name = %name, "registered as a poll-mode workspace");
     Ok(true)
 }
 

@@ -175,7 +175,10 @@ impl Peers {
     }
 }
 
-/// The JSON-RPC body: A2A v0.3, `kind` on the message and every part.
+/// The JSON-RPC body: A2A v0.3, `kind` on the message and every part. `metadata.molecule`
+/// (hops 0: a new message, not a reply) tells a receiving host that a molecule host sent it,
+/// so it is counted by the hop limit and not by the budget of agents on other runtimes
+/// (`connect::engine::core::loops`).
 fn envelope(out: &Outgoing) -> Value {
     let message = Message {
         kind: MessageKind::Message,
@@ -185,7 +188,10 @@ fn envelope(out: &Outgoing) -> Value {
         task_id: None,
         reference_task_ids: None,
         parts: out.parts.clone(),
-        metadata: None,
+        metadata: Some(molecule_protocol::a2a::Object::from_iter([(
+            "molecule".to_owned(),
+            json!({"hops": 0}),
+        )])),
         extensions: None,
     };
     json!({"jsonrpc": "2.0", "id": out.message_id, "method": "message/send",

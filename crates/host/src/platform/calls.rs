@@ -4,10 +4,12 @@
 
 use super::client::PlatformClient;
 use super::error::{Call, PlatformError};
+use super::rows;
+use super::rowscan::{Ending, NotAnArray, PageLimits};
 use super::types::{
-    A2aAnswer, A2aReply, AckOutcome, ActivityPage, ActivityQuery, ActivityRow, AgentCard,
-    BuildInfo, DeliveryMode, Heartbeat, NotifyAttachment, NotifyRequest, PeerRecord,
-    RegisterRequest, RegisterResponse, SkippedRow, UploadContent, WorkspaceInfo,
+    A2aAnswer, A2aReply, AckOutcome, ActivityPage, ActivityQuery, AgentCard, BuildInfo,
+    DeliveryMode, Heartbeat, NotifyAttachment, NotifyRequest, PeerRecord, RegisterRequest,
+    RegisterResponse, UploadContent, WorkspaceInfo,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -44,7 +46,10 @@ impl PlatformClient {
             404 => Err(PlatformError::NoSuchWorkspace { id }),
             410 => {
                 let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-                let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+                let field = |k: &str| {
+                    let v = body.get(k).and_then(Value::as_str);
+                    v.map(|v| crate::logsafe::clean(v, 200))
+                };
                 Err(PlatformError::Removed {
                     id,
                     removed_at: field("removed_at"),
@@ -94,14 +99,21 @@ impl PlatformClient {
 
     /// `GET /workspaces/<own id>/activity`: one page, in the platform's order (oldest first
     /// after a cursor, newest first without one). 410 is [`PlatformError::CursorGone`]; a body
-    /// that is not a list is a decode error; rows without an id are reported as skipped.
+    /// that is not a list is a decode error. The page is read row by row as it arrives
+    /// ([`super::rowscan`]): a row that cannot be read is returned as unreadable instead of
+    /// failing the page, the page stops at the `limit` asked for and at the byte cap (then
+    /// [`ActivityPage::more`] is set), and a row over the cap alone is read through unkept.
     pub async fn activity(&self, query: &ActivityQuery) -> Result<ActivityPage, PlatformError> {
         let id = self.config().workspace_id().to_string();
         let mut url = self.config().endpoint(&["workspaces", &id, "activity"]);
         url.query_pairs_mut().extend_pairs(query.pairs());
-        let reply = self
-            .execute(self.request(Call::Activity, Method::GET, url))
-            .await?;
+        let mut req = self.request(Call::Activity, Method::GET, url);
+        let limits = PageLimits {
+            max_rows: query.limit.map_or(100, |l| l.clamp(1, 500)) as usize,
+            max_bytes: usize::try_from(req.max_body).unwrap_or(usize::MAX),
+        };
+        req.rows = Some((limits, query.known.clone()));
+        let reply = self.execute(req).await?;
         match reply.status {
             200..=299 => {}
             410 => {
@@ -112,20 +124,30 @@ impl PlatformClient {
             }
             _ => return Err(self.classify(&reply)),
         }
-        let Value::Array(items) = self.decode(&reply, false)? else {
-            return Err(self.not_a_list(&reply, "activity rows"));
-        };
-        let mut page = ActivityPage {
-            len: items.len(),
-            ..ActivityPage::default()
-        };
-        for (index, item) in items.into_iter().enumerate() {
-            match ActivityRow::from_value(item) {
-                Ok(row) => page.rows.push(row),
-                Err(reason) => page.skipped.push(SkippedRow { index, reason }),
+        let scanned = match reply.page {
+            Some(Ok(page)) => page,
+            Some(Err(NotAnArray { head })) => {
+                return Err(PlatformError::Decode {
+                    call: Call::Activity,
+                    status: reply.status,
+                    reason: "expected a JSON list of activity rows".into(),
+                    excerpt: self.excerpt(&head),
+                });
             }
+            None => return Err(self.not_a_list(&reply, "activity rows")),
+        };
+        if scanned.ending == Ending::Cut && scanned.rows.is_empty() && scanned.known == 0 {
+            return Err(PlatformError::Decode {
+                call: Call::Activity,
+                status: reply.status,
+                reason: "the list of activity rows is malformed or cut short before its first \
+                         whole row"
+                    .into(),
+                excerpt: String::new(),
+            });
         }
-        Ok(page)
+        rows::log_ending(scanned.ending, scanned.rows.len(), limits);
+        Ok(rows::read_page(scanned, limits.max_bytes))
     }
 
     /// `POST /workspaces/<own id>/activity/ack`: lets the platform prune rows up to `seq`.
@@ -151,7 +173,8 @@ impl PlatformClient {
     }
 
     /// `POST /workspaces/<target>/a2a` with a JSON-RPC body. Any 2xx comes back parsed (queued,
-    /// push-async, busy-queued, a message, a task or a JSON-RPC error): the caller decides.
+    /// push-async, busy-queued, a message, a task or a JSON-RPC error): the caller decides. A
+    /// 2xx body that is not JSON is a decode error: it did not come from the platform.
     /// Uses the separate, longer a2a timeout: a push-mode target answers with a whole turn.
     pub async fn post_a2a(
         &self,
@@ -181,7 +204,8 @@ impl PlatformClient {
 
     /// `POST /workspaces/<own id>/notify`: a message to the person in the canvas. The
     /// platform refuses an empty message and attachments without a URI or a name, so those
-    /// are refused here before anything is sent.
+    /// are refused here before anything is sent. A 2xx whose body is not a JSON object is a
+    /// decode error: it did not come from the platform.
     pub async fn notify(
         &self,
         message: &str,
@@ -210,6 +234,9 @@ impl PlatformClient {
         if !reply.is_success() {
             return Err(self.classify(&reply));
         }
+        // The platform answers `{"status":"sent"}`: anything that is not a JSON object came
+        // from something else (a proxy's or a portal's page).
+        let _: serde_json::Map<String, Value> = self.decode(&reply, false)?;
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
+use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
 use super::token::{Secret, TokenError, TokenSource, store_token};
+use crate::logsafe::{QUOTE_MAX, clean, clean_bytes};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -39,6 +41,9 @@ pub(super) struct Request {
     pub body: Option<Vec<u8>>,
     pub timeout: Duration,
     pub max_body: u64,
+    /// A 2xx answer is a page of rows, scanned as it arrives within these limits (the body
+    /// cap is then the page's byte budget, not a reason to fail it), past these known ids.
+    pub rows: Option<(PageLimits, Vec<String>)>,
 }
 
 /// A response whose body has been read.
@@ -47,6 +52,10 @@ pub(super) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The wait the platform asked for, cut to the longest wait (see [`Reply::asked_wait`]).
+    pub retry_after: Option<Duration>,
+    /// The scanned page of a request with `rows` that was answered 2xx (`body` is empty).
+    pub page: Option<Result<ScannedPage, NotAnArray>>,
 }
 
 impl PlatformClient {
@@ -125,6 +134,7 @@ impl PlatformClient {
             body: None,
             timeout: self.inner.cfg.timeouts.request,
             max_body: self.inner.cfg.limits.max_response_bytes,
+            rows: None,
         }
     }
 
@@ -183,19 +193,35 @@ impl PlatformClient {
             .map_err(|e| transport_error(req.call, &e))?;
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
-        let body = read_capped(req.call, resp, req.max_body).await;
+        let body = match &req.rows {
+            Some((limits, known)) if (200..300).contains(&status) => {
+                let scanner = PageScanner::new(*limits).with_known(known.iter().cloned());
+                read_rows(req.call, resp, scanner)
+                    .await
+                    .map(|page| (Vec::new(), Some(page)))
+            }
+            _ => read_capped(req.call, resp, req.max_body)
+                .await
+                .map(|body| (body, None)),
+        };
         let rate = RateLimitHeaders::parse(&headers, SystemTime::now());
-        let body = body.inspect_err(|_| self.inner.limiter.observe(&rate))?;
-        let reply = Reply {
+        let limiter = &self.inner.limiter;
+        let (body, page) = body.inspect_err(|_| limiter.observe(&rate, req.call))?;
+        let mut reply = Reply {
             call: req.call,
             status,
             headers,
             body,
+            retry_after: None,
+            page,
         };
+        reply.retry_after = reply
+            .asked_wait()
+            .map(|(d, what)| limiter.cap_wait(d, what, req.call));
         if status == 429 {
-            self.inner.limiter.observe_429(&rate, reply.retry_after());
+            limiter.observe_429(&rate, reply.retry_after, req.call);
         } else {
-            self.inner.limiter.observe(&rate);
+            limiter.observe(&rate, req.call);
         }
         tracing::debug!(
             call = %req.call,
@@ -260,18 +286,18 @@ impl PlatformClient {
         match status {
             429 => PlatformError::RateLimited {
                 call,
-                retry_after: reply.retry_after(),
+                retry_after: reply.retry_after,
                 excerpt,
             },
             500..=599 => PlatformError::Transient {
                 call,
                 cause: Transport::Status(status),
-                retry_after: reply.retry_after(),
+                retry_after: reply.retry_after,
                 excerpt,
             },
             _ => {
                 if let Some(loc) = reply.headers.get(header::LOCATION) {
-                    let location = String::from_utf8_lossy(loc.as_bytes()).into_owned();
+                    let location = clean_bytes(loc.as_bytes(), QUOTE_MAX);
                     if (300..400).contains(&status) {
                         return PlatformError::Redirected {
                             call,
@@ -299,7 +325,7 @@ impl PlatformClient {
         serde_json::from_slice(&reply.body).map_err(|e| PlatformError::Decode {
             call: reply.call,
             status: reply.status,
-            reason: e.to_string(),
+            reason: clean(&e.to_string(), 200),
             excerpt: if secret_body {
                 String::new()
             } else {
@@ -310,18 +336,25 @@ impl PlatformClient {
 }
 
 impl Reply {
-    /// `Retry-After` (seconds or a date), else a numeric `retry_after` in a JSON body.
-    pub fn retry_after(&self) -> Option<Duration> {
+    /// The wait the answer asks for, uncut, and where it was named: `Retry-After` (seconds or
+    /// a date), else a numeric `retry_after` in a JSON body. Only answers that can carry one
+    /// (429, 5xx) are read.
+    fn asked_wait(&self) -> Option<(Duration, &'static str)> {
+        if self.status != 429 && self.status < 500 {
+            return None;
+        }
         let header = self
             .headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        header.or_else(|| {
-            let body: Value = serde_json::from_slice(&self.body).ok()?;
-            let secs = body.get("retry_after")?.as_f64()?;
-            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
-        })
+        if let Some(d) = header {
+            return Some((d, "Retry-After"));
+        }
+        let body: Value = serde_json::from_slice(&self.body).ok()?;
+        let secs = body.get("retry_after")?.as_f64()?;
+        (secs.is_finite() && secs >= 0.0)
+            .then(|| (Duration::from_secs_f64(secs.min(86_400.0)), "retry_after"))
     }
 
     /// Whether the status is 2xx.
@@ -358,7 +391,21 @@ fn with_causes(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    clean(&text, 300)
+}
+
+/// Reads a page of rows through the scanner, stopping as soon as it has its page.
+async fn read_rows(
+    call: Call,
+    mut resp: reqwest::Response,
+    mut scanner: PageScanner,
+) -> Result<Result<ScannedPage, NotAnArray>, PlatformError> {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, &e))? {
+        if scanner.push(&chunk) == Flow::Stop {
+            break;
+        }
+    }
+    Ok(scanner.finish())
 }
 
 async fn read_capped(

@@ -309,7 +309,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// A one-line excerpt of `body` for messages: at most 200 characters, `secret` masked.
+/// A one-line excerpt of `body` for messages: at most 200 characters, `secret` masked,
+/// control characters escaped ([`crate::logsafe`]).
 pub fn excerpt(body: &[u8], secret: Option<&str>) -> String {
     const MAX: usize = 200;
     let text = String::from_utf8_lossy(body);
@@ -319,9 +320,9 @@ pub fn excerpt(body: &[u8], secret: Option<&str>) -> String {
     }
     if text.chars().count() > MAX {
         let cut: String = text.chars().take(MAX).collect();
-        return format!("{cut}…");
+        return format!("{}…", crate::logsafe::clean(&cut, MAX));
     }
-    text
+    crate::logsafe::clean(&text, MAX)
 }
 
 fn fmt_excerpt(excerpt: &str) -> String {
@@ -367,6 +368,8 @@ mod tests {
         let e = excerpt(body.as_bytes(), Some("tok-123"));
         assert!(e.starts_with("{\"error\": \"bad [redacted]\"}"), "{e}");
         assert!(!e.contains('\n') && e.chars().count() == 201);
+        let e = excerpt(b"<html>\x1b[2J\x1b[31mred</html>", None);
+        assert_eq!(e, "<html>\\u{1b}[2J\\u{1b}[31mred</html>");
     }
 
     #[test]

@@ -7,9 +7,16 @@
 //! reads those headers and lets calls through by class: heartbeats always go (a starved
 //! heartbeat makes the workspace look dead), replies stop at a reserve kept for heartbeats,
 //! peer calls and polls a little earlier, so in-flight work finishes before new work is fetched.
-//! After a 429 every class waits for `Retry-After`. A platform that sends no headers (a local
-//! one, or a dev platform saying `unlimited`) is never slowed until a 429 shows it has a limit.
+//! After a 429 every class but heartbeats waits for `Retry-After`. A platform that sends no
+//! headers (a local one, or a dev platform saying `unlimited`) is never slowed until a 429 shows
+//! it has a limit.
+//!
+//! Every wait the platform names (`Retry-After`, `X-RateLimit-Reset`) is read saturating and cut
+//! to [`RateLimitConfig::max_wait`]: a value of `18446744073709551615` is an hour's wait at
+//! most, never an overflow, and an hour's `Retry-After` holds calls for a minute, not an hour.
 
+use crate::backoff::later;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
@@ -40,6 +47,10 @@ pub struct RateLimitConfig {
     pub default_limit: u32,
     /// The window assumed when the platform sends no `X-RateLimit-Reset`.
     pub default_window: Duration,
+    /// The longest wait the platform can impose (`Retry-After`, `X-RateLimit-Reset`, a
+    /// `retry_after` body field): longer ones are cut to it. The platform's own windows are a
+    /// minute at most, so a longer wait is a broken or hostile answer.
+    pub max_wait: Duration,
 }
 
 impl Default for RateLimitConfig {
@@ -50,6 +61,7 @@ impl Default for RateLimitConfig {
             class_step: 5,
             default_limit: 600,
             default_window: Duration::from_secs(60),
+            max_wait: Duration::from_secs(60),
         }
     }
 }
@@ -80,10 +92,14 @@ impl RateLimitHeaders {
         let reset = get("x-ratelimit-reset")
             .and_then(|v| v.parse::<u64>().ok())
             .map(|secs| {
-                // A value this large is an epoch timestamp, not a delay.
+                // A value this large is an epoch timestamp, not a delay; one past the end of
+                // time is as far as it goes (the caller cuts it to its longest wait).
                 if secs > 1_000_000_000 {
-                    let at = UNIX_EPOCH + Duration::from_secs(secs);
-                    at.duration_since(now).unwrap_or_default()
+                    UNIX_EPOCH
+                        .checked_add(Duration::from_secs(secs))
+                        .map_or(Duration::MAX, |at| {
+                            at.duration_since(now).unwrap_or_default()
+                        })
                 } else {
                     Duration::from_secs(secs)
                 }
@@ -134,12 +150,16 @@ impl Budget {
     }
 
     /// Whether a call of `class` may go at `now`; a `Go` counts it against the budget.
+    /// Heartbeats go even while a 429 holds every other call: they are what the reserve is
+    /// for, a few a minute, and a workspace without them looks dead.
     pub fn decide(&mut self, class: CallClass, now: Instant) -> Decision {
         if let Some(until) = self.blocked_until {
-            if now < until {
+            if now < until && class != CallClass::Heartbeat {
                 return Decision::WaitUntil(until);
             }
-            self.blocked_until = None;
+            if now >= until {
+                self.blocked_until = None;
+            }
         }
         if !self.cfg.enabled || !self.limited {
             return Decision::Go;
@@ -148,7 +168,7 @@ impl Budget {
             // A new window: assume it is full until a response says otherwise.
             self.remaining = self.limit;
             self.granted_since = 0;
-            self.window_ends = now + self.cfg.default_window;
+            self.window_ends = later(now, self.cfg.default_window);
         }
         let available = self.available();
         if class == CallClass::Heartbeat || available > self.threshold(class) {
@@ -189,7 +209,8 @@ impl Budget {
         self.limit = limit;
         self.remaining = remaining;
         self.granted_since = 0;
-        self.window_ends = now + h.reset.unwrap_or(self.cfg.default_window);
+        let reset = h.reset.unwrap_or(self.cfg.default_window);
+        self.window_ends = later(now, reset.min(self.cfg.max_wait));
     }
 
     /// Takes in a 429: everyone waits `retry_after` (or until the window ends).
@@ -200,17 +221,18 @@ impl Budget {
         now: Instant,
     ) {
         self.observe(h, now);
+        let max = self.cfg.max_wait;
         let wait = retry_after
             .or(h.reset)
             .unwrap_or(Duration::from_secs(1))
-            .max(Duration::from_millis(1));
+            .clamp(Duration::from_millis(1), max.max(Duration::from_millis(1)));
         // A 429 proves there is a limit, whatever the headers said.
         self.limited = true;
         self.remaining = 0;
         self.granted_since = 0;
         // Without a reset header, the platform's window restarts when Retry-After runs out.
-        self.window_ends = now + h.reset.unwrap_or(wait);
-        self.blocked_until = Some(now + wait);
+        self.window_ends = later(now, h.reset.map_or(wait, |r| r.min(max)));
+        self.blocked_until = Some(later(now, wait));
     }
 }
 
@@ -236,6 +258,9 @@ pub struct RateLimiter {
     budget: Mutex<Budget>,
     clock: Arc<dyn Clock>,
     changed: Notify,
+    max_wait: Duration,
+    /// Whether a cut wait was logged at warn already (later ones are logged at debug).
+    cut_logged: AtomicBool,
 }
 
 impl RateLimiter {
@@ -247,10 +272,33 @@ impl RateLimiter {
     /// A limiter on `clock`.
     pub fn with_clock(cfg: RateLimitConfig, clock: Arc<dyn Clock>) -> Self {
         RateLimiter {
+            max_wait: cfg.max_wait,
             budget: Mutex::new(Budget::new(cfg, clock.now())),
             clock,
             changed: Notify::new(),
+            cut_logged: AtomicBool::new(false),
         }
+    }
+
+    /// `asked` (a wait the platform named in `what`), cut to the longest wait; the first cut
+    /// is logged at warn, later ones at debug.
+    pub fn cap_wait(&self, asked: Duration, what: &str, call: super::Call) -> Duration {
+        if asked <= self.max_wait {
+            return asked;
+        }
+        let (asked_s, max_ms) = (asked.as_secs(), self.max_wait.as_millis() as u64);
+        if self.cut_logged.swap(true, Ordering::Relaxed) {
+            tracing::debug!(call = %call, asked_s, max_wait_ms = max_ms, "the platform asked for a long wait ({what}); cut");
+        } else {
+            tracing::warn!(
+                call = %call,
+                asked_s,
+                max_wait_ms = max_ms,
+                "the platform asked to wait {asked_s} s ({what}); waiting {max_ms} ms at most \
+                 (logged once; later cuts are logged at debug)"
+            );
+        }
+        self.max_wait
     }
 
     /// The decision for a call of `class` now, without waiting.
@@ -287,18 +335,32 @@ impl RateLimiter {
         }
     }
 
-    /// Takes in a response (any status but 429).
-    pub fn observe(&self, headers: &RateLimitHeaders) {
+    /// Takes in a response (any status but 429) to `call`.
+    pub fn observe(&self, headers: &RateLimitHeaders, call: super::Call) {
+        let headers = self.capped(headers, call);
         let now = self.clock.now();
-        self.lock().observe(headers, now);
+        self.lock().observe(&headers, now);
         self.changed.notify_waiters();
     }
 
-    /// Takes in a 429 and its `Retry-After`.
-    pub fn observe_429(&self, headers: &RateLimitHeaders, retry_after: Option<Duration>) {
+    /// Takes in a 429 to `call` and its `Retry-After` (already cut by [`Self::cap_wait`]).
+    pub fn observe_429(
+        &self,
+        headers: &RateLimitHeaders,
+        retry_after: Option<Duration>,
+        call: super::Call,
+    ) {
+        let headers = self.capped(headers, call);
         let now = self.clock.now();
-        self.lock().observe_429(headers, retry_after, now);
+        self.lock().observe_429(&headers, retry_after, now);
         self.changed.notify_waiters();
+    }
+
+    fn capped(&self, h: &RateLimitHeaders, call: super::Call) -> RateLimitHeaders {
+        RateLimitHeaders {
+            reset: h.reset.map(|r| self.cap_wait(r, "X-RateLimit-Reset", call)),
+            ..h.clone()
+        }
     }
 
     /// A snapshot of the budget, for logs and tests.

@@ -58,6 +58,8 @@ pub mod error;
 pub mod limiter;
 mod post;
 pub mod retry;
+mod rows;
+pub mod rowscan;
 pub mod token;
 pub mod types;
 
@@ -67,5 +69,6 @@ pub use error::{Call, ErrorClass, PlatformError, Transport};
 pub use limiter::{CallClass, RateLimitConfig, RateLimiter};
 pub use post::{Posted, ReplyBody, post};
 pub use retry::{RetryPolicy, retry};
+pub use rows::{Unreadable, is_row_id};
 pub use token::{Secret, TokenError, TokenOrigin, TokenSource, store_token};
 pub use types::*;

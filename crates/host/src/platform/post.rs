@@ -1,8 +1,13 @@
 //! Posting one reply: retried through transient failures for as long as the host runs, ended
 //! by a success or a permanent refusal (logged by the caller with its status and body).
 //!
-//! A 2xx is a success whatever its body says: a push-mode sender answers with its agent's next
-//! turn, and acting on that would start an agent ping-pong. A 401 is not a reason to drop the
+//! A 2xx is a success whatever JSON its body holds: a push-mode sender answers with its agent's
+//! next turn, and acting on that would start an agent ping-pong. But a 2xx whose body is not
+//! JSON at all (an HTML page) did not come from the platform, which answers `/notify` with
+//! `{"status":"sent"}` and `/a2a` with `queued` or the JSON-RPC answer it passes through
+//! (docs/platform-api.md §5.4, §6.1): a proxy, a captive portal or a mistyped `--api-url`
+//! answered, and the reply most likely went nowhere. It is posted again (same `messageId`) a
+//! few times, then given up as unconfirmed and logged. A 401 is not a reason to drop the
 //! reply: it waits, because the poll decides whether the token is really gone (and then the
 //! host exits and the row is delivered again after the fix).
 //!
@@ -27,6 +32,9 @@ use crate::platform::{
 /// How many times a reply refused with 401 is held and tried again. A revoked token ends the
 /// host through the poll long before; a 401 that outlasts this is about this reply alone.
 const UNAUTHORIZED_HOLDS: u32 = 5;
+
+/// How many times a reply answered 2xx with a body that is not JSON is posted again.
+const FOREIGN_ANSWER_HOLDS: u32 = 5;
 
 /// A reply, ready to post.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,6 +115,7 @@ pub async fn post(
     cancel: &CancellationToken,
 ) -> Posted {
     let mut unauthorized = Backoff::new(policy.base, policy.cap);
+    let mut foreign = Backoff::new(policy.base, policy.cap);
     loop {
         let result = match body {
             ReplyBody::Agent { target, envelope } => {
@@ -134,10 +143,25 @@ pub async fn post(
             Ok(()) => return Posted::Delivered,
             Err(e) => e,
         };
-        match err {
+        let delay = match err {
             PlatformError::Cancelled { .. } => return Posted::Abandoned,
             PlatformError::Decode { status, .. } if (200..300).contains(&status) => {
-                return Posted::Delivered;
+                if foreign.attempt() >= FOREIGN_ANSWER_HOLDS {
+                    return Posted::Unconfirmed {
+                        reason: format!(
+                            "{err}; {FOREIGN_ANSWER_HOLDS} more tries were answered the same, not \
+                             by the platform (check --api-url and any proxy in between)"
+                        ),
+                    };
+                }
+                let delay = foreign.next_delay();
+                tracing::warn!(
+                    delay_ms = delay.as_millis() as u64,
+                    "a reply was answered with something that is not the platform's answer; \
+                     posting it again in {} ms: {err}",
+                    delay.as_millis()
+                );
+                delay
             }
             PlatformError::Unauthorized { .. } if unauthorized.attempt() < UNAUTHORIZED_HOLDS => {
                 let delay = unauthorized.next_delay();
@@ -145,10 +169,7 @@ pub async fn post(
                     delay_ms = delay.as_millis() as u64,
                     "a reply was refused with 401; holding it while the token is checked: {err}"
                 );
-                tokio::select! {
-                    () = cancel.cancelled() => return Posted::Abandoned,
-                    () = tokio::time::sleep(delay) => {}
-                }
+                delay
             }
             other => {
                 return Posted::Refused {
@@ -156,6 +177,10 @@ pub async fn post(
                     reason: other.to_string(),
                 };
             }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return Posted::Abandoned,
+            () = tokio::time::sleep(delay) => {}
         }
     }
 }

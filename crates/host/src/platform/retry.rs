@@ -102,7 +102,7 @@ where
             Some(d) if !d.is_zero() => d,
             _ => backoff.next_delay(),
         };
-        if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+        if deadline.is_some_and(|d| Instant::now().checked_add(delay).is_none_or(|t| t >= d)) {
             return Err(err);
         }
         tracing::warn!(

@@ -5,6 +5,7 @@
 //! of an unexpected type reads as absent rather than failing the whole answer. Shapes the
 //! platform's own code does not pin down (peers, discovery) keep their raw JSON as well.
 
+use super::rows::Unreadable;
 use super::token::Secret;
 use molecule_protocol::methods::Skill;
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,9 @@ pub struct ActivityQuery {
     pub limit: Option<u32>,
     /// `include=peer_info`: the sender's name and role (newer platforms).
     pub include_peer_info: bool,
+    /// Not sent: rows the caller already has, by id, read past without being kept (they take
+    /// no room in the page's byte budget; see `platform::rowscan`).
+    pub known: Vec<String>,
 }
 
 impl ActivityQuery {
@@ -182,6 +186,10 @@ pub struct ActivityRow {
     /// The row's other keys (`agent_card_url`, `attachments`, keys added later); the bodies
     /// are moved out into their fields, not copied.
     pub raw: Value,
+    /// Set when the row could not be read: only the members above that the page scanner
+    /// found are filled in, and the row is answered with an error where it has a sender,
+    /// never delivered.
+    pub unreadable: Option<Unreadable>,
 }
 
 impl ActivityRow {
@@ -208,28 +216,21 @@ impl ActivityRow {
             peer_name: str_field(&obj, "peer_name"),
             peer_role: str_field(&obj, "peer_role"),
             raw: Value::Object(obj),
+            unreadable: None,
         })
     }
-}
-
-/// A row of a page that could not be read (logged and skipped by the caller).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SkippedRow {
-    /// Its position in the page.
-    pub index: usize,
-    /// Why.
-    pub reason: String,
 }
 
 /// A page of the activity feed, in the order the platform sent it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ActivityPage {
-    /// The rows that could be read.
+    /// Every row read, the unreadable ones included (see [`ActivityRow::unreadable`]).
     pub rows: Vec<ActivityRow>,
-    /// The rows that could not.
-    pub skipped: Vec<SkippedRow>,
-    /// How many elements the page had in all (a full page means more are waiting).
+    /// How many rows the page held, known ones included (a full page means more are waiting).
     pub len: usize,
+    /// The page was cut before its end (its byte budget, more rows than asked for, a
+    /// malformed tail): more rows wait after the last one, whatever `len` says.
+    pub more: bool,
 }
 
 /// The answer to `POST /activity/ack`.

@@ -46,6 +46,7 @@ fn activity_queries_clamp_and_name_their_parameters() {
         before_ts: Some("2026-05-01T00:00:00Z".into()),
         limit: Some(9000),
         include_peer_info: true,
+        known: Vec::new(),
     };
     let pairs: Vec<String> = q
         .pairs()

@@ -16,6 +16,10 @@ pub const GENERIC_ERROR: &str = "Sorry, something went wrong while handling your
 pub const UNREADABLE: &str =
     "Sorry, I could not read your message: it has no text, file or data part I understand.";
 
+/// What a row the platform delivered malformed (or too large to read) is answered with.
+pub const UNREADABLE_ROW: &str = "Sorry, I could not read your message: the platform delivered \
+    it malformed or too large to read. Please send it again, shorter if it was long.";
+
 /// The inbound message a reply answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answering {

@@ -4,7 +4,15 @@
 //! intake are told what the core decided. The hooks are applied here: the interceptor's claim
 //! is the decision the core is handed for each new row, and the sender enricher runs before a
 //! delivery goes to the backend.
+//!
+//! A panic never leaves the engine waiting for an answer that cannot come: a task of its own
+//! that panics answers as abandoned (the row stays unsettled and is delivered again after a
+//! restart), and a panic in the core itself ends the loop, after which the state is still
+//! saved (every change the ledger holds was true when it was made). Either way the panic hook
+//! has stopped the host ([`crate::panics`]).
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{CallOptions, State, Status, Supervisor};
-use crate::platform::{PlatformClient, RetryPolicy, post};
+use crate::platform::{PlatformClient, Posted, ReplyBody, RetryPolicy, post};
 
 use super::super::feed::{Batch, Intake};
 use super::super::health::{Health, Totals};
@@ -23,7 +31,7 @@ use super::super::settings::Timers;
 use super::super::state::StateWriter;
 use super::super::uploads;
 use super::core::{Backend, Command, Core, Delivery, Input};
-use super::outcome;
+use super::outcome::{self, Outcome};
 
 /// What the engine is wired to: everything outside the core.
 pub struct Wiring {
@@ -109,7 +117,9 @@ impl Engine {
             let input = tokio::select! {
                 Ok(()) = self.status.changed() => Some(self.backend()),
                 Some(batch) = batches.recv(), if !draining => {
-                    self.take(batch);
+                    if !self.take(batch) {
+                        break;
+                    }
                     None
                 }
                 Some(input) = inputs.recv() => Some(self.sync(input)),
@@ -130,8 +140,10 @@ impl Engine {
                 () = tokio::time::sleep_until(self.drain_over.unwrap_or(far)),
                     if self.drain_over.is_some() && !stopped => Some(Input::StopReplies),
             };
-            if let Some(input) = input {
-                self.step(input);
+            if let Some(input) = input
+                && !self.step(input)
+            {
+                break;
             }
             if self.core.finished() {
                 break;
@@ -141,10 +153,24 @@ impl Engine {
         self.w.writer.close().await;
     }
 
-    fn step(&mut self, input: Input) {
-        let commands = self.core.step(input, Instant::now().into_std());
-        for command in commands {
-            self.execute(command);
+    /// Hands the core `input` and carries out its commands; `false` when the core panicked.
+    fn step(&mut self, input: Input) -> bool {
+        let now = Instant::now().into_std();
+        let core = &mut self.core;
+        match catch_unwind(AssertUnwindSafe(|| core.step(input, now))) {
+            Ok(commands) => {
+                for command in commands {
+                    self.execute(command);
+                }
+                true
+            }
+            Err(_) => {
+                tracing::error!(
+                    "the engine failed (a bug): stopping; rows not answered yet are delivered \
+                     again after a restart"
+                );
+                false
+            }
         }
     }
 
@@ -166,15 +192,24 @@ impl Engine {
 
     /// Hands the core a batch, with the interceptor's decision on each new row; the poller is
     /// told it was taken once the load it reads is published.
-    fn take(&mut self, batch: Batch) {
+    fn take(&mut self, batch: Batch) -> bool {
         let interceptor = self.w.hooks.interceptor.clone();
         let mut claim = |row: &_| interceptor.as_ref().is_some_and(|h| h.claim(row));
         let now = Instant::now().into_std();
-        let commands = self.core.take(batch.fetched, now, &mut claim);
+        let core = &mut self.core;
+        let taken = catch_unwind(AssertUnwindSafe(|| {
+            crate::panics::inject("engine");
+            core.take(batch.fetched, now, &mut claim)
+        }));
+        let Ok(commands) = taken else {
+            tracing::error!("the engine failed on fetched rows (a bug): stopping");
+            return false;
+        };
         for command in commands {
             self.execute(command);
         }
         let _ = batch.done.send(());
+        true
     }
 
     fn execute(&mut self, command: Command) {
@@ -190,17 +225,27 @@ impl Engine {
             Command::Post { id, lane, body } => {
                 let (client, policy) = (self.w.client.clone(), self.retry.clone());
                 let cancel = self.stop_replies.clone();
-                tokio::spawn(async move {
+                let abandoned = Input::Posted {
+                    id: id.clone(),
+                    lane,
+                    result: Posted::Abandoned,
+                };
+                spawn_answering(events, abandoned, async move {
+                    crate::panics::inject("post");
                     let result = post(&client, &body, &policy, &cancel).await;
-                    let _ = events.send(Input::Posted { id, lane, result });
+                    Input::Posted { id, lane, result }
                 });
             }
             Command::Download { id, upload } => {
                 let (client, policy) = (self.w.client.clone(), self.retry.clone());
                 let (dir, cancel) = (self.w.uploads_dir.clone(), self.stop_replies.clone());
-                tokio::spawn(async move {
+                let failed = Input::Uploaded {
+                    id: id.clone(),
+                    result: Err("the download task failed (a bug)".into()),
+                };
+                spawn_answering(events, failed, async move {
                     let result = uploads::fetch(&client, &dir, &upload, &policy, &cancel).await;
-                    let _ = events.send(Input::Uploaded { id, result });
+                    Input::Uploaded { id, result }
                 });
             }
             Command::Save(state) => self.w.writer.submit(state),
@@ -216,6 +261,20 @@ impl Engine {
             Command::Handled { error, .. } => self.w.health.record(error.as_ref()),
             Command::StopReplies => self.stop_replies.cancel(),
             Command::DrainUntil(at) => self.drain_over = Some(at.into()),
+            Command::Notify { message } => {
+                let (client, policy) = (self.w.client.clone(), self.retry.clone());
+                let cancel = self.stop_replies.clone();
+                let body = ReplyBody::Canvas {
+                    message,
+                    attachments: Vec::new(),
+                };
+                tokio::spawn(async move {
+                    let posted = post(&client, &body, &policy, &cancel).await;
+                    if !matches!(posted, Posted::Delivered | Posted::Abandoned) {
+                        tracing::warn!("a notice to the canvas was not posted: {posted:?}");
+                    }
+                });
+            }
             Command::Publish(load) => {
                 self.w.health.set_load(load.in_flight, load.backlog);
                 self.intake
@@ -234,7 +293,12 @@ impl Engine {
         } = delivery;
         let (sup, events) = (self.w.sup.clone(), self.inputs.clone());
         let enricher = self.w.hooks.enricher.clone();
-        tokio::spawn(async move {
+        let abandoned = Input::Delivered {
+            id: id.clone(),
+            outcome: Outcome::Abandoned,
+        };
+        spawn_answering(events, abandoned, async move {
+            crate::panics::inject("deliver");
             if let Some(e) = enricher {
                 e.enrich(&mut params.sender).await;
             }
@@ -243,8 +307,10 @@ impl Engine {
                 copy.map(|(_, path)| path.clone())
             });
             let answer = sup.handle_a2a(params, CallOptions::default()).await;
-            let outcome = outcome::of(answer);
-            let _ = events.send(Input::Delivered { id, outcome });
+            Input::Delivered {
+                id,
+                outcome: outcome::of(answer),
+            }
         });
     }
 
@@ -266,6 +332,27 @@ impl Engine {
             totals.backlog
         );
     }
+}
+
+/// Runs `work` on a task of its own and sends what it comes to; if it panics, sends
+/// `on_panic` instead, so the core is never left waiting for it.
+fn spawn_answering(
+    events: mpsc::UnboundedSender<Input>,
+    on_panic: Input,
+    work: impl Future<Output = Input> + Send + 'static,
+) {
+    let task = tokio::spawn(work);
+    tokio::spawn(async move {
+        match task.await {
+            Ok(input) => {
+                let _ = events.send(input);
+            }
+            Err(e) if e.is_panic() => {
+                let _ = events.send(on_panic);
+            }
+            Err(_) => {}
+        }
+    });
 }
 
 /// Where the engine's tasks report back; taken by [`Engine::run`].

@@ -38,6 +38,17 @@ pub async fn find(
         time_of(key).checked_sub(skew).unwrap_or(time_of(key)),
     ));
     q.before_ts = Some(just_after(key));
-    let rows = keyed(fetch(client, &q).await?.rows, None);
-    Ok(rows.into_iter().find(|(k, _)| k.id == key.id))
+    let page = fetch(client, &q).await?;
+    let more = page.more;
+    let found = keyed(page.rows, None)
+        .into_iter()
+        .find(|(k, _)| k.id == key.id);
+    if found.is_none() && more {
+        // The page was cut before its end: the row may be in the part not read.
+        return Err(PlatformError::TooLarge {
+            call: crate::platform::Call::Activity,
+            limit: client.config().limits.max_response_bytes,
+        });
+    }
+    Ok(found)
 }

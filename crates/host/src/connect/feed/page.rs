@@ -23,20 +23,39 @@ pub fn query(limit: u32) -> ActivityQuery {
     }
 }
 
-/// Fetches a page, logging the rows the platform sent that cannot be read.
+/// Fetches a page. Its unreadable rows are logged at debug here (a row is fetched again by
+/// re-reads); the engine logs each once, when it answers it.
 pub async fn fetch(
     client: &PlatformClient,
     q: &ActivityQuery,
 ) -> Result<ActivityPage, PlatformError> {
     let page = client.activity(q).await?;
-    for s in &page.skipped {
-        tracing::warn!(
-            index = s.index,
-            "skipping an activity row that cannot be read: {}",
-            s.reason
-        );
+    for row in &page.rows {
+        if let Some(u) = &row.unreadable {
+            tracing::debug!(row = %row.id, "an activity row cannot be read: {}", u.reason);
+        }
     }
     Ok(page)
+}
+
+/// Whether a page of `limit` rows was full: more rows wait after it.
+pub fn full(page: &ActivityPage, limit: u32) -> bool {
+    page.more || page.len >= limit as usize
+}
+
+/// Whether a row's id can be a cursor: every row's but a stand-in for an id that was not a
+/// UUID (docs/platform-api.md §4.4; see `platform::rows`).
+pub fn can_be_cursor(row: &ActivityRow) -> bool {
+    row.unreadable.as_ref().is_none_or(|u| !u.id_replaced)
+}
+
+/// The newest row of `rows` that can be a cursor.
+pub fn newest_cursor(rows: &[Keyed]) -> Option<RowKey> {
+    rows.iter()
+        .filter(|(_, r)| can_be_cursor(r))
+        .map(|(k, _)| k)
+        .max()
+        .cloned()
 }
 
 /// Keys the rows of a page. A row without a readable `created_at` (the platform always sends

@@ -15,12 +15,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::platform::{PlatformClient, PlatformError};
+use crate::platform::{PlatformClient, PlatformError, is_row_id};
 
 use super::super::error::ConnectError;
 use super::super::settings::{MAX_LOOKBACK, PollSettings};
 use super::super::state::RowKey;
-use super::page::{Keyed, fetch, keyed, query, time_of};
+use super::page::{Keyed, fetch, full, keyed, newest_cursor, query, time_of};
 use super::{late, readback};
 
 /// Consecutive HTTP 500s on a cursor poll that are taken as a failed cursor lookup.
@@ -94,7 +94,23 @@ impl Poller {
         cursor: Option<RowKey>,
     ) -> Self {
         let mode = match cursor {
-            Some(c) => Mode::Cursor(c),
+            Some(c) if is_row_id(&c.id) => Mode::Cursor(c),
+            Some(c) => {
+                // Saved by a version that took any id for a cursor: never sent back, read
+                // back from its time instead.
+                tracing::warn!(
+                    cursor = %crate::logsafe::quote(&c.id),
+                    "the saved cursor is not a row id the platform could have written: reading \
+                     back from its time"
+                );
+                let from = time_of(&c)
+                    .checked_sub(settings.cursor_skew)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Mode::ReadBack {
+                    from,
+                    floor: Some(c),
+                }
+            }
             None => Mode::ReadBack {
                 from: SystemTime::now()
                     .checked_sub(settings.since)
@@ -150,13 +166,25 @@ impl Poller {
         let mut q = query(limit);
         q.since_id = Some(cursor.id.clone());
         let page = fetch(&self.client, &q).await?;
+        crate::panics::inject("poller");
+        let full = full(&page, limit);
         let rows = keyed(page.rows, Some(&cursor));
-        let head = rows.iter().map(|(k, _)| k).max().cloned();
-        if let Some(h) = &head {
-            self.mode = Mode::Cursor(h.clone());
+        // Rows whose id stands in for one that was not a UUID are taken but never carry the
+        // cursor; the next poll returns them again (known by then) until a real row follows.
+        let head = newest_cursor(&rows);
+        let newest = rows.iter().map(|(k, _)| k).max().cloned();
+        match (&head, newest) {
+            (Some(h), _) => self.mode = Mode::Cursor(h.clone()),
+            (None, Some(newest)) if full => {
+                tracing::warn!(
+                    "a whole page of rows without a usable id: reading on by time from the newest"
+                );
+                self.lose_cursor(newest);
+            }
+            _ => {}
         }
         self.send(rows, head, false, Vec::new()).await;
-        Ok(page.len >= limit as usize)
+        Ok(full)
     }
 
     async fn read_back(

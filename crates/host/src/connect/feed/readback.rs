@@ -16,14 +16,14 @@ use std::time::SystemTime;
 use crate::platform::{PlatformClient, PlatformError};
 
 use super::super::state::RowKey;
-use super::page::{Keyed, fetch, just_after, keyed, query, since_secs};
+use super::page::{Keyed, fetch, full, just_after, keyed, newest_cursor, query, since_secs};
 
 /// What a read-back found.
 #[derive(Debug, Default)]
 pub struct ReadBack {
     /// The rows to handle, oldest first (none at or below the floor).
     pub rows: Vec<Keyed>,
-    /// The row to continue from; `None` when the window is empty.
+    /// The row to continue from; `None` when the window holds no row that can be a cursor.
     pub seed: Option<RowKey>,
     /// Rows older than the row limit, when it was reached: `(count, more)`.
     pub skipped: Option<(usize, bool)>,
@@ -47,13 +47,23 @@ pub async fn read_back(
         let mut q = query(page_size);
         q.since_secs = Some(since);
         q.before_ts = before.take();
+        // The rows at the boundary come again: they must not take the page's room.
+        q.known = oldest.iter().map(|(k, _)| k.id.clone()).collect();
         let page = fetch(client, &q).await?;
-        let full = page.len >= page_size as usize;
+        let full = full(&page, page_size);
         let fresh: Vec<Keyed> = keyed(page.rows, None)
             .into_iter()
             .filter(|(k, _)| !oldest.iter().chain(&newer).any(|(o, _)| o.id == k.id))
             .collect();
         let Some(bottom) = fresh.iter().map(|(k, _)| k).min().cloned() else {
+            if page.more {
+                // Cut before any new row (its id was not where the platform writes it):
+                // going on would skip the older rows; the read-back is tried again later.
+                return Err(PlatformError::TooLarge {
+                    call: crate::platform::Call::Activity,
+                    limit: client.config().limits.max_response_bytes,
+                });
+            }
             break;
         };
         read += fresh.len();
@@ -76,7 +86,7 @@ pub async fn read_back(
     let top = oldest.iter().map(|(k, _)| k.at).max();
     let mut rows = oldest;
     rows.extend(newer.into_iter().filter(|(k, _)| Some(k.at) == top));
-    let seed = rows.iter().map(|(k, _)| k).max().cloned();
+    let seed = newest_cursor(&rows);
     rows.retain(|(k, _)| floor.is_none_or(|f| k > f));
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(ReadBack {

@@ -130,7 +130,9 @@ impl Core {
         let Some(inbound) = self.take_inbound(id) else {
             return;
         };
-        if inbound.suppressed {
+        if inbound.paused {
+            self.settle(id, "reply_suppressed_reply_loop", None);
+        } else if inbound.suppressed {
             self.settle(id, "reply_suppressed_at_hop_limit", None);
         } else if result.parts.is_empty() {
             self.settle(id, "no_reply", None);
@@ -175,7 +177,8 @@ impl Core {
         let delay = Backoff::new(self.rules.retry_base, self.rules.retry_max)
             .nominal(attempts - 1)
             .max(after.unwrap_or_default());
-        let at = self.now + delay;
+        // The backend's retryAfterMs may be anything up to 2^64 ms.
+        let at = crate::backoff::later(self.now, delay);
         self.out.push(Command::RetryAt { id, at });
     }
 

@@ -13,7 +13,7 @@ use super::super::super::feed::Fetched;
 use super::super::super::health::Failure;
 use super::super::super::inbound::{Class, Inbound, ReplyTo, Upload, classify};
 use super::super::super::state::{Admit, RowKey};
-use super::super::reply_body::{UNREADABLE, error_parts};
+use super::super::reply_body::error_parts;
 use super::{Command, Core};
 
 /// A row being handled.
@@ -93,6 +93,7 @@ impl Core {
             Class::Upload(upload) => self.route_upload(key, upload),
             Class::Invalid {
                 reason,
+                reply_text,
                 sender,
                 conversation,
                 reply_to,
@@ -105,15 +106,18 @@ impl Core {
                     reply_to,
                     in_reply_to: None,
                     hops: 0,
+                    foreign: false,
                     suppressed: false,
+                    paused: false,
                 };
                 let id = key.id.clone();
                 self.add_row(key, inbound.clone());
                 let detail = format!("unreadable message: {reason}");
                 let error = Some(Failure::elsewhere("an unreadable message", detail));
-                self.answer_error(&id, &inbound, Some(UNREADABLE), "unreadable", error);
+                self.answer_error(&id, &inbound, Some(reply_text), "unreadable", error);
             }
-            Class::Message(inbound) => {
+            Class::Message(mut inbound) => {
+                self.guard_loops(&key.id, &mut inbound);
                 let (id, conversation) = (key.id.clone(), inbound.conversation.clone());
                 self.add_row(key, *inbound);
                 // Uploads are saved before any later message goes out, so its file parts can
@@ -200,7 +204,7 @@ impl Core {
 /// How a sender is named in logs: its kind, and an agent's workspace id (never content).
 fn label(sender: &Sender) -> String {
     match (sender.kind, &sender.workspace_id) {
-        (SenderKind::Agent, Some(id)) => format!("agent:{id}"),
+        (SenderKind::Agent, Some(id)) => format!("agent:{}", crate::logsafe::clean(id, 64)),
         (SenderKind::Agent, None) => "agent".into(),
         (SenderKind::Canvas, _) => "canvas".into(),
         (SenderKind::Other, _) => "other".into(),

@@ -7,10 +7,12 @@
 //!
 //! Its rules, one module each: [`intake`] (admission by the ledger, classification, settling),
 //! [`deliveries`] (one delivery per conversation, the concurrency limit, retries, crash
-//! suspects, the breaker), [`replies`] (the two reply lanes and the uploads).
+//! suspects, the breaker), [`replies`] (the two reply lanes and the uploads), [`loops`]
+//! (reply loops with agents that carry no molecule metadata).
 
 mod deliveries;
 mod intake;
+mod loops;
 mod replies;
 
 #[cfg(test)]
@@ -33,6 +35,7 @@ use super::super::state::{Ledger, StateFile, UploadRecord};
 use super::outcome::Outcome;
 use super::queues::ConvQueues;
 use intake::Row;
+use loops::LoopGuard;
 
 /// The limits the core decides by.
 #[derive(Clone, Debug)]
@@ -194,6 +197,11 @@ pub enum Command {
     DrainUntil(Instant),
     /// The load changed: tell the heartbeat and the poller.
     Publish(Load),
+    /// Tell the person in the canvas (no row waits for it).
+    Notify {
+        /// The text.
+        message: String,
+    },
 }
 
 /// The engine's load.
@@ -234,6 +242,8 @@ pub struct Core {
     retry_ready: VecDeque<String>,
     /// Rows in flight at a crash: delivered one at a time until cleared.
     suspects: VecDeque<String>,
+    /// Every peer's budget of messages without molecule metadata.
+    loops: LoopGuard,
     draining: bool,
     replies_stopped: bool,
     now: Instant,
@@ -244,7 +254,12 @@ pub struct Core {
 impl Core {
     /// A core over `ledger` (loaded from the saved state, or new), at time `now`.
     pub fn new(rules: Rules, ledger: Ledger, backend: Backend, now: Instant) -> Self {
+        let loops = LoopGuard::new(
+            rules.delivery.foreign_limit,
+            rules.delivery.foreign_cooldown,
+        );
         let mut core = Core {
+            loops,
             rules,
             ledger,
             backend,

@@ -107,6 +107,21 @@ fn a_retry_waits_the_backoff_or_the_backends_retry_after_and_counts_an_attempt()
         [(r.clone(), t1 + Duration::from_secs(30))],
         "retryAfterMs is longer than the 2 s backoff"
     );
+    let mut sim = Sim::new(rules());
+    let r = sim.add(canvas(1, "c", "x"));
+    sim.poll();
+    let forever = Outcome::Retry {
+        after: Some(Duration::from_millis(u64::MAX)),
+        failure: Failure::new("busy", "busy"),
+        crashed: false,
+        user_message: None,
+    };
+    sim.answer(&r, forever);
+    let (_, at) = sim.retries.last().expect("a retry");
+    assert!(
+        *at > sim.now + Duration::from_secs(86_400 * 365),
+        "a retryAfterMs of 2^64 ms saturates instead of overflowing"
+    );
 }
 
 #[test]

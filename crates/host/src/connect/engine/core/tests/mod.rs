@@ -5,6 +5,7 @@
 //! core built from that snapshot, as `molecule connect` builds it after a `kill -9`.
 
 mod deliveries;
+mod loops;
 mod props;
 mod restarts;
 mod settling;
@@ -39,6 +40,8 @@ pub fn rules() -> Rules {
             concurrency: 4,
             max_attempts: 3,
             hop_limit: 4,
+            foreign_limit: 0,
+            foreign_cooldown: Duration::from_secs(600),
         },
         window: 100,
         reply_concurrency: 2,
@@ -147,6 +150,8 @@ pub struct Sim {
     pub drain_until: Option<Instant>,
     /// What the core would claim.
     pub claims: BTreeSet<String>,
+    /// What the core told the person in the canvas.
+    pub notices: Vec<String>,
 }
 
 impl Sim {
@@ -191,6 +196,7 @@ impl Sim {
             stopped_replies: false,
             drain_until: None,
             claims: BTreeSet::new(),
+            notices: Vec::new(),
         }
     }
 
@@ -366,6 +372,7 @@ impl Sim {
                 Command::StopReplies => self.stopped_replies = true,
                 Command::DrainUntil(at) => self.drain_until = Some(at),
                 Command::Publish(load) => self.load = load,
+                Command::Notify { message } => self.notices.push(message),
             }
         }
     }
