@@ -1,6 +1,7 @@
 //! The request pipeline every platform call goes through: the rate limiter, the headers, one
-//! HTTP exchange with a capped body, the token re-read after a 401, and the classification of
-//! what came back. The typed calls built on it are in `calls.rs`.
+//! HTTP exchange with a capped body (or, for the event stream, a body left open), the token
+//! re-read after a 401, and the classification of what came back. The typed calls built on it
+//! are in `calls.rs` and `events.rs`.
 
 use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
@@ -39,6 +40,17 @@ pub(super) struct Request {
     pub body: Option<Vec<u8>>,
     pub timeout: Duration,
     pub max_body: u64,
+    /// A 2xx answer's body is left open to be read as a stream; `timeout` then bounds only the
+    /// wait for the response head.
+    pub stream: bool,
+}
+
+/// What an exchange produced.
+pub(super) enum Answer {
+    /// A response whose body has been read (every non-2xx, and 2xx unless streaming).
+    Read(Reply),
+    /// A 2xx response to a streaming request, its body unread.
+    Stream(reqwest::Response),
 }
 
 /// A response whose body has been read.
@@ -55,6 +67,11 @@ impl PlatformClient {
         let http = reqwest::Client::builder()
             .user_agent(cfg.user_agent())
             .connect_timeout(cfg.timeouts.connect)
+            // The event stream is silent while nothing happens: keepalive probes find a peer
+            // that vanished without closing (and keep NAT entries alive) within about 90 s.
+            .tcp_keepalive(Duration::from_secs(30))
+            .tcp_keepalive_interval(Duration::from_secs(15))
+            .tcp_keepalive_retries(4u32)
             // A redirect usually means a mistyped --api-url (http for https); say so rather
             // than replay a POST elsewhere.
             .redirect(reqwest::redirect::Policy::none())
@@ -108,7 +125,8 @@ impl PlatformClient {
     pub(super) fn class_for(&self, call: Call) -> CallClass {
         self.class.unwrap_or(match call {
             Call::Heartbeat | Call::Register => CallClass::Heartbeat,
-            Call::Activity | Call::AckActivity => CallClass::Poll,
+            // The stream is a way to poll sooner: opening it waits with the polls.
+            Call::Activity | Call::AckActivity | Call::EventStream => CallClass::Poll,
             Call::ListPeers | Call::Discover => CallClass::Peer,
             _ => CallClass::Reply,
         })
@@ -123,20 +141,32 @@ impl PlatformClient {
             body: None,
             timeout: self.inner.cfg.timeouts.request,
             max_body: self.inner.cfg.limits.max_response_bytes,
+            stream: false,
+        }
+    }
+
+    /// Sends `req` and reads the whole answer (see [`PlatformClient::exchange`]).
+    pub(super) async fn execute(&self, req: Request) -> Result<Reply, PlatformError> {
+        match self.exchange(&req).await? {
+            Answer::Read(reply) => Ok(reply),
+            Answer::Stream(_) => Err(PlatformError::InvalidArgument {
+                call: req.call,
+                reason: "a streaming answer where a body was expected".into(),
+            }),
         }
     }
 
     /// Sends `req`; after a 401 re-reads the token file once and, if the token now differs
     /// from the one that was refused (this call's re-read or a concurrent one changed it),
     /// sends it again. A 401 that stands becomes [`PlatformError::Unauthorized`].
-    pub(super) async fn execute(&self, req: Request) -> Result<Reply, PlatformError> {
+    pub(super) async fn exchange(&self, req: &Request) -> Result<Answer, PlatformError> {
         let mut reread = false;
         loop {
             let sent = self.inner.token.current();
-            let reply = self.send_once(&req, sent.as_ref()).await?;
-            if reply.status != 401 {
-                return Ok(reply);
-            }
+            let reply = match self.send_once(req, sent.as_ref()).await? {
+                Answer::Read(reply) if reply.status == 401 => reply,
+                answer => return Ok(answer),
+            };
             if !reread {
                 reread = true;
                 self.inner.token.reload()?;
@@ -160,26 +190,49 @@ impl PlatformClient {
         &self,
         req: &Request,
         token: Option<&Secret>,
-    ) -> Result<Reply, PlatformError> {
+    ) -> Result<Answer, PlatformError> {
         let class = self.class_for(req.call);
         self.inner.limiter.acquire(class, req.call).await;
         let mut builder = self
             .inner
             .http
             .request(req.method.clone(), req.url.clone())
-            .timeout(req.timeout)
             .headers(self.headers(token));
+        if req.stream {
+            builder = builder
+                .header(header::ACCEPT, "text/event-stream")
+                .header(header::CACHE_CONTROL, "no-cache");
+        } else {
+            builder = builder.timeout(req.timeout);
+        }
         if let Some(body) = &req.body {
             builder = builder
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
         let started = Instant::now();
-        let mut resp = builder
-            .send()
-            .await
-            .map_err(|e| transport_error(req.call, &e))?;
+        let sent = if req.stream {
+            // reqwest's timeout would also cut the body; a stream's head alone is bounded.
+            tokio::time::timeout(req.timeout, builder.send())
+                .await
+                .map_err(|_| PlatformError::Transient {
+                    call: req.call,
+                    cause: Transport::Timeout,
+                    retry_after: None,
+                    excerpt: "no response head in time".into(),
+                })?
+        } else {
+            builder.send().await
+        };
+        let mut resp = sent.map_err(|e| transport_error(req.call, &e))?;
         let status = resp.status().as_u16();
+        if req.stream && resp.status().is_success() {
+            self.inner
+                .limiter
+                .observe(&RateLimitHeaders::parse(resp.headers(), SystemTime::now()));
+            tracing::debug!(call = %req.call, status, elapsed_ms = started.elapsed().as_millis() as u64, "platform stream opened");
+            return Ok(Answer::Stream(resp));
+        }
         let headers = std::mem::take(resp.headers_mut());
         let body = read_capped(req.call, resp, req.max_body).await;
         let rate = RateLimitHeaders::parse(&headers, SystemTime::now());
@@ -202,7 +255,7 @@ impl PlatformClient {
             bytes = reply.body.len(),
             "platform call"
         );
-        Ok(reply)
+        Ok(Answer::Read(reply))
     }
 
     fn headers(&self, token: Option<&Secret>) -> HeaderMap {

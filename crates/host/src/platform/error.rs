@@ -39,6 +39,8 @@ pub enum Call {
     ListPeers,
     /// `GET /registry/discover/<id>`.
     Discover,
+    /// `GET /workspaces/<id>/events/stream`.
+    EventStream,
 }
 
 impl Call {
@@ -57,6 +59,7 @@ impl Call {
             Call::AckUpload => "POST /workspaces/<id>/pending-uploads/<file>/ack",
             Call::ListPeers => "GET /registry/<id>/peers",
             Call::Discover => "GET /registry/discover/<id>",
+            Call::EventStream => "GET /workspaces/<id>/events/stream",
         }
     }
 }
