@@ -31,6 +31,7 @@ mod durations;
 mod echo_backend;
 mod emulator_a2a;
 mod emulator_cli;
+mod emulator_events;
 mod emulator_feed;
 mod emulator_guard;
 mod emulator_persist;
