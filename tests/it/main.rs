@@ -48,6 +48,7 @@ mod peers_support;
 mod peers_wait;
 mod platform_calls;
 mod platform_errors;
+mod platform_events;
 mod platform_limiter;
 mod platform_retry;
 mod platform_support;

@@ -14,3 +14,4 @@ pub mod normalize;
 pub mod peers;
 pub mod platform;
 pub mod signal;
+pub mod wake;
