@@ -58,6 +58,12 @@ pub struct DevTimers {
     /// The host's poll interval.
     #[arg(long, hide = true, value_name = "MS")]
     pub poll_interval_ms: Option<u64>,
+    /// The host's safety poll interval while the event stream is live.
+    #[arg(long, hide = true, value_name = "MS")]
+    pub safety_poll_interval_ms: Option<u64>,
+    /// The host polls without the event stream.
+    #[arg(long, hide = true)]
+    pub no_event_stream: bool,
     /// The host's heartbeat interval.
     #[arg(long, hide = true, value_name = "MS")]
     pub heartbeat_interval_ms: Option<u64>,

@@ -24,7 +24,7 @@ use crate::signal::Shutdown;
 use super::config::{Config, ConfigError, TokenSetting};
 use super::engine::{Engine, Parts};
 use super::error::ConnectError;
-use super::feed::{Link, Poller};
+use super::feed::{Link, Poller, wakes_the_poller};
 use super::health::Health;
 use super::hooks::Hooks;
 use super::state::{Ledger, StateWriter, file};
@@ -102,6 +102,7 @@ struct Tasks {
     rereg: JoinHandle<()>,
     engine: JoinHandle<()>,
     poller: JoinHandle<Result<(), ConnectError>>,
+    stream: Option<JoinHandle<()>>,
     stopping: CancellationToken,
     abandon: CancellationToken,
     /// Holds the state directory's lock until the host has stopped.
@@ -140,6 +141,9 @@ impl Running {
         skip.abort();
         if !poller_done {
             let _ = tasks.poller.await;
+        }
+        if let Some(stream) = tasks.stream {
+            let _ = stream.await;
         }
         let _ = tasks.rereg.await;
         tasks.beats.cancel();
@@ -201,6 +205,12 @@ impl Running {
         let engine = engine.run(batches_rx, events, stopping.clone(), abandon.clone());
         let backoff = Backoff::new(t.retry_base, t.retry_max);
         let link = Link { batches, free };
+        let (wake, stream) = crate::wake::follow(
+            client.clone(),
+            settings.poll.stream.clone(),
+            wakes_the_poller(config.platform.workspace_id()),
+            stopping.clone(),
+        );
         let poller = Poller::new(
             client,
             settings.poll.clone(),
@@ -209,6 +219,7 @@ impl Running {
             stopping.clone(),
             link,
             cursor,
+            wake,
         );
         let tasks = Tasks {
             heartbeat: tokio::spawn(heartbeat),
@@ -216,6 +227,7 @@ impl Running {
             rereg: tokio::spawn(rereg),
             engine: tokio::spawn(engine),
             poller: tokio::spawn(poller.run(pending_late)),
+            stream,
             stopping,
             abandon,
             _dir: dir,
