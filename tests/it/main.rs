@@ -14,6 +14,7 @@ mod check_support;
 mod connect_backend_faults;
 mod connect_delivery;
 mod connect_emulator;
+mod connect_events;
 mod connect_host;
 mod connect_in_process;
 mod connect_platform;

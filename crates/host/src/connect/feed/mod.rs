@@ -57,14 +57,25 @@ mod tests {
             .expect("event")
         };
         let peer = Uuid::new_v4().to_string();
-        assert!(wakes(&ev(json!({"activity_type": "a2a_receive", "method": "message/send", "source_id": peer}))));
-        assert!(wakes(&ev(json!({"activity_type": "a2a_receive", "source_id": null}))));
+        assert!(wakes(&ev(
+            json!({"activity_type": "a2a_receive", "method": "message/send", "source_id": peer})
+        )));
+        assert!(wakes(&ev(
+            json!({"activity_type": "a2a_receive", "source_id": null})
+        )));
         assert!(wakes(&ev(json!({"method": "chat_upload_receive"}))));
-        assert!(!wakes(&ev(json!({"activity_type": "a2a_receive", "method": "notify"}))));
-        assert!(!wakes(&ev(json!({"activity_type": "a2a_send", "method": "message/send"}))));
+        assert!(!wakes(&ev(
+            json!({"activity_type": "a2a_receive", "method": "notify"})
+        )));
+        assert!(!wakes(&ev(
+            json!({"activity_type": "a2a_send", "method": "message/send"})
+        )));
         let mine = own.to_string().to_uppercase();
-        assert!(!wakes(&ev(json!({"activity_type": "a2a_receive", "source_id": mine}))));
-        let other = PlatformEvent::from_json(r#"{"type":"AGENT_MESSAGE","data":{}}"#).expect("event");
+        assert!(!wakes(&ev(
+            json!({"activity_type": "a2a_receive", "source_id": mine})
+        )));
+        let other =
+            PlatformEvent::from_json(r#"{"type":"AGENT_MESSAGE","data":{}}"#).expect("event");
         assert!(!wakes(&other));
     }
 }

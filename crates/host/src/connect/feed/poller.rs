@@ -79,7 +79,10 @@ pub struct Poller {
 impl Poller {
     /// A poller starting at the saved `cursor`, or from the `--since` window without one,
     /// resting between polls on `wake`.
-    #[expect(clippy::too_many_arguments, reason = "each part is wired once, in serve")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each part is wired once, in serve"
+    )]
     pub fn new(
         client: PlatformClient,
         settings: PollSettings,
