@@ -16,7 +16,7 @@ pub const DEFAULT_PORT: u16 = 7357;
 
 /// `molecule dev [--backend-cmd CMD] [--port N] [--data FILE] ...`
 #[derive(Clone, Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
 pub struct DevArgs {
     /// The backend to run, as a command line [default: the echo built into molecule].
     #[arg(long, value_name = "COMMAND", env = "MOLECULE_BACKEND_CMD")]
