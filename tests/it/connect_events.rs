@@ -92,6 +92,25 @@ async fn a_message_is_answered_without_waiting_for_a_poll() {
 }
 
 #[tokio::test]
+async fn a_dry_run_says_the_stream_is_live() {
+    let p = pair(Compat::New).await;
+    let site = Site::new();
+    write_private(&site.token_file(), &p.main.token);
+    let mut args = site.args(p.emu.base_url(), &echo());
+    args[3] = p.main.id.to_string();
+    args.push("--dry-run".into());
+    // The emulator serves on this test's thread: the run must not block it.
+    let run = tokio::task::spawn_blocking(move || super::connect_host::run_out(&args));
+    let (code, stdout, stderr) = run.await.expect("ran");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("events:     live: messages are fetched as they arrive"),
+        "{stdout}"
+    );
+    assert_eq!(p.emu.stats().streams_opened, 1);
+}
+
+#[tokio::test]
 async fn every_event_lost_every_message_is_answered_by_the_safety_poll() {
     let p = pair(Compat::New).await;
     stream_faults(

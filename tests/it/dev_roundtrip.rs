@@ -29,9 +29,11 @@ async fn dev_and_send_wait_get_their_messages_through_the_event_streams() {
     let slow = ["--poll-interval-ms", "600000"];
     let mut dev = Dev::start(&[&slow[..], &["--safety-poll-interval-ms", "600000"]].concat()).await;
     until("the host's event stream", || {
-        dev.events()
-            .iter()
-            .any(|e| e["message"].as_str().is_some_and(|m| m.starts_with("event stream live")))
+        dev.events().iter().any(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("event stream live"))
+        })
     })
     .await;
     let wait = [&slow[..], &["--safety-poll-ms", "600000", "--wait", "20"]].concat();
