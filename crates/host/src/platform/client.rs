@@ -7,6 +7,7 @@ use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
 use super::token::{Secret, TokenError, TokenSource, store_token};
+use super::transport::{read_capped, transport_error};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -193,44 +194,14 @@ impl PlatformClient {
     ) -> Result<Answer, PlatformError> {
         let class = self.class_for(req.call);
         self.inner.limiter.acquire(class, req.call).await;
-        let mut builder = self
-            .inner
-            .http
-            .request(req.method.clone(), req.url.clone())
-            .headers(self.headers(token));
-        if req.stream {
-            builder = builder
-                .header(header::ACCEPT, "text/event-stream")
-                .header(header::CACHE_CONTROL, "no-cache");
-        } else {
-            builder = builder.timeout(req.timeout);
-        }
-        if let Some(body) = &req.body {
-            builder = builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
         let started = Instant::now();
-        let sent = if req.stream {
-            // reqwest's timeout would also cut the body; a stream's head alone is bounded.
-            tokio::time::timeout(req.timeout, builder.send())
-                .await
-                .map_err(|_| PlatformError::Transient {
-                    call: req.call,
-                    cause: Transport::Timeout,
-                    retry_after: None,
-                    excerpt: "no response head in time".into(),
-                })?
-        } else {
-            builder.send().await
-        };
-        let mut resp = sent.map_err(|e| transport_error(req.call, &e))?;
+        let mut resp = self.send_head(req, token).await?;
         let status = resp.status().as_u16();
         if req.stream && resp.status().is_success() {
             self.inner
                 .limiter
                 .observe(&RateLimitHeaders::parse(resp.headers(), SystemTime::now()));
-            tracing::debug!(call = %req.call, status, elapsed_ms = started.elapsed().as_millis() as u64, "platform stream opened");
+            tracing::debug!(call = %req.call, status, "platform stream opened");
             return Ok(Answer::Stream(resp));
         }
         let headers = std::mem::take(resp.headers_mut());
@@ -256,6 +227,46 @@ impl PlatformClient {
             "platform call"
         );
         Ok(Answer::Read(reply))
+    }
+
+    /// Sends the request and waits for the response head.
+    async fn send_head(
+        &self,
+        req: &Request,
+        token: Option<&Secret>,
+    ) -> Result<reqwest::Response, PlatformError> {
+        let mut headers = self.headers(token);
+        if req.stream {
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+        let mut builder = self
+            .inner
+            .http
+            .request(req.method.clone(), req.url.clone())
+            .headers(headers);
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        if !req.stream {
+            let sent = builder.timeout(req.timeout).send().await;
+            return sent.map_err(|e| transport_error(req.call, &e));
+        }
+        // reqwest's timeout would also cut the body: a stream's head alone is bounded.
+        match tokio::time::timeout(req.timeout, builder.send()).await {
+            Ok(sent) => sent.map_err(|e| transport_error(req.call, &e)),
+            Err(_) => Err(PlatformError::Transient {
+                call: req.call,
+                cause: Transport::Timeout,
+                retry_after: None,
+                excerpt: "no response head in time".into(),
+            }),
+        }
     }
 
     fn headers(&self, token: Option<&Secret>) -> HeaderMap {
@@ -356,48 +367,4 @@ impl Reply {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
-}
-
-fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
-    // A connect timeout is a connection failure: nothing was sent (callers that must not
-    // repeat a request that may have been processed rely on the difference).
-    let cause = if e.is_connect() {
-        Transport::Connect
-    } else if e.is_timeout() {
-        Transport::Timeout
-    } else {
-        Transport::Io
-    };
-    // The URL in reqwest's message carries no secret; the chain names the OS error.
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    PlatformError::Transient {
-        call,
-        cause,
-        retry_after: None,
-        excerpt: text,
-    }
-}
-
-async fn read_capped(
-    call: Call,
-    mut resp: reqwest::Response,
-    max: u64,
-) -> Result<Vec<u8>, PlatformError> {
-    if resp.content_length().is_some_and(|n| n > max) {
-        return Err(PlatformError::TooLarge { call, limit: max });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, &e))? {
-        if body.len() as u64 + chunk.len() as u64 > max {
-            return Err(PlatformError::TooLarge { call, limit: max });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -12,8 +12,9 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::client::{Answer, PlatformClient};
-use super::error::{Call, PlatformError, Transport};
+use super::error::{Call, PlatformError};
 use super::sse::{SseItem, SseParser};
+use super::transport::transport_error;
 
 /// One event of the stream: the envelope `{"type", "timestamp", "data"}`.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,12 +83,7 @@ impl EventStream {
                 .resp
                 .chunk()
                 .await
-                .map_err(|e| PlatformError::Transient {
-                    call: Call::EventStream,
-                    cause: Transport::Io,
-                    retry_after: None,
-                    excerpt: e.to_string(),
-                })?;
+                .map_err(|e| transport_error(Call::EventStream, &e))?;
             let Some(chunk) = chunk else {
                 return Ok(None);
             };

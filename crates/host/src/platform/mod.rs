@@ -62,6 +62,7 @@ mod post;
 pub mod retry;
 pub mod sse;
 pub mod token;
+mod transport;
 pub mod types;
 
 pub use client::PlatformClient;
