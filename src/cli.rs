@@ -1,23 +1,30 @@
 //! The command line: one subcommand per job, each defined in its own module.
 
-use crate::logging::LogFormat;
+use crate::logging::LogArgs;
 use clap::{Parser, Subcommand};
 use molecule_host::exit;
 use std::process::ExitCode;
+use std::sync::LazyLock;
+
+/// What `molecule --help` prints after the options: logging, then the exit codes.
+fn after_help() -> &'static str {
+    static TEXT: LazyLock<String> =
+        LazyLock::new(|| format!("{}\n\n{}", crate::logging::HELP, exit::HELP));
+    TEXT.as_str()
+}
 
 /// Attach an agent written in any language to the Molecule AI platform.
 #[derive(Debug, Parser)]
-#[command(name = "molecule", version, after_help = exit::HELP)]
+#[command(
+    name = "molecule",
+    version = crate::version::short(),
+    long_version = crate::version::long(),
+    after_help = after_help()
+)]
 pub struct Cli {
-    /// Log line format on stderr.
-    #[arg(
-        long,
-        global = true,
-        env = "MOLECULE_LOG_FORMAT",
-        value_enum,
-        default_value_t
-    )]
-    pub log_format: LogFormat,
+    /// The logging flags, on every subcommand.
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// What to do.
     #[command(subcommand)]
@@ -48,24 +55,60 @@ pub enum Command {
     /// Serve the workspace's peer calls to an agent as MCP tools over stdio (for tools a
     /// backend starts; reads the host's socket from MOLECULE_HOST_SOCKET).
     Mcp(crate::mcp::McpArgs),
+    /// Print the completion script for a shell.
+    Completions(crate::completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a directory.
+    Man(crate::man::ManArgs),
 }
 
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli) -> ExitCode {
+    let log = &cli.log;
+    if let Some(conflict) = log.conflict() {
+        use clap::CommandFactory;
+        let _ = Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, conflict)
+            .print();
+        return ExitCode::from(exit::CONFIG);
+    }
     match cli.command {
-        Command::Connect(args) => crate::connect::main(*args, cli.log_format),
+        Command::Connect(args) => {
+            log.init();
+            with_tls_env(|| crate::connect::main(*args))
+        }
+        Command::Dev(args) => {
+            log.init();
+            with_tls_env(|| crate::dev::main(*args))
+        }
+        // These print their result on stdout; their own logs are for debugging them.
         Command::BackendCheck(args) => {
-            // The report is the output; the checker's own logs are for debugging it.
-            if std::env::var_os("RUST_LOG").is_some() {
-                crate::logging::init(cli.log_format);
-            }
+            log.init_if_asked();
             crate::check::run(args)
         }
-        Command::Dev(args) => crate::dev::main(*args, cli.log_format),
-        Command::Send(args) => crate::send::main(*args, cli.log_format),
+        Command::Send(args) => {
+            log.init_if_asked();
+            with_tls_env(|| crate::send::main(*args))
+        }
+        Command::Emulator(args) => {
+            log.init_if_asked();
+            crate::emulator::run(args)
+        }
+        Command::Mcp(args) => {
+            log.init_if_asked();
+            crate::mcp::main(args)
+        }
+        // A backend: its stderr is the host's log, and it keeps its own counsel.
         Command::EchoBackend => molecule_echo::run(),
-        Command::Emulator(args) => crate::emulator::run(args),
-        Command::Mcp(args) => crate::mcp::main(args),
+        Command::Completions(args) => crate::completions::run(&args),
+        Command::Man(args) => crate::man::run(&args),
+    }
+}
+
+/// Runs a command that builds an HTTP client once the CA variables are known to be usable.
+fn with_tls_env(command: impl FnOnce() -> ExitCode) -> ExitCode {
+    match crate::tls_env::check(|k| std::env::var(k).ok()) {
+        Ok(()) => command(),
+        Err(e) => exit::report(&e),
     }
 }
 

@@ -7,12 +7,16 @@
 
 pub mod check;
 pub mod cli;
+pub mod completions;
 pub mod connect;
 pub mod dev;
 pub mod emulator;
 pub mod logging;
+pub mod man;
 pub mod mcp;
 pub mod send;
+pub mod tls_env;
+pub mod version;
 
 use clap::Parser;
 use std::ffi::OsString;

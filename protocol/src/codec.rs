@@ -1,4 +1,5 @@
-//! The NDJSON framing shared by the host and the Rust SDK.
+//! The NDJSON framing shared by the host and the Rust SDK: reading lines, and writing lines
+//! that [`crate::encode`] made.
 //!
 //! One compact JSON object per line. Readers strip a trailing `\r`, skip blank lines and a
 //! leading UTF-8 BOM, and cap line length: an over-long line is discarded up to the next newline
@@ -103,13 +104,6 @@ impl<R: AsyncBufRead + Unpin> FrameReader<R> {
     pub fn get_ref(&self) -> &R {
         &self.inner
     }
-}
-
-/// Serialises `msg` as one line, newline included.
-pub fn encode_line<T: serde::Serialize>(msg: &T) -> serde_json::Result<Vec<u8>> {
-    let mut out = serde_json::to_vec(msg)?;
-    out.push(b'\n');
-    Ok(out)
 }
 
 /// Writes one already-encoded line (which must end in `\n`) with a single write, then flushes.
@@ -331,11 +325,5 @@ mod tests {
             None,
             "not an integer id"
         );
-    }
-
-    #[test]
-    fn encodes_one_line() {
-        let line = encode_line(&serde_json::json!({"t":"a\nb"})).unwrap();
-        assert_eq!(line, b"{\"t\":\"a\\nb\"}\n");
     }
 }

@@ -1,11 +1,13 @@
-//! The JSON-RPC 2.0 envelope: ids, requests, notifications, responses and errors.
+//! The JSON-RPC 2.0 envelope: ids, requests, notifications and responses. The error object is
+//! in [`crate::error`], the writing of lines in [`crate::encode`].
 //!
 //! Incoming lines are classified by hand from a JSON object (a request has `method` and `id`,
 //! a notification `method` and no `id`, a response `id` and `result` or `error`) rather than
 //! through an untagged serde enum, so that every malformed message gets a precise reason.
 
+use crate::error::RpcError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A request id: the host always sends integers, but backends may use strings, and every side
 /// echoes the id exactly as it received it.
@@ -39,176 +41,6 @@ impl std::fmt::Display for RequestId {
         }
     }
 }
-
-/// Error codes: the standard JSON-RPC ones, two protocol codes, and the application codes every
-/// backend can use by number (see SPEC.md, "Error codes").
-pub mod code {
-    /// The line was not valid JSON (backends should log junk rather than answer it).
-    pub const PARSE_ERROR: i64 = -32700;
-    /// The message was JSON but not a valid JSON-RPC request.
-    pub const INVALID_REQUEST: i64 = -32600;
-    /// The method is unknown to the receiver.
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    /// The params failed validation.
-    pub const INVALID_PARAMS: i64 = -32602;
-    /// An unexpected failure inside the receiver.
-    pub const INTERNAL_ERROR: i64 = -32603;
-    /// A request other than `initialize` arrived before `initialize`.
-    pub const NOT_INITIALIZED: i64 = -32002;
-    /// The request was cancelled by the host: close it out and post nothing.
-    pub const REQUEST_CANCELLED: i64 = -32800;
-    /// The backend is at capacity; redeliver later.
-    pub const BUSY: i64 = 1001;
-    /// An upstream model or API throttled the backend; redeliver after `retryAfterMs`.
-    pub const RATE_LIMITED: i64 = 1002;
-    /// A dependency of the backend is down; redeliver with backoff.
-    pub const UPSTREAM_UNAVAILABLE: i64 = 1003;
-    /// A part kind or MIME type the backend cannot handle.
-    pub const UNSUPPORTED_CONTENT: i64 = 1004;
-    /// The backend gave up within its own deadline.
-    pub const DEADLINE_EXCEEDED: i64 = 1005;
-    /// A policy or safety refusal.
-    pub const REFUSED: i64 = 1006;
-    /// The reply would exceed the advertised message size limit.
-    pub const REPLY_TOO_LARGE: i64 = 1007;
-    /// Host call: the platform refused the token (401/403).
-    pub const UNAUTHORIZED: i64 = 1010;
-    /// Host call: the workspace or the target is unknown to the platform (404).
-    pub const NOT_FOUND: i64 = 1011;
-    /// Host call: the workspace was removed on the platform (410).
-    pub const REMOVED: i64 = 1012;
-    /// Host call: the platform could not be reached or failed (after retries).
-    pub const PLATFORM_UNAVAILABLE: i64 = 1013;
-    /// Host call: the platform or the peer refused the request, or answered nonsense.
-    pub const REJECTED: i64 = 1014;
-    /// Host call: `waitMs` elapsed before the peer answered (the message was sent).
-    pub const WAIT_TIMED_OUT: i64 = 1015;
-    /// Host call: the backend's peer-call budget for this minute is spent.
-    pub const BUDGET_EXHAUSTED: i64 = 1016;
-
-    /// Whether an error with this code is worth retrying when its `data.retryable` is absent.
-    pub fn retryable_by_default(code: i64) -> bool {
-        matches!(
-            code,
-            BUSY | RATE_LIMITED | UPSTREAM_UNAVAILABLE | PLATFORM_UNAVAILABLE | BUDGET_EXHAUSTED
-        )
-    }
-}
-
-/// A JSON-RPC error object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct RpcError {
-    /// The error code: a standard JSON-RPC code, -32002, -32800, an application code
-    /// (1001–1007), a host-call code (1010–1016), or another integer.
-    pub code: i64,
-    /// A short human-readable description, for logs.
-    pub message: String,
-    /// Structured detail. With an application code it is an object with `retryable`,
-    /// `retryAfterMs`, `userMessage` and `details` (see SPEC.md, "Error codes").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
-}
-
-/// The `data` member of an application error: how the host should treat the failure.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorData {
-    /// Whether redelivering the same message may succeed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retryable: Option<bool>,
-    /// How long to wait before a retry, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_ms: Option<u64>,
-    /// Text that is safe to show the sender of the message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_message: Option<String>,
-    /// Anything else, for the operator's log only (never sent to the sender).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
-    /// Host-call errors (1010–1016): the failure's class (`unauthorized`, `unreachable`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
-    /// Host-call errors: what the call was about (a workspace id, or the endpoint).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// Host-call errors: the HTTP status the platform answered with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Host-call errors of `peers/send`: the id the message was sent with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-}
-
-impl RpcError {
-    /// An error with no data.
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError {
-            code,
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// An error carrying [`ErrorData`].
-    pub fn with_data(code: i64, message: impl Into<String>, data: ErrorData) -> Self {
-        RpcError {
-            code,
-            message: message.into(),
-            data: serde_json::to_value(data).ok(),
-        }
-    }
-
-    /// `-32601` for `method`.
-    pub fn method_not_found(method: &str) -> Self {
-        RpcError::new(
-            code::METHOD_NOT_FOUND,
-            format!("method not found: {method}"),
-        )
-    }
-
-    /// `-32602` with a reason.
-    pub fn invalid_params(reason: impl std::fmt::Display) -> Self {
-        RpcError::new(code::INVALID_PARAMS, format!("invalid params: {reason}"))
-    }
-
-    /// `-32002`: a request arrived before `initialize`.
-    pub fn not_initialized() -> Self {
-        RpcError::new(
-            code::NOT_INITIALIZED,
-            "not initialized: send initialize first",
-        )
-    }
-
-    /// `-32800`: the request was cancelled by the host.
-    pub fn cancelled() -> Self {
-        RpcError::new(code::REQUEST_CANCELLED, "request cancelled by the host")
-    }
-
-    /// The error's [`ErrorData`], when `data` has that shape.
-    pub fn error_data(&self) -> ErrorData {
-        self.data
-            .as_ref()
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_default()
-    }
-
-    /// Whether a retry may succeed: `data.retryable` when given, else the code's default.
-    pub fn is_retryable(&self) -> bool {
-        self.error_data()
-            .retryable
-            .unwrap_or_else(|| code::retryable_by_default(self.code))
-    }
-}
-
-impl std::fmt::Display for RpcError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (code {})", self.message, self.code)
-    }
-}
-
-impl std::error::Error for RpcError {}
 
 /// A request: it carries an id and expects exactly one response.
 #[derive(Clone, Debug, PartialEq)]
@@ -335,40 +167,18 @@ impl Message {
         Ok(Message::Response(Response { id, result }))
     }
 
-    /// The message as a JSON value, in the member order `jsonrpc, id, method, params` /
-    /// `jsonrpc, id, result|error` (the id first, so an over-long line can still be attributed).
+    /// The message as a JSON value, in the member order of [`crate::encode`].
     pub fn to_value(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("jsonrpc".into(), Value::from("2.0"));
-        match self {
-            Message::Request(r) => {
-                obj.insert("id".into(), id_value(&r.id));
-                obj.insert("method".into(), Value::from(r.method.clone()));
-                if let Some(p) = &r.params {
-                    obj.insert("params".into(), p.clone());
-                }
-            }
-            Message::Notification(n) => {
-                obj.insert("method".into(), Value::from(n.method.clone()));
-                if let Some(p) = &n.params {
-                    obj.insert("params".into(), p.clone());
-                }
-            }
-            Message::Response(r) => {
-                obj.insert("id".into(), r.id.as_ref().map_or(Value::Null, id_value));
-                match &r.result {
-                    Ok(v) => obj.insert("result".into(), v.clone()),
-                    Err(e) => obj.insert("error".into(), error_value(e)),
-                };
-            }
-        }
-        Value::Object(obj)
+        // Serialising ids, strings and JSON values into a `Value` cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// The message as one compact line, without the trailing newline.
+    /// The message as one compact line, without the trailing newline, written as
+    /// [`crate::encode`] writes it.
     pub fn to_line(&self) -> String {
-        // Serialising a `Value` cannot fail, and compact JSON never contains a raw newline.
-        self.to_value().to_string()
+        // Serialising ids, strings and JSON values cannot fail, and compact JSON never
+        // contains a raw newline.
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -390,17 +200,6 @@ impl Response {
     }
 }
 
-fn id_value(id: &RequestId) -> Value {
-    match id {
-        RequestId::Number(n) => Value::from(*n),
-        RequestId::String(s) => Value::from(s.clone()),
-    }
-}
-
-fn error_value(e: &RpcError) -> Value {
-    serde_json::to_value(e).unwrap_or_else(|_| Value::from(e.message.clone()))
-}
-
 fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -415,6 +214,8 @@ fn json_type_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::code;
+    use crate::error::ErrorData;
     use serde_json::json;
 
     #[test]
@@ -486,11 +287,9 @@ mod tests {
             RpcError::with_data(
                 code::BUSY,
                 "busy",
-                ErrorData {
-                    retryable: Some(true),
-                    retry_after_ms: Some(250),
-                    ..Default::default()
-                },
+                ErrorData::default()
+                    .with_retryable(true)
+                    .with_retry_after_ms(250),
             ),
         ));
         assert_eq!(
@@ -500,20 +299,5 @@ mod tests {
         let back = Message::parse(msg.to_line().as_bytes()).unwrap();
         assert_eq!(back, msg);
         assert_eq!(json!(RequestId::from("x")), json!("x"));
-    }
-
-    #[test]
-    fn retryable_follows_data_then_code() {
-        assert!(RpcError::new(code::BUSY, "b").is_retryable());
-        assert!(!RpcError::new(code::REFUSED, "r").is_retryable());
-        let forced = RpcError::with_data(
-            code::INTERNAL_ERROR,
-            "boom",
-            ErrorData {
-                retryable: Some(true),
-                ..Default::default()
-            },
-        );
-        assert!(forced.is_retryable());
     }
 }

@@ -160,6 +160,24 @@ fn schemas_read_well_outside_rust() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+#[test]
+fn the_generator_each_schema_names_exists() {
+    let repository = common::crate_dir().parent().expect("the workspace root");
+    for file in schema::all() {
+        let comment = file.schema["$comment"].as_str().unwrap_or_default();
+        let named = comment
+            .split_whitespace()
+            .find(|w| w.starts_with("protocol/src/"))
+            .map(|w| w.trim_end_matches([';', ',', '.']))
+            .unwrap_or_else(|| panic!("{}: $comment names no source file: {comment}", file.name));
+        assert!(
+            repository.join(named).is_file(),
+            "{}: $comment points to {named}, which does not exist",
+            file.name
+        );
+    }
+}
+
 /// Asserts that `value` is valid (or not) against schema `name`.
 fn expect(schemas: &Schemas, name: &str, value: Value, valid: bool) {
     let errors = schemas.errors(name, &value);

@@ -6,8 +6,11 @@ use std::time::SystemTime;
 
 use molecule_protocol::a2a::{Message as A2aMessage, MessageKind, Part, Role};
 use molecule_protocol::keys;
+use molecule_protocol::methods::{CancelParams, CancelReason, Empty};
 use molecule_protocol::time::format_rfc3339_millis;
-use molecule_protocol::{DispatchContext, HandleA2aParams, HandleA2aResult, Sender, SenderKind};
+use molecule_protocol::{
+    DispatchContext, HandleA2aParams, HandleA2aResult, RequestId, Sender, SenderKind,
+};
 use serde_json::{Value, json};
 
 use super::plan::Plan;
@@ -30,37 +33,27 @@ pub fn params(plan: &Plan, parts: Vec<Part>) -> Value {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let activity = format!("backend-check-activity-{n}");
     let context_id = format!("backend-check-{n}");
-    let sender = Sender {
-        kind: SenderKind::Canvas,
-        workspace_id: None,
-        name: Some("backend-check".into()),
-        role: None,
-    };
+    let sender = Sender::new(SenderKind::Canvas).with_name("backend-check");
     let deadline = SystemTime::now() + plan.timers.answer;
-    let params = HandleA2aParams {
-        message: A2aMessage {
-            kind: MessageKind::Message,
-            role: Role::User,
-            message_id: format!("backend-check-message-{n}"),
-            context_id: Some(context_id.clone()),
-            task_id: None,
-            reference_task_ids: None,
-            parts,
-            metadata: None,
-            extensions: None,
-        },
-        context: DispatchContext {
-            activity_id: activity.clone(),
-            attempt: 1,
-            deadline: format_rfc3339_millis(deadline),
-            idempotency_key: keys::idempotency_key(&plan.workspace, &activity),
-            conversation_key: keys::conversation_key(&sender, Some(&context_id)),
-            in_reply_to: None,
-            hops: 0,
-            reply_suppressed: false,
-        },
-        sender,
+    let message = A2aMessage {
+        kind: MessageKind::Message,
+        role: Role::User,
+        message_id: format!("backend-check-message-{n}"),
+        context_id: Some(context_id.clone()),
+        task_id: None,
+        reference_task_ids: None,
+        parts,
+        metadata: None,
+        extensions: None,
     };
+    let context = DispatchContext::new(
+        activity.clone(),
+        1,
+        format_rfc3339_millis(deadline),
+        keys::idempotency_key(&plan.workspace, &activity),
+        keys::conversation_key(&sender, Some(&context_id)),
+    );
+    let params = HandleA2aParams::new(message, sender, context);
     serde_json::to_value(params).unwrap_or(Value::Null)
 }
 
@@ -95,9 +88,20 @@ pub fn large_text(marker: &str, bytes: usize) -> String {
     out
 }
 
+/// The empty params of `ping`.
+pub fn empty() -> Value {
+    serde_json::to_value(Empty::default()).unwrap_or(Value::Null)
+}
+
 /// `$/cancelRequest` params.
-pub fn cancel(id: &impl serde::Serialize, reason: &str) -> Value {
-    json!({"id": id, "reason": reason})
+pub fn cancel(id: &RequestId, reason: CancelReason) -> Value {
+    serde_json::to_value(CancelParams::new(id.clone(), reason)).unwrap_or(Value::Null)
+}
+
+/// `$/cancelRequest` params with a reason no version of the protocol defines, written by hand
+/// because the types cannot: receivers must treat it like `other`.
+pub fn cancel_for_an_unknown_reason(id: &RequestId) -> Value {
+    json!({"id": id, "reason": "solar_flare"})
 }
 
 /// Checks a `handle_a2a` result against §7.4, with a precise reason when it is not valid.

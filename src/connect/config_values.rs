@@ -73,9 +73,9 @@ fn numbers(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     #[rustfmt::skip]
     let small: [(&Option<String>, &'static str, u64, u64, &mut u32); 5] = [
         (&args.batch_size, "--batch-size", 1, BATCH_MAX, &mut s.poll.batch_size),
-        (&args.concurrency, "--concurrency", 1, 1024, &mut s.dispatch.concurrency),
-        (&args.hop_limit, "--hop-limit", 0, 1000, &mut s.dispatch.hop_limit),
-        (&args.max_attempts, "--max-attempts", 1, 1000, &mut s.dispatch.max_attempts),
+        (&args.concurrency, "--concurrency", 1, 1024, &mut s.delivery.concurrency),
+        (&args.hop_limit, "--hop-limit", 0, 1000, &mut s.delivery.hop_limit),
+        (&args.max_attempts, "--max-attempts", 1, 1000, &mut s.delivery.max_attempts),
         (&t.backend_breaker_crashes, "--backend-breaker-crashes", 1, 1000, &mut c.backend.restart.breaker_crashes),
     ];
     for (value, flag, min, max, field) in small {

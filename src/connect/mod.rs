@@ -17,11 +17,9 @@ use molecule_host::exit;
 use molecule_host::peers::{HostSocket, PeerSettings, Peers};
 use molecule_host::signal::Shutdown;
 
-use crate::logging::{self, LogFormat};
-
-/// `molecule connect` from the command line: logging, the runtime, the signals, [`serve`].
-pub fn main(args: ConnectArgs, log_format: LogFormat) -> ExitCode {
-    logging::init(log_format);
+/// `molecule connect` from the command line (logging is set up by then): the runtime, the
+/// signals, [`serve`].
+pub fn main(args: ConnectArgs) -> ExitCode {
     let config = match config::from_args(&args, |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::connect;
 use crate::emulator::{CompatArg, EmulatorArgs};
-use crate::logging::{self, LogFormat};
 use molecule_emulator::{Emulator, EmulatorError};
 use molecule_host::backend::{BackendCommand, Lookup};
 use molecule_host::connect::{Config, ConnectError, TokenSetting};
@@ -69,8 +68,7 @@ impl HasExitCode for DevError {
 }
 
 /// `molecule dev` from the command line.
-pub fn main(args: DevArgs, log_format: LogFormat) -> ExitCode {
-    logging::init(log_format);
+pub fn main(args: DevArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

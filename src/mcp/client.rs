@@ -4,10 +4,12 @@
 //! A connection per call keeps the client stateless: a host that restarted (a new socket) is
 //! reached by the next call, and a call that hangs cannot hold up another.
 
+use molecule_protocol::codec::write_line;
+use molecule_protocol::{RequestId, encode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixStream;
 
 /// The environment variable that names the host's socket.
@@ -126,11 +128,11 @@ impl SocketClient {
 /// Writes one request and reads lines until its answer.
 async fn exchange(stream: UnixStream, method: &str, params: Value) -> Result<Value, String> {
     let (read, mut write) = stream.into_split();
-    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let mut line = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-    line.push(b'\n');
-    write.write_all(&line).await.map_err(|e| e.to_string())?;
-    write.flush().await.map_err(|e| e.to_string())?;
+    let line = encode::request_by_name(&RequestId::Number(1), method, &params)
+        .map_err(|e| e.to_string())?;
+    write_line(&mut write, &line)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut lines = BufReader::new(read).lines();
     loop {
         let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? else {

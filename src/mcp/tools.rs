@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use molecule_protocol::keys::call_message_id;
+use molecule_protocol::methods::name;
 use serde_json::{Map, Value, json};
 
 /// The variable that gives this server the idempotency key of the `handle_a2a` it serves.
@@ -132,16 +133,16 @@ pub fn host_call(
 ) -> Option<Result<HostCall, String>> {
     let call = |method, params| Ok(HostCall { method, params });
     Some(match tool {
-        "list_peers" => call("peers/list", json!({})),
-        "workspace_info" => call("workspace/info", json!({})),
+        "list_peers" => call(name::PEERS_LIST, json!({})),
+        "workspace_info" => call(name::WORKSPACE_INFO, json!({})),
         "send_message_to_user" => {
-            text_arg(args, "text").and_then(|text| call("user/notify", json!({"text": text})))
+            text_arg(args, "text").and_then(|text| call(name::USER_NOTIFY, json!({"text": text})))
         }
         "send_message_to_peer" => send_params(args).and_then(|mut p| {
             if let Some(id) = ids.next() {
                 p["messageId"] = json!(id);
             }
-            call("peers/send", p)
+            call(name::PEERS_SEND, p)
         }),
         _ => return None,
     })

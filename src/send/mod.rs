@@ -24,11 +24,8 @@ use std::process::ExitCode;
 use molecule_host::exit;
 
 /// `molecule send` from the command line: prints the outcome on stdout, errors on stderr.
-pub fn main(args: SendArgs, log_format: crate::logging::LogFormat) -> ExitCode {
-    // The output is the reply; logs (retries) only when asked for.
-    if std::env::var_os("RUST_LOG").is_some() {
-        crate::logging::init(log_format);
-    }
+/// It logs (retries) only when asked for (see `cli::dispatch`): the output is the reply.
+pub fn main(args: SendArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

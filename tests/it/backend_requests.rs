@@ -160,12 +160,15 @@ async fn the_idle_timeout_spares_backends_without_progress() {
 
 #[tokio::test]
 async fn the_backend_sees_the_deadline_of_its_hard_timeout() {
-    use molecule_protocol::time::{format_rfc3339_millis, parse_rfc3339};
+    use molecule_protocol::time::parse_rfc3339;
     let run = Setup::new().start().await;
+    // What a caller writes into the params is replaced; a later deadline of its own does
+    // not lengthen the timeout.
     let mut params = message("params");
-    params.context.deadline = "2999-01-01T00:00:00Z".into();
+    params.context.deadline = "2000-01-01T00:00:00Z".into();
     let opts = CallOptions {
         timeout: Some(Duration::from_secs(60)),
+        deadline: Some(SystemTime::now() + Duration::from_secs(3600)),
         ..CallOptions::default()
     };
     let before = SystemTime::now();
@@ -179,14 +182,12 @@ async fn the_backend_sees_the_deadline_of_its_hard_timeout() {
     let minute = Duration::from_secs(60);
     // Milliseconds are kept, so the deadline may read up to 1 ms before `before + 60 s`.
     assert!(seen + Duration::from_millis(1) >= before + minute && seen <= after + minute);
-    // A deadline already past leaves no time at all.
-    let mut late = message("hang");
-    late.context.deadline = format_rfc3339_millis(before);
-    let err = run
-        .sup
-        .handle_a2a(late, CallOptions::default())
-        .await
-        .unwrap_err();
+    // A deadline of the caller's already past leaves no time at all.
+    let past = CallOptions {
+        deadline: Some(before),
+        ..CallOptions::default()
+    };
+    let err = run.sup.handle_a2a(message("hang"), past).await.unwrap_err();
     assert!(
         matches!(err, CallError::Timeout(d) if d == Duration::ZERO),
         "{err:?}"

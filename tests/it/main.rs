@@ -1,5 +1,15 @@
-//! The host's integration tests: one binary, one module per area, each running the real
-//! `molecule` binary (and real backends) against real HTTP servers.
+//! The integration tests: one binary, one module per area. Every test runs real processes
+//! against real HTTP servers (the emulator over TCP, or wiremock); they differ in what drives
+//! them:
+//!
+//! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`
+//!   and `send_errors` start the binary as a user would, with real backends;
+//! - **the host library in process, real backends**: `backend_*` drive the supervisor
+//!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
+//!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
+//! - **the library against a real server**: `platform_*` run the platform client against
+//!   wiremock, `emulator_*` (but `emulator_cli`) run the emulator library and speak HTTP to it.
 
 mod backend_command;
 mod backend_faults;
@@ -11,6 +21,9 @@ mod check_echo;
 mod check_faults;
 mod check_report;
 mod check_support;
+mod cli_docs;
+mod cli_logging;
+mod cli_version;
 mod connect_backend_faults;
 mod connect_delivery;
 mod connect_emulator;
@@ -38,8 +51,13 @@ mod emulator_guard;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
+/// The build script's commit detection, tested in `cli_version`.
+#[path = "../../build/git_commit.rs"]
+mod git_commit;
 mod mcp_server;
 mod mcp_support;
+mod net_proxy_tls;
+mod net_support;
 mod peers_emulator;
 mod peers_end_to_end;
 mod peers_methods;

@@ -98,6 +98,8 @@ async fn molecule_mcp_calls_peers_through_the_hosts_real_socket() {
     let host_a = serve(&emu, &a, &site_a, &echo(), &[("XDG_RUNTIME_DIR", &xdg)]);
     let host_b = serve(&emu, &b, &site_b, &echo(), &[]);
     let ready = host_a.wait_log("host socket ready", |_| true).await;
+    // The socket exists before the backend does; its calls are served once the host is.
+    host_a.wait_log("serving", |_| true).await;
     host_b.wait_log("serving", |_| true).await;
     let socket = std::path::PathBuf::from(ready["path"].as_str().expect("a socket path"));
 

@@ -83,28 +83,23 @@ impl Backend for ClaudeCode {
     }
 
     fn capabilities(&self) -> BackendCapabilities {
-        BackendCapabilities {
-            max_concurrency: Some(self.shared.config.max_concurrency),
-            cancel: true,
-            progress: true,
-        }
+        BackendCapabilities::default()
+            .with_max_concurrency(self.shared.config.max_concurrency)
+            .with_cancel(true)
+            .with_progress(true)
     }
 
     fn agent_card(&self) -> Option<AgentCard> {
-        Some(AgentCard {
-            description: Some(
-                "Claude Code, answering each correspondent in a conversation of its own.".into(),
-            ),
-            skills: Some(vec![Skill {
-                id: Some("claude-code".into()),
-                name: "Claude Code".into(),
-                description: Some(
-                    "Answers questions and works on the files of its project directory.".into(),
-                ),
-                tags: Some(vec!["claude".into(), "coding".into()]),
-                examples: None,
-            }]),
-        })
+        let skill = Skill::new("Claude Code")
+            .with_id("claude-code")
+            .with_description("Answers questions and works on the files of its project directory.")
+            .with_tags(vec!["claude".into(), "coding".into()]);
+        let card = AgentCard::default()
+            .with_description(
+                "Claude Code, answering each correspondent in a conversation of its own.",
+            )
+            .with_skills(vec![skill]);
+        Some(card)
     }
 
     async fn initialize(&self, params: &InitializeParams) -> Result<(), RpcError> {

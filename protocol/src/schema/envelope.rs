@@ -2,7 +2,8 @@
 //! `crate::jsonrpc` are classified by hand rather than derived.
 
 use super::{Direction, decorate, settings};
-use crate::jsonrpc::{RequestId, RpcError};
+use crate::error::RpcError;
+use crate::jsonrpc::RequestId;
 use schemars::generate::Contract;
 use serde_json::{Map, Value, json};
 

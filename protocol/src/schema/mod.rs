@@ -10,8 +10,8 @@
 //! default are optional). A backend author can rely on the first kind and validate their own
 //! output against the second.
 
+use crate::error::{ErrorData, RpcError};
 use crate::host_methods::{PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo};
-use crate::jsonrpc::{ErrorData, RpcError};
 use crate::methods::{CancelReason, CancelRequest, HandleA2a, Initialize, Method, Ping, Progress};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::transform::{Transform, transform_subschemas};
@@ -296,7 +296,7 @@ pub(crate) fn decorate(
     *obj = head;
 }
 
-const COMMENT: &str = "Generated from the molecule-protocol Rust types by protocol/src/schema.rs; \
+const COMMENT: &str = "Generated from the molecule-protocol Rust types by protocol/src/schema/mod.rs; \
                        do not edit. Regenerate with: UPDATE_SCHEMAS=1 cargo test -p \
                        molecule-protocol --features schemars";
 
@@ -382,8 +382,9 @@ mod tests {
 
     #[test]
     fn the_cancel_reason_schema_lists_every_variant() {
-        // The match is exhaustive: a new variant does not compile until it is listed here, and
-        // the assertion then fails until the hand-written schema lists it too.
+        // The match is exhaustive: a new variant does not compile until it is listed here (and
+        // in CancelReason::ALL), and the assertion then fails until the hand-written schema
+        // lists it too.
         let all = |r: CancelReason| match r {
             CancelReason::Deadline
             | CancelReason::IdleTimeout
@@ -398,13 +399,7 @@ mod tests {
             .flatten()
             .filter_map(|s| s.get("const"))
             .collect();
-        for reason in [
-            CancelReason::Deadline,
-            CancelReason::IdleTimeout,
-            CancelReason::HostShutdown,
-            CancelReason::Superseded,
-            CancelReason::Other,
-        ] {
+        for &reason in CancelReason::ALL {
             let wire = serde_json::to_value(all(reason)).unwrap_or_default();
             assert!(listed.contains(&&wire), "{wire} is missing from the schema");
         }

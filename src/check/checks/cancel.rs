@@ -1,7 +1,7 @@
 //! `$/cancelRequest`: a cancel that crosses the answer, a cancel for an unknown id, and (for
 //! backends that advertise `cancel`) a cancel of a request still running.
 
-use molecule_protocol::methods::name;
+use molecule_protocol::methods::{CancelReason, name};
 use molecule_protocol::{RequestId, code};
 use tokio::time::Instant;
 
@@ -18,12 +18,15 @@ pub async fn after_answer(ctx: &mut Ctx<'_>) -> Verdict {
     let after = "after a cancel that crossed its answer";
     let session = ctx.start().await?;
     let id = session
-        .request("handle_a2a", Some(probe::text(plan, probe::HELLO)))
+        .request(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
         .await?;
     // Any answer will do: what matters is what follows the cancel.
     let _ = session.answer(&id).await?;
     session
-        .notify(name::CANCEL_REQUEST, probe::cancel(&id, "deadline"))
+        .notify(
+            name::CANCEL_REQUEST,
+            probe::cancel(&id, CancelReason::Deadline),
+        )
         .await?;
     still_works(session, after).await?;
     ordinary_request(session, plan, after).await?;
@@ -65,14 +68,14 @@ pub async fn unknown_id(ctx: &mut Ctx<'_>) -> Verdict {
     session
         .notify(
             name::CANCEL_REQUEST,
-            probe::cancel(&unknown[0], "superseded"),
+            probe::cancel(&unknown[0], CancelReason::Superseded),
         )
         .await?;
     // An unknown reason too: receivers must accept any string.
     session
         .notify(
             name::CANCEL_REQUEST,
-            probe::cancel(&unknown[1], "solar_flare"),
+            probe::cancel_for_an_unknown_reason(&unknown[1]),
         )
         .await?;
     let after = "after cancels for ids it never got";
@@ -113,10 +116,13 @@ pub async fn in_flight(ctx: &mut Ctx<'_>) -> Verdict {
     let grace = plan.timers.cancel_grace;
     let session = ctx.start().await?;
     let id = session
-        .request("handle_a2a", Some(probe::busy(plan)))
+        .request(name::HANDLE_A2A, Some(probe::busy(plan)))
         .await?;
     session
-        .notify(name::CANCEL_REQUEST, probe::cancel(&id, "deadline"))
+        .notify(
+            name::CANCEL_REQUEST,
+            probe::cancel(&id, CancelReason::Deadline),
+        )
         .await?;
     let sent = Instant::now();
     let answer = session

@@ -3,8 +3,7 @@
 //! and `ping` answered while a request runs.
 
 use molecule_protocol::RequestId;
-use molecule_protocol::methods::name;
-use serde_json::json;
+use molecule_protocol::methods::{CancelReason, name};
 
 use super::{cancel_and_wait, judge_a2a};
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
@@ -116,7 +115,7 @@ async fn finish_busy(session: &mut Session, id: &RequestId, cancel: bool) -> Res
         return Ok(());
     }
     if cancel {
-        cancel_and_wait(session, id, "superseded").await?;
+        cancel_and_wait(session, id, CancelReason::Superseded).await?;
     } else {
         let _ = session.answer(id).await?;
     }
@@ -165,7 +164,7 @@ pub async fn ping(ctx: &mut Ctx<'_>) -> Verdict {
     let busy = session
         .request(name::HANDLE_A2A, Some(probe::busy(plan)))
         .await?;
-    let ping = session.request("ping", Some(json!({}))).await?;
+    let ping = session.request(name::PING, Some(probe::empty())).await?;
     let hint = "keep reading stdin while handlers run, and answer ping at once";
     let _ = session.answer(&ping).await.map_err(|e| match e {
         SessionError::Timeout { after, .. } => problem(

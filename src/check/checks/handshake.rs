@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use molecule_protocol::methods::name;
 use molecule_protocol::version::check_backend_version;
 use molecule_protocol::{InitializeResult, PROTOCOL_VERSION, RpcError, code};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
 use crate::check::probe;
@@ -128,12 +129,15 @@ pub async fn version_negotiation(ctx: &mut Ctx<'_>) -> Verdict {
         },
     };
     // Any answer, even an error, shows it kept running.
-    let _ = session.call("ping", Some(json!({}))).await.map_err(|e| {
-        with_hint(
-            Problem::from(e).context(&format!("{offered}, {said}")),
-            hint,
-        )
-    })?;
+    let _ = session
+        .call(name::PING, Some(probe::empty()))
+        .await
+        .map_err(|e| {
+            with_hint(
+                Problem::from(e).context(&format!("{offered}, {said}")),
+                hint,
+            )
+        })?;
     pass(format!("{offered}, {said} and kept running"))
 }
 
@@ -148,7 +152,7 @@ pub async fn init_first(ctx: &mut Ctx<'_>) -> Verdict {
                 initialized)";
     let params = probe::text(ctx.plan, probe::HELLO);
     let session = ctx.spawn().await?;
-    for (method, params) in [("ping", json!({})), ("handle_a2a", params)] {
+    for (method, params) in [(name::PING, probe::empty()), (name::HANDLE_A2A, params)] {
         let answer = session
             .call(method, Some(params))
             .await
@@ -183,7 +187,7 @@ pub async fn init_first(ctx: &mut Ctx<'_>) -> Verdict {
             );
         }
     }
-    if let Err(e) = session.call("ping", Some(json!({}))).await? {
+    if let Err(e) = session.call(name::PING, Some(probe::empty())).await? {
         return fail(
             format!("after -32002 and initialize, it answered ping with {e}"),
             hint_after,
@@ -199,7 +203,7 @@ pub async fn init_twice(ctx: &mut Ctx<'_>) -> Verdict {
     let hint = "answer a second initialize in the same process with error -32600";
     let params = serde_json::to_value(&ctx.plan.init).unwrap_or(Value::Null);
     let session = ctx.start().await?;
-    match session.call("initialize", Some(params)).await? {
+    match session.call(name::INITIALIZE, Some(params)).await? {
         Err(RpcError {
             code: code::INVALID_REQUEST,
             ..
@@ -207,12 +211,15 @@ pub async fn init_twice(ctx: &mut Ctx<'_>) -> Verdict {
         Err(e) => return fail(format!("answered a second initialize with {e}"), hint),
         Ok(_) => return fail("answered a second initialize with a result", hint),
     }
-    session.call("ping", Some(json!({}))).await?.map_err(|e| {
-        problem(
-            format!("after a second initialize, it answered ping with {e}"),
-            hint,
-        )
-    })?;
+    session
+        .call(name::PING, Some(probe::empty()))
+        .await?
+        .map_err(|e| {
+            problem(
+                format!("after a second initialize, it answered ping with {e}"),
+                hint,
+            )
+        })?;
     pass("answered a second initialize with -32600 and kept working")
 }
 
@@ -246,6 +253,7 @@ pub async fn startup_time(ctx: &mut Ctx<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn why(value: Value) -> String {
         parse_initialize(&value).unwrap_err().message

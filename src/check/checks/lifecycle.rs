@@ -16,6 +16,7 @@ use crate::check::probe;
 use crate::check::runner::Ctx;
 use crate::check::session::{Finished, exit_text, human};
 use molecule_host::backend::{BackendProcess, StopStep};
+use molecule_protocol::methods::name;
 
 /// More stderr lines than this in a short session is reported (advisory): the host logs at
 /// most 1,000 lines per 10 s.
@@ -31,7 +32,7 @@ async fn ordinary_session(ctx: &mut Ctx<'_>) -> Result<Finished, Problem> {
     still_works(session, "after initialize").await?;
     // Any answer will do: this session is about what happens afterwards.
     let _ = session
-        .call("handle_a2a", Some(probe::text(plan, probe::HELLO)))
+        .call(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
         .await?;
     ctx.finish()
         .await

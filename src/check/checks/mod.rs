@@ -10,9 +10,9 @@ mod stream;
 
 use std::time::Duration;
 
-use molecule_protocol::methods::name;
+use molecule_protocol::methods::{CancelReason, name};
 use molecule_protocol::{RequestId, RpcError, code};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::catalog::CheckId;
 use super::outcome::{Problem, Verdict, problem};
@@ -58,7 +58,7 @@ pub async fn run(id: CheckId, ctx: &mut Ctx<'_>) -> Verdict {
 /// for the message.
 async fn still_works(session: &mut Session, after: &str) -> Result<(), Problem> {
     let hint = "keep serving after any request, whatever its outcome";
-    match session.call("ping", Some(json!({}))).await {
+    match session.call(name::PING, Some(probe::empty())).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(problem(format!("{after}, it answered ping with {e}"), hint)),
         Err(e) => Err(Problem::from(e).context(after)),
@@ -69,7 +69,7 @@ async fn still_works(session: &mut Session, after: &str) -> Result<(), Problem> 
 async fn ordinary_request(session: &mut Session, plan: &Plan, after: &str) -> Result<(), Problem> {
     let params = probe::text(plan, probe::HELLO);
     let id = session
-        .request("handle_a2a", Some(params))
+        .request(name::HANDLE_A2A, Some(params))
         .await
         .map_err(|e| Problem::from(e).context(after))?;
     let answer = session
@@ -133,7 +133,7 @@ fn cancel_failure(e: SessionError, id: &RequestId, grace: Duration) -> Problem {
 async fn cancel_and_wait(
     session: &mut Session,
     id: &RequestId,
-    reason: &str,
+    reason: CancelReason,
 ) -> Result<(), Problem> {
     session
         .notify(name::CANCEL_REQUEST, probe::cancel(id, reason))

@@ -1,6 +1,7 @@
 //! Single requests: ids echoed exactly, unknown methods and notifications, invalid params, and
 //! `handle_a2a` with ordinary, large and multi-byte messages.
 
+use molecule_protocol::methods::name;
 use molecule_protocol::{RequestId, RpcError, code};
 use serde_json::{Value, json};
 
@@ -28,10 +29,18 @@ pub async fn ids_echo(ctx: &mut Ctx<'_>) -> Verdict {
                 the same string";
     let a2a = probe::text(ctx.plan, probe::HELLO);
     let cases = [
-        (RequestId::Number(MAX_SAFE_INTEGER), "ping", json!({})),
-        (RequestId::from("7"), "ping", json!({})),
-        (RequestId::from("backend-check ☃ id"), "ping", json!({})),
-        (RequestId::from("backend-check-a2a"), "handle_a2a", a2a),
+        (
+            RequestId::Number(MAX_SAFE_INTEGER),
+            name::PING,
+            probe::empty(),
+        ),
+        (RequestId::from("7"), name::PING, probe::empty()),
+        (
+            RequestId::from("backend-check ☃ id"),
+            name::PING,
+            probe::empty(),
+        ),
+        (RequestId::from("backend-check-a2a"), name::HANDLE_A2A, a2a),
     ];
     let session = ctx.start().await?;
     for (id, method, params) in cases {
@@ -120,7 +129,7 @@ fn typed(id: &RequestId) -> String {
 /// `method.unknown`.
 pub async fn method_unknown(ctx: &mut Ctx<'_>) -> Verdict {
     let session = ctx.start().await?;
-    let answer = session.call(UNKNOWN_METHOD, Some(json!({}))).await?;
+    let answer = session.call(UNKNOWN_METHOD, Some(probe::empty())).await?;
     expect_code(
         answer,
         code::METHOD_NOT_FOUND,
@@ -142,7 +151,7 @@ pub async fn method_unknown(ctx: &mut Ctx<'_>) -> Verdict {
 pub async fn params_invalid(ctx: &mut Ctx<'_>) -> Verdict {
     let params = probe::without_message(ctx.plan);
     let session = ctx.start().await?;
-    let answer = session.call("handle_a2a", Some(params)).await?;
+    let answer = session.call(name::HANDLE_A2A, Some(params)).await?;
     expect_code(answer, code::INVALID_PARAMS, "handle_a2a without a message").map_err(|p| {
         hinted(
             p,
@@ -215,7 +224,7 @@ pub async fn notification_unknown(ctx: &mut Ctx<'_>) -> Verdict {
 pub async fn a2a_result(ctx: &mut Ctx<'_>) -> Verdict {
     let params = probe::text(ctx.plan, probe::HELLO);
     let session = ctx.start().await?;
-    let id = session.request("handle_a2a", Some(params)).await?;
+    let id = session.request(name::HANDLE_A2A, Some(params)).await?;
     let answer = session.answer(&id).await?;
     let summary = judge_a2a(answer, "a text message")?;
     pass(format!("answered a text message with {summary}"))
@@ -236,7 +245,7 @@ pub async fn a2a_large(ctx: &mut Ctx<'_>) -> Verdict {
         )
     };
     let id = session
-        .request("handle_a2a", Some(params))
+        .request(name::HANDLE_A2A, Some(params))
         .await
         .map_err(failed)?;
     let answer = session.answer(&id).await.map_err(failed)?;
@@ -250,7 +259,7 @@ pub async fn a2a_utf8(ctx: &mut Ctx<'_>) -> Verdict {
     let text = format!("{marker} {}", probe::UTF8_SAMPLE);
     let params = probe::text(ctx.plan, &text);
     let session = ctx.start().await?;
-    let id = session.request("handle_a2a", Some(params)).await?;
+    let id = session.request(name::HANDLE_A2A, Some(params)).await?;
     let answer = session.answer(&id).await?;
     let value = answer.clone().unwrap_or(Value::Null);
     let summary = judge_a2a(answer, "a message of multi-byte UTF-8 text")?;

@@ -2,7 +2,7 @@
 //! once, calls only to listed host methods, and progress only while a request runs.
 
 use molecule_protocol::a2a::{Object, Part};
-use molecule_protocol::methods::name;
+use molecule_protocol::methods::{CancelReason, name};
 use serde_json::json;
 
 use super::{cancel_and_wait, still_works};
@@ -18,17 +18,17 @@ pub async fn answers_once(ctx: &mut Ctx<'_>) -> Verdict {
     let burst = ctx.caps().concurrency().min(3);
     let session = ctx.start().await?;
     // Any answers will do: the check counts them.
-    let _ = session.call("ping", Some(json!({}))).await?;
+    let _ = session.call(name::PING, Some(probe::empty())).await?;
     for _ in 0..2 {
         let _ = session
-            .call("handle_a2a", Some(probe::text(plan, probe::HELLO)))
+            .call(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
             .await?;
     }
     let mut ids = Vec::new();
     for _ in 0..burst {
         ids.push(
             session
-                .request("handle_a2a", Some(probe::text(plan, probe::HELLO)))
+                .request(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
                 .await?,
         );
     }
@@ -83,10 +83,10 @@ pub async fn stdout_clean(ctx: &mut Ctx<'_>) -> Verdict {
         .into_iter()
         .collect();
     let requests = [
-        ("ping", json!({})),
-        ("handle_a2a", probe::text(plan, probe::HELLO)),
+        (name::PING, probe::empty()),
+        (name::HANDLE_A2A, probe::text(plan, probe::HELLO)),
         (
-            "handle_a2a",
+            name::HANDLE_A2A,
             probe::params(plan, vec![Part::text("data:"), Part::data(data)]),
         ),
     ];
@@ -155,7 +155,7 @@ pub async fn host_calls_listed(ctx: &mut Ctx<'_>) -> Verdict {
     let listed = &plan.init.capabilities.host_methods;
     let session = ctx.start().await?;
     let _ = session
-        .call("handle_a2a", Some(probe::text(plan, probe::HELLO)))
+        .call(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
         .await?;
     still_works(session, "after a handle_a2a").await?;
     ctx.finish().await;
@@ -192,13 +192,13 @@ pub async fn progress_in_flight(ctx: &mut Ctx<'_>) -> Verdict {
     let cancel = ctx.caps().cancel;
     let session = ctx.start().await?;
     let id = session
-        .request("handle_a2a", Some(probe::busy(plan)))
+        .request(name::HANDLE_A2A, Some(probe::busy(plan)))
         .await?;
     match session.answer(&id).await {
         Ok(_) => {}
         // A busy message that runs until cancelled: cancel it.
         Err(SessionError::Timeout { .. }) if cancel => {
-            cancel_and_wait(session, &id, "deadline").await?;
+            cancel_and_wait(session, &id, CancelReason::Deadline).await?;
         }
         Err(e) => return Err(e.into()),
     }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use molecule_protocol::codec::{FrameReader, write_line};
+use molecule_protocol::methods::name;
 use molecule_protocol::{
     InitializeParams, Message, Notification, Request, RequestId, Response, RpcError,
 };
@@ -105,7 +106,7 @@ impl Session {
         params.protocol_version = version;
         let params = serde_json::to_value(params).unwrap_or(Value::Null);
         let id = self.next_id();
-        self.send_request(id.clone(), "initialize", Some(params))
+        self.send_request(id.clone(), name::INITIALIZE, Some(params))
             .await?;
         let deadline = self.spawned + self.timers.startup;
         let answer = self.answer_by(&id, deadline, self.timers.startup).await?;

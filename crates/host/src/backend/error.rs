@@ -243,7 +243,7 @@ pub enum CallError {
     #[error("the backend sent no progress for {0:?}")]
     IdleTimeout(Duration),
     /// Cancelled by the caller or by the host's shutdown; `reason` is what the backend was told.
-    #[error("the request was cancelled ({})", reason_name(*reason))]
+    #[error("the request was cancelled ({reason})")]
     Cancelled {
         /// The reason sent in `$/cancelRequest`.
         reason: CancelReason,
@@ -265,12 +265,4 @@ pub enum CallError {
         /// The cap.
         max: usize,
     },
-}
-
-/// The wire name of a cancel reason (`host_shutdown`…).
-pub fn reason_name(reason: CancelReason) -> String {
-    serde_json::to_value(reason)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{reason:?}"))
 }

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use molecule_protocol::methods::{HostCapabilities, HostInfo, Limits, WorkspaceRef, name};
+use molecule_protocol::methods::{
+    HostCapabilities, HostInfo, Initialize, Limits, Method, WorkspaceRef,
+};
 use molecule_protocol::version::{VersionError, check_backend_version};
-use molecule_protocol::{InitializeParams, InitializeResult, PROTOCOL_VERSION};
+use molecule_protocol::{InitializeParams, InitializeResult};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -57,29 +59,20 @@ impl Failure {
 /// The `initialize` params the host sends for `config` (also what `backend-check` sends).
 pub fn initialize_params(config: &SupervisorConfig) -> InitializeParams {
     let t = &config.timeouts;
-    InitializeParams {
-        protocol_version: PROTOCOL_VERSION,
-        host: HostInfo {
-            name: "molecule".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            pid: std::process::id(),
-        },
-        workspace: WorkspaceRef {
-            id: config.workspace_id.clone(),
-            name: None,
-        },
-        limits: Limits {
-            max_message_bytes: config.max_message_bytes as u64,
-            request_timeout_ms: millis(t.request),
-            idle_timeout_ms: t.idle.map(millis),
-            cancel_grace_ms: Some(millis(t.cancel_grace)),
-        },
-        capabilities: HostCapabilities {
-            cancel: true,
-            progress: true,
-            host_methods: config.handlers.methods(),
-        },
-    }
+    let host = HostInfo::new("molecule", env!("CARGO_PKG_VERSION"), std::process::id());
+    let mut limits = Limits::new(config.max_message_bytes as u64, millis(t.request))
+        .with_cancel_grace_ms(millis(t.cancel_grace));
+    limits.idle_timeout_ms = t.idle.map(millis);
+    let capabilities = HostCapabilities::default()
+        .with_cancel(true)
+        .with_progress(true)
+        .with_host_methods(config.handlers.methods());
+    InitializeParams::new(
+        host,
+        WorkspaceRef::new(config.workspace_id.clone()),
+        limits,
+        capabilities,
+    )
 }
 
 fn millis(d: Duration) -> u64 {
@@ -97,7 +90,7 @@ pub(crate) async fn handshake(
     let gone = || Failure::Call(CallError::Unavailable(Unavailable::Stopped));
     let registered = conn.register(None).ok_or_else(gone)?;
     let sent = conn
-        .send_request(registered.id, name::INITIALIZE, &params)
+        .send_request(registered.id, Initialize::NAME, &params)
         .await
         .map_err(Failure::Call)?;
     if !sent {

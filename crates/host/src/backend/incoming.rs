@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use molecule_protocol::codec::{Frame, FrameReader, sniff_id};
+use molecule_protocol::encode;
 use molecule_protocol::jsonrpc::MessageError;
-use molecule_protocol::methods::{ProgressParams, name};
+use molecule_protocol::methods::{Empty, ProgressParams, name};
 use molecule_protocol::{Message, Notification, Request, RequestId, Response, RpcError};
-use serde_json::Value;
+use serde::Serialize;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
 
 use super::error::{CallError, ProtocolViolation};
 use super::handlers::HostCall;
-use super::rpc::{ConnEvent, Shared};
+use super::rpc::{ConnEvent, Endpoint};
 use super::stats::Counter;
 use super::stderr::Verdict;
 
@@ -25,7 +26,7 @@ const QUOTE_BYTES: usize = 256;
 /// Reads frames until end of file, then reports that stdout closed.
 pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
     mut frames: FrameReader<R>,
-    shared: Arc<Shared>,
+    shared: Arc<Endpoint>,
     events: mpsc::UnboundedSender<ConnEvent>,
 ) {
     loop {
@@ -42,7 +43,7 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
     let _ = events.send(ConnEvent::StdoutClosed);
 }
 
-fn on_line(shared: &Arc<Shared>, line: &[u8]) {
+fn on_line(shared: &Arc<Endpoint>, line: &[u8]) {
     match Message::parse(line) {
         Ok(Message::Response(r)) => on_response(shared, r),
         Ok(Message::Request(r)) => on_request(shared, r),
@@ -51,7 +52,7 @@ fn on_line(shared: &Arc<Shared>, line: &[u8]) {
     }
 }
 
-fn on_response(shared: &Shared, r: Response) {
+fn on_response(shared: &Endpoint, r: Response) {
     let Some(id) = r.id else {
         let what = r.result.err().map(|e| e.to_string()).unwrap_or_default();
         shared.counters.bump(Counter::invalid_messages);
@@ -88,11 +89,11 @@ fn on_response(shared: &Shared, r: Response) {
     }
 }
 
-fn on_request(shared: &Arc<Shared>, r: Request) {
+fn on_request(shared: &Arc<Endpoint>, r: Request) {
     let writer = shared.writer.clone();
     let Some(handler) = shared.handlers.get(&r.method) else {
         let result = if r.method == name::PING {
-            Ok(Value::Object(Default::default()))
+            Ok(Empty::default())
         } else {
             tracing::debug!(backend = %shared.source.name, "the backend called unknown host method {:?}", r.method);
             Err(RpcError::method_not_found(&r.method))
@@ -118,18 +119,23 @@ fn on_request(shared: &Arc<Shared>, r: Request) {
     });
 }
 
-async fn answer(writer: mpsc::Sender<Vec<u8>>, id: RequestId, result: Result<Value, RpcError>) {
-    let mut line = Message::Response(Response {
-        id: Some(id),
-        result,
-    })
-    .to_line()
-    .into_bytes();
-    line.push(b'\n');
+async fn answer<T: Serialize>(
+    writer: mpsc::Sender<Vec<u8>>,
+    id: RequestId,
+    result: Result<T, RpcError>,
+) {
+    let line = match result.as_ref().map(|r| encode::result(&id, r)) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => encode::error(
+            Some(&id),
+            &RpcError::internal(format!("cannot encode the result: {e}")),
+        ),
+        Err(error) => encode::error(Some(&id), error),
+    };
     let _ = writer.send(line).await;
 }
 
-fn on_notification(shared: &Shared, n: Notification) {
+fn on_notification(shared: &Endpoint, n: Notification) {
     if n.method != name::PROGRESS {
         tracing::debug!(backend = %shared.source.name, "ignoring notification {:?}", n.method);
         return;
@@ -154,7 +160,7 @@ fn on_notification(shared: &Shared, n: Notification) {
     );
 }
 
-fn on_invalid(shared: &Shared, line: &[u8], error: MessageError) {
+fn on_invalid(shared: &Endpoint, line: &[u8], error: MessageError) {
     let quoted = quote(line);
     if error.is_junk() {
         shared.counters.bump(Counter::junk_lines);
@@ -180,7 +186,7 @@ fn on_invalid(shared: &Shared, line: &[u8], error: MessageError) {
     }
 }
 
-fn on_oversize(shared: &Shared, len: usize, id: Option<RequestId>) {
+fn on_oversize(shared: &Endpoint, len: usize, id: Option<RequestId>) {
     shared.counters.bump(Counter::oversize_lines);
     let max = shared.max;
     warn_limited(
@@ -209,7 +215,7 @@ fn quote(line: &[u8]) -> String {
     text
 }
 
-fn warn_limited(shared: &Shared, message: std::fmt::Arguments<'_>) {
+fn warn_limited(shared: &Endpoint, message: std::fmt::Arguments<'_>) {
     let verdict = shared
         .log_limit
         .lock()

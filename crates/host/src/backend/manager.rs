@@ -13,7 +13,7 @@ use super::breaker::Breaker;
 use super::instance::{ExitReport, Instance};
 use super::process::Ladder;
 use super::stats::Counter;
-use super::supervisor::{Shared, ShutdownReport, State, lock};
+use super::supervisor::{ShutdownReport, State, Supervision, lock};
 use crate::backoff::Backoff;
 
 /// Which backend, if any, takes requests now.
@@ -45,7 +45,7 @@ const KILL: Ladder = Ladder {
 
 /// Runs until shutdown (or until every handle is dropped).
 pub(crate) async fn manage(
-    shared: Arc<Shared>,
+    shared: Arc<Supervision>,
     mut instance: Arc<Instance>,
     mut stop: mpsc::UnboundedReceiver<StopRequest>,
     abandon: CancellationToken,
@@ -88,7 +88,7 @@ pub(crate) async fn manage(
     }
 }
 
-fn on_crash(shared: &Shared, instance: &Instance, report: Option<Arc<ExitReport>>) {
+fn on_crash(shared: &Supervision, instance: &Instance, report: Option<Arc<ExitReport>>) {
     let line = report
         .as_ref()
         .map_or_else(|| "the backend ended".to_owned(), |r| r.crash.to_string());
@@ -108,7 +108,7 @@ fn on_crash(shared: &Shared, instance: &Instance, report: Option<Arc<ExitReport>
 
 /// Starts a new backend after the backoff (or the breaker's cool-down), until one starts.
 async fn restart(
-    shared: &Shared,
+    shared: &Supervision,
     backoff: &mut Backoff,
     breaker: &mut Breaker,
     stop: &mut mpsc::UnboundedReceiver<StopRequest>,
@@ -164,7 +164,7 @@ async fn restart(
     }
 }
 
-fn on_start_failed(shared: &Shared, breaker: &mut Breaker, error: &super::error::StartError) {
+fn on_start_failed(shared: &Supervision, breaker: &mut Breaker, error: &super::error::StartError) {
     shared.counters.bump(Counter::crashes);
     let line = error.to_string();
     tracing::error!("the backend failed to restart: {line}");
@@ -175,7 +175,7 @@ fn on_start_failed(shared: &Shared, breaker: &mut Breaker, error: &super::error:
     breaker.record_crash(Instant::now());
 }
 
-fn on_started(shared: &Shared, instance: &Arc<Instance>) {
+fn on_started(shared: &Supervision, instance: &Arc<Instance>) {
     shared.counters.bump(Counter::starts);
     *lock(&shared.info) = instance.info.clone();
     *lock(&shared.tail) = instance.tail.clone();
@@ -184,7 +184,7 @@ fn on_started(shared: &Shared, instance: &Arc<Instance>) {
 }
 
 /// Drains, cancels what is left, and stops the backend.
-async fn shut_down(shared: &Shared, instance: &Instance, drain: bool) -> ShutdownReport {
+async fn shut_down(shared: &Supervision, instance: &Instance, drain: bool) -> ShutdownReport {
     publish(shared, Current::ShuttingDown);
     instance.slots.close();
     let timeouts = &shared.config.timeouts;
@@ -212,7 +212,7 @@ async fn shut_down(shared: &Shared, instance: &Instance, drain: bool) -> Shutdow
     }
 }
 
-fn finish(shared: &Shared, end: End, report: ShutdownReport) {
+fn finish(shared: &Supervision, end: End, report: ShutdownReport) {
     *lock(&shared.final_report) = Some(report.clone());
     publish(shared, Current::Stopped);
     if let End::Stop(Some(request)) = end {
@@ -221,7 +221,7 @@ fn finish(shared: &Shared, end: End, report: ShutdownReport) {
 }
 
 /// Makes `current` the state callers see, and mirrors it in the status.
-fn publish(shared: &Shared, current: Current) {
+fn publish(shared: &Supervision, current: Current) {
     let (state, pid) = match &current {
         Current::Ready(i) => (State::Ready, Some(i.pid)),
         Current::Restarting => (State::Restarting, None),

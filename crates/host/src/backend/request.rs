@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use molecule_protocol::code;
-use molecule_protocol::methods::{CancelReason, name};
+use molecule_protocol::methods::CancelReason;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
-use super::error::{CallError, ProtocolViolation, Unavailable, reason_name};
+use super::error::{CallError, ProtocolViolation, Unavailable};
 use super::rpc::{Connection, Registered};
 
 /// Counts cancels left unanswered in a row; trips its token at the limit.
@@ -119,9 +119,7 @@ struct Abandon<'a> {
 impl Drop for Abandon<'_> {
     fn drop(&mut self) {
         if self.waiting && self.conn.forget(self.id) && self.tell {
-            let params =
-                serde_json::json!({"id": self.id, "reason": reason_name(CancelReason::Other)});
-            self.conn.notify(name::CANCEL_REQUEST, params);
+            self.conn.cancel(self.id, CancelReason::Other);
         }
     }
 }
@@ -191,8 +189,7 @@ async fn wait<P>(
         }
     };
     abandon.tell = false;
-    let params = serde_json::json!({"id": id, "reason": reason_name(why.reason())});
-    ctx.conn.notify(name::CANCEL_REQUEST, params);
+    ctx.conn.cancel(id, why.reason());
     let answer = match timeout(ctx.grace, &mut outcome).await {
         Ok(r) => Some(flatten(r)),
         // The answer may have been delivered between the timeout and now.

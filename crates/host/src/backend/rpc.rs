@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use molecule_protocol::RequestId;
 use molecule_protocol::codec::{FrameReader, write_line};
+use molecule_protocol::encode;
+use molecule_protocol::methods::{CancelParams, CancelReason, CancelRequest};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
@@ -59,7 +62,9 @@ struct Table {
     dead: bool,
 }
 
-pub(crate) struct Shared {
+/// The host's endpoint of one connection, shared by the [`Connection`] handles and the
+/// reader and writer tasks: the write queue, the requests waiting for answers, the limits.
+pub(crate) struct Endpoint {
     pub(crate) writer: mpsc::Sender<Vec<u8>>,
     pending: Mutex<Table>,
     next_id: AtomicI64,
@@ -74,7 +79,7 @@ pub(crate) struct Shared {
 /// The host's end of one backend connection.
 #[derive(Clone)]
 pub(crate) struct Connection {
-    shared: Arc<Shared>,
+    shared: Arc<Endpoint>,
     close: CancellationToken,
 }
 
@@ -103,7 +108,7 @@ impl Connection {
     {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let (events_tx, events) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Endpoint {
             writer: tx,
             pending: Mutex::new(Table::default()),
             next_id: AtomicI64::new(0),
@@ -171,46 +176,41 @@ impl Connection {
         })
     }
 
-    /// Encodes and queues the request `id`: `false` when the writer has stopped (the backend is
-    /// ending). Fails without sending when the line is over the cap.
+    /// Encodes (through the protocol crate) and queues the request `id`: `false` when the
+    /// writer has stopped (the backend is ending). Fails without sending when the line is over
+    /// the cap.
     pub(crate) async fn send_request<P: Serialize>(
         &self,
         id: i64,
         method: &str,
         params: &P,
     ) -> Result<bool, CallError> {
-        #[derive(Serialize)]
-        struct Out<'a, P> {
-            jsonrpc: &'static str,
-            id: i64,
-            method: &'a str,
-            params: &'a P,
-        }
-        let out = Out {
-            jsonrpc: "2.0",
-            id,
-            method,
-            params,
-        };
-        let mut line = serde_json::to_vec(&out).map_err(|e| CallError::Encode(e.to_string()))?;
-        if line.len() > self.shared.max {
+        let line = encode::request_by_name(&RequestId::Number(id), method, params)
+            .map_err(|e| CallError::Encode(e.to_string()))?;
+        let len = line.len() - 1;
+        if len > self.shared.max {
             return Err(CallError::RequestTooLarge {
-                len: line.len(),
+                len,
                 max: self.shared.max,
             });
         }
-        line.push(b'\n');
         self.shared.counters.bump(Counter::requests_sent);
         Ok(self.shared.writer.send(line).await.is_ok())
     }
 
-    /// Queues a notification without waiting; dropped when the queue is full or closed.
-    pub(crate) fn notify(&self, method: &str, params: Value) {
-        let line = serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params});
-        let mut line = line.to_string().into_bytes();
-        line.push(b'\n');
+    /// Queues `$/cancelRequest` for `id` without waiting; dropped when the queue is full or
+    /// closed (the backend is not reading, and will be stopped for it).
+    pub(crate) fn cancel(&self, id: i64, reason: CancelReason) {
+        let params = CancelParams::new(RequestId::Number(id), reason);
+        let line = match encode::notification::<CancelRequest>(&params) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::warn!(backend = %self.shared.source.name, "cannot encode a cancel: {e}");
+                return;
+            }
+        };
         if self.shared.writer.try_send(line).is_err() {
-            tracing::warn!(backend = %self.shared.source.name, "could not queue {method}: the backend is not reading");
+            tracing::warn!(backend = %self.shared.source.name, "could not queue $/cancelRequest: the backend is not reading");
         }
     }
 
@@ -246,7 +246,7 @@ impl Connection {
     }
 }
 
-impl Shared {
+impl Endpoint {
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Table> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }

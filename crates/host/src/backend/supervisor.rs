@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use molecule_protocol::methods::{CancelReason, name};
-use molecule_protocol::time::{format_rfc3339_millis, parse_rfc3339};
+use molecule_protocol::time::format_rfc3339_millis;
 use molecule_protocol::{HandleA2aParams, HandleA2aResult, InitializeResult};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
@@ -56,6 +56,8 @@ pub struct Status {
 pub struct CallOptions {
     /// Overrides the configured hard timeout.
     pub timeout: Option<Duration>,
+    /// The caller's own deadline: the hard timeout ends there when that is sooner.
+    pub deadline: Option<SystemTime>,
     /// Cancels the call: the backend gets `$/cancelRequest` and the cancel grace to answer.
     pub cancel: Option<CancellationToken>,
     /// The reason the backend is told when `cancel` fires (default `other`).
@@ -73,8 +75,9 @@ pub struct ShutdownReport {
     pub stop: Option<StopReport>,
 }
 
-/// What the handle and the lifecycle task share.
-pub(crate) struct Shared {
+/// The supervision of one backend: what the [`Supervisor`] handle and the lifecycle task
+/// share (the current instance, the status, the counters, the shutdown's report).
+pub(crate) struct Supervision {
     pub(crate) config: SupervisorConfig,
     pub(crate) current: watch::Sender<Current>,
     pub(crate) status: watch::Sender<Status>,
@@ -86,7 +89,7 @@ pub(crate) struct Shared {
 }
 
 struct Handle {
-    shared: Arc<Shared>,
+    shared: Arc<Supervision>,
     stop: mpsc::UnboundedSender<StopRequest>,
     abandon: CancellationToken,
 }
@@ -125,7 +128,7 @@ impl Supervisor {
             crashes: 0,
             last_error: None,
         };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Supervision {
             config,
             current: watch::channel(Current::Ready(instance.clone())).0,
             status: watch::channel(status).0,
@@ -170,8 +173,9 @@ impl Supervisor {
     ///
     /// Waits for a free slot (at most the backend's `maxConcurrency` run at once) and, while the
     /// backend restarts, for it to be ready. The hard timeout is `opts.timeout` or the
-    /// configured one, shortened to `params.context.deadline` when that is sooner; the deadline
-    /// the backend sees is rewritten to match.
+    /// configured one, shortened to `opts.deadline` when that is sooner. The supervisor alone
+    /// writes `params.context.deadline` (the end of that timeout, from when the request is
+    /// sent): whatever the caller put there is replaced, never read.
     pub async fn handle_a2a(
         &self,
         mut params: HandleA2aParams,
@@ -179,7 +183,7 @@ impl Supervisor {
     ) -> Result<HandleA2aResult, CallError> {
         loop {
             let (instance, _permit) = self.acquire(&opts, true).await?;
-            let hard = self.hard_timeout(&mut params, opts.timeout);
+            let hard = self.hard_timeout(&mut params, &opts);
             let idle = if instance.info.capabilities.progress {
                 self.handle.shared.config.timeouts.idle
             } else {
@@ -304,10 +308,13 @@ impl Supervisor {
         }
     }
 
-    fn hard_timeout(&self, params: &mut HandleA2aParams, timeout: Option<Duration>) -> Duration {
+    /// The hard timeout of a request sent now, written into its params as the deadline.
+    fn hard_timeout(&self, params: &mut HandleA2aParams, opts: &CallOptions) -> Duration {
         let now = SystemTime::now();
-        let mut hard = timeout.unwrap_or(self.handle.shared.config.timeouts.request);
-        if let Some(theirs) = parse_rfc3339(&params.context.deadline) {
+        let mut hard = opts
+            .timeout
+            .unwrap_or(self.handle.shared.config.timeouts.request);
+        if let Some(theirs) = opts.deadline {
             hard = hard.min(theirs.duration_since(now).unwrap_or_default());
         }
         params.context.deadline = format_rfc3339_millis(now + hard);

@@ -20,14 +20,15 @@ use molecule_protocol::Sender;
 use crate::backend::HostHandlers;
 use crate::platform::{ActivityRow, PlatformClient};
 
-/// Decides, before dispatch, whether a row belongs to someone else.
+/// Decides, before delivery, whether a row belongs to someone else.
 pub trait RowInterceptor: Send + Sync {
     /// Returns `true` to take `row` (it is then settled without reaching the backend). Called
-    /// once per new row, on the engine's task: it must not block.
+    /// once per new row (after the ledger admitted it), on the engine's task: it must not
+    /// block.
     fn claim(&self, row: &ActivityRow) -> bool;
 }
 
-/// Completes a sender before dispatch (older platforms send no name or role).
+/// Completes a sender before delivery (older platforms send no name or role).
 pub trait SenderEnricher: Send + Sync {
     /// Fills in what it can; must finish quickly (it holds the delivery).
     fn enrich<'a>(
@@ -44,9 +45,9 @@ pub type HandlerFactory = dyn Fn(&PlatformClient) -> HostHandlers + Send + Sync;
 pub struct Hooks {
     /// The backend → host methods to serve.
     pub host_handlers: Option<Arc<HandlerFactory>>,
-    /// Claims rows before dispatch.
+    /// Claims rows before delivery.
     pub interceptor: Option<Arc<dyn RowInterceptor>>,
-    /// Completes senders before dispatch.
+    /// Completes senders before delivery.
     pub enricher: Option<Arc<dyn SenderEnricher>>,
     /// The host socket's path, for the backend's environment.
     pub host_socket: Option<PathBuf>,

@@ -151,12 +151,7 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let sender = Sender {
-        kind: SenderKind::Other,
-        workspace_id: None,
-        name: None,
-        role: None,
-    };
+    let sender = Sender::new(SenderKind::Other);
     let conversation = conversation_key(&sender, None);
     let Some(text) = field(&row.response_body, "text").filter(|t| !t.trim().is_empty()) else {
         return Class::Invalid {
@@ -199,12 +194,9 @@ fn delegation_result(row: &ActivityRow, own: Uuid) -> Class {
 fn sender_of(row: &ActivityRow) -> (Sender, ReplyTo) {
     if let Some(source) = &row.source_id {
         let reply_to = Uuid::try_parse(source).map_or(ReplyTo::Nobody, ReplyTo::Agent);
-        let sender = Sender {
-            kind: SenderKind::Agent,
-            workspace_id: Some(source.to_ascii_lowercase()),
-            name: row.peer_name.clone(),
-            role: row.peer_role.clone(),
-        };
+        let mut sender = Sender::agent(source.to_ascii_lowercase());
+        sender.name = row.peer_name.clone();
+        sender.role = row.peer_role.clone();
         return (sender, reply_to);
     }
     let source = row
@@ -216,12 +208,7 @@ fn sender_of(row: &ActivityRow) -> (Sender, ReplyTo) {
         None | Some("canvas_user") => SenderKind::Canvas,
         Some(_) => SenderKind::Other,
     };
-    let sender = Sender {
-        kind,
-        workspace_id: None,
-        name: None,
-        role: None,
-    };
+    let sender = Sender::new(kind);
     (sender, ReplyTo::Canvas)
 }
 

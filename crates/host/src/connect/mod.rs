@@ -15,13 +15,12 @@
 //! - [`startup`]: buildinfo, the workspace check, registration; [`heartbeat`] and [`health`];
 //! - `feed`: the poll loop, read-backs (first start, lost cursor) and late-row re-reads;
 //! - [`inbound`]: what a row is; [`uploads`]: canvas files;
-//! - `engine`: the one task that moves rows from fetched to settled, with [`queues`]
-//!   (per-conversation order), [`dispatch`] (one delivery and what its outcome means) and
-//!   [`reply`] (bodies; posting is the platform client's);
+//! - `engine`: moves rows from fetched to settled: a pure core that decides (ledger, delivery
+//!   queue, retries, crash suspects, reply lanes) and the one task that carries out its
+//!   commands (backend calls, reply POSTs, downloads, timers, the state writer);
 //! - [`hooks`]: the seams for `molecule dev` and the peer calls; `run`: [`serve`].
 
 pub mod config;
-pub mod dispatch;
 mod dry_run;
 mod engine;
 mod error;
@@ -30,8 +29,6 @@ pub mod health;
 mod heartbeat;
 pub mod hooks;
 pub mod inbound;
-pub mod queues;
-pub mod reply;
 mod run;
 pub mod settings;
 pub mod startup;

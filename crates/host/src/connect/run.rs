@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +22,13 @@ use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
 use crate::signal::Shutdown;
 
 use super::config::{Config, ConfigError, TokenSetting};
-use super::engine::{Engine, Parts};
+use super::engine::{Core, Engine, Inputs, Rules, Wiring, backend_of};
 use super::error::ConnectError;
-use super::feed::{Link, Poller, wakes_the_poller};
+use super::feed::{Intake, Link, Poller, wakes_the_poller};
 use super::health::Health;
 use super::hooks::Hooks;
-use super::state::{Ledger, StateWriter, file};
+use super::settings::Settings;
+use super::state::{Ledger, RowKey, StateWriter, file};
 use super::statedir::StateDir;
 use super::{dry_run, heartbeat, startup};
 
@@ -158,6 +159,9 @@ impl Running {
 
     /// Starts the heartbeat, re-registration, the engine and the poller.
     fn start(self, ledger: Ledger, shutdown: &Shutdown) -> Tasks {
+        let health = Arc::new(Health::new(self.config.settings.timers.error_window));
+        let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
+        let (engine, intake, inputs) = self.engine(ledger, health.clone());
         let Running {
             config,
             dir,
@@ -170,7 +174,6 @@ impl Running {
         let t = &settings.timers;
         let stopping = shutdown.graceful.child_token();
         let abandon = shutdown.immediate.child_token();
-        let health = Arc::new(Health::new(t.error_window));
         let beats = CancellationToken::new();
         let heartbeat = heartbeat::run(
             client.clone(),
@@ -186,41 +189,10 @@ impl Running {
             t.reregister,
             stopping.clone(),
         );
-        let (pending_late, cursor) = (ledger.pending_late(), ledger.cursor().cloned());
-        let ack = settings.poll.ack.then(|| client.clone());
-        let parts = Parts {
-            own: config.platform.workspace_id(),
-            ledger,
-            writer: StateWriter::spawn(dir.state_file(), ack),
-            health,
-            sup: sup.clone(),
-            client: client.clone(),
-            hooks: hooks.clone(),
-            settings: settings.clone(),
-            uploads_dir: dir.uploads_dir(),
-            drain: config.backend.timeouts.drain,
-        };
-        let (engine, free, events) = Engine::new(parts);
         let (batches, batches_rx) = mpsc::channel(1);
-        let engine = engine.run(batches_rx, events, stopping.clone(), abandon.clone());
-        let backoff = Backoff::new(t.retry_base, t.retry_max);
-        let link = Link { batches, free };
-        let (wake, stream) = crate::wake::follow(
-            client.clone(),
-            settings.poll.stream.clone(),
-            wakes_the_poller(config.platform.workspace_id()),
-            stopping.clone(),
-        );
-        let poller = Poller::new(
-            client,
-            settings.poll.clone(),
-            backoff,
-            sup.status(),
-            stopping.clone(),
-            link,
-            cursor,
-            wake,
-        );
+        let engine = engine.run(batches_rx, inputs, stopping.clone(), abandon.clone());
+        let link = Link { batches, intake };
+        let (poller, stream) = feed(client, &settings, link, cursor, &stopping);
         let tasks = Tasks {
             heartbeat: tokio::spawn(heartbeat),
             beats,
@@ -238,6 +210,60 @@ impl Running {
         }
         tasks
     }
+
+    /// The engine: its core over the loaded ledger, wired to the backend, the platform and
+    /// the state file.
+    fn engine(
+        &self,
+        ledger: Ledger,
+        health: Arc<Health>,
+    ) -> (Engine, watch::Receiver<Intake>, Inputs) {
+        let settings = &self.config.settings;
+        let own = self.config.platform.workspace_id();
+        let rules = Rules::new(own, settings, self.config.backend.timeouts.drain);
+        let backend = backend_of(&self.sup, &self.sup.status().borrow());
+        let core = Core::new(rules, ledger, backend, std::time::Instant::now());
+        let ack = settings.poll.ack.then(|| self.client.clone());
+        let wiring = Wiring {
+            writer: StateWriter::spawn(self.dir.state_file(), ack),
+            health,
+            sup: self.sup.clone(),
+            client: self.client.clone(),
+            hooks: self.hooks.clone(),
+            timers: settings.timers.clone(),
+            uploads_dir: self.dir.uploads_dir(),
+        };
+        Engine::new(core, wiring)
+    }
+}
+
+/// The poll loop, resting on the event stream's follower (also returned, when it runs).
+fn feed(
+    client: PlatformClient,
+    settings: &Settings,
+    link: Link,
+    cursor: Option<RowKey>,
+    stopping: &CancellationToken,
+) -> (Poller, Option<JoinHandle<()>>) {
+    let own = client.config().workspace_id();
+    let (wake, stream) = crate::wake::follow(
+        client.clone(),
+        settings.poll.stream.clone(),
+        wakes_the_poller(own),
+        stopping.clone(),
+    );
+    let t = &settings.timers;
+    let backoff = Backoff::new(t.retry_base, t.retry_max);
+    let poller = Poller::new(
+        client,
+        settings.poll.clone(),
+        backoff,
+        stopping.clone(),
+        link,
+        cursor,
+        wake,
+    );
+    (poller, stream)
 }
 
 fn token_source(setting: &TokenSetting, dir: &StateDir) -> Result<TokenSource, ConnectError> {

@@ -64,7 +64,7 @@ impl Default for PollSettings {
 
 /// Handing rows to the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DispatchSettings {
+pub struct DeliverySettings {
     /// Conversations handled at once, further capped by the backend's `maxConcurrency` (4).
     pub concurrency: u32,
     /// Deliveries of one message before it gets an error reply (5).
@@ -74,9 +74,9 @@ pub struct DispatchSettings {
     pub hop_limit: u32,
 }
 
-impl Default for DispatchSettings {
+impl Default for DeliverySettings {
     fn default() -> Self {
-        DispatchSettings {
+        DeliverySettings {
             concurrency: 4,
             max_attempts: 5,
             hop_limit: 4,
@@ -136,8 +136,8 @@ impl Default for Timers {
 pub struct Settings {
     /// Polling.
     pub poll: PollSettings,
-    /// Dispatch.
-    pub dispatch: DispatchSettings,
+    /// Delivering rows to the backend.
+    pub delivery: DeliverySettings,
     /// The rest.
     pub timers: Timers,
 }

@@ -1,17 +1,16 @@
 //! Host-call failures as the backend sees them: a JSON-RPC error whose code (1010–1016) and
-//! `data.class` say what went wrong, and whose message names the class and the target.
+//! `data.class` say what went wrong, and whose message names the class and the target. The
+//! code follows from the class ([`code::of_class`]), so the two cannot disagree.
 
-use molecule_protocol::host_methods::class;
-use molecule_protocol::{ErrorData, RpcError, code};
+use molecule_protocol::code::{self, class};
+use molecule_protocol::{ErrorData, RpcError};
 
 use crate::platform::{PlatformError, Transport};
 
 /// One host-call failure, before it becomes an [`RpcError`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Failure {
-    /// The JSON-RPC code.
-    pub code: i64,
-    /// `data.class`.
+    /// `data.class`, which decides the code.
     pub class: &'static str,
     /// The method and its target, e.g. `peers/send to <uuid>`.
     pub what: String,
@@ -28,25 +27,28 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The JSON-RPC code of the class; `-32603` for a class the protocol does not define.
+    pub fn code(&self) -> i64 {
+        code::of_class(self.class).unwrap_or(code::INTERNAL_ERROR)
+    }
+
     /// Whether trying the same call again later may succeed.
     pub fn retryable(&self) -> bool {
-        code::retryable_by_default(self.code)
+        code::retryable_by_default(self.code())
     }
 
     /// The error sent to the backend.
     pub fn into_rpc(self) -> RpcError {
-        let retryable = self.retryable();
-        let data = ErrorData {
-            retryable: Some(retryable),
-            retry_after_ms: self.retry_after_ms,
-            class: Some(self.class.to_owned()),
-            target: self.target,
-            status: self.status,
-            message_id: self.message_id,
-            ..ErrorData::default()
-        };
+        let (code, retryable) = (self.code(), self.retryable());
+        let mut data = ErrorData::default()
+            .with_retryable(retryable)
+            .with_class(self.class);
+        data.retry_after_ms = self.retry_after_ms;
+        data.target = self.target;
+        data.status = self.status;
+        data.message_id = self.message_id;
         let message = format!("{}: {}", self.what, self.detail);
-        RpcError::with_data(self.code, message, data)
+        RpcError::with_data(code, message, data)
     }
 }
 
@@ -64,14 +66,13 @@ pub fn from_platform(
     if let PlatformError::InvalidArgument { reason, .. } = e {
         return RpcError::invalid_params(format!("{what}: {reason}"));
     }
-    let (code, class, label) = classify(e);
+    let (class, label) = classify(e);
     let after = if attempts > 1 {
         format!(" after {attempts} attempts")
     } else {
         String::new()
     };
     Failure {
-        code,
         class,
         what,
         target,
@@ -83,25 +84,19 @@ pub fn from_platform(
     .into_rpc()
 }
 
-/// The code, class and a short label of a platform error.
-fn classify(e: &PlatformError) -> (i64, &'static str, &'static str) {
-    const UNAUTHORIZED: (i64, &str, &str) = (
-        code::UNAUTHORIZED,
+/// The class and a short label of a platform error.
+fn classify(e: &PlatformError) -> (&'static str, &'static str) {
+    const UNAUTHORIZED: (&str, &str) = (
         class::UNAUTHORIZED,
         "unauthorized (the token is invalid or was rotated)",
     );
-    const NOT_FOUND: (i64, &str, &str) = (code::NOT_FOUND, class::NOT_FOUND, "not found");
-    const REMOVED: (i64, &str, &str) = (
-        code::REMOVED,
+    const NOT_FOUND: (&str, &str) = (class::NOT_FOUND, "not found");
+    const REMOVED: (&str, &str) = (
         class::REMOVED,
         "workspace removed (it must be onboarded again)",
     );
-    const REJECTED: (i64, &str, &str) = (code::REJECTED, class::REJECTED, "rejected");
-    const SERVER: (i64, &str, &str) = (
-        code::PLATFORM_UNAVAILABLE,
-        class::SERVER_ERROR,
-        "platform unavailable",
-    );
+    const REJECTED: (&str, &str) = (class::REJECTED, "rejected");
+    const SERVER: (&str, &str) = (class::SERVER_ERROR, "platform unavailable");
     match e {
         PlatformError::Unauthorized { .. } => UNAUTHORIZED,
         PlatformError::Permanent { status, .. } => match status {
@@ -115,18 +110,17 @@ fn classify(e: &PlatformError) -> (i64, &'static str, &'static str) {
         PlatformError::Transient { cause, .. } => match cause {
             Transport::Status(502) => REJECTED,
             Transport::Status(_) => SERVER,
-            Transport::Connect | Transport::Timeout | Transport::Io => (
-                code::PLATFORM_UNAVAILABLE,
-                class::UNREACHABLE,
-                "platform unavailable",
-            ),
+            Transport::Connect | Transport::Timeout | Transport::Io => {
+                (class::UNREACHABLE, "platform unavailable")
+            }
         },
         PlatformError::RateLimited { .. } => SERVER,
         PlatformError::Decode { .. } | PlatformError::TooLarge { .. } => {
-            (code::REJECTED, class::BAD_RESPONSE, "bad response")
+            (class::BAD_RESPONSE, "bad response")
         }
         PlatformError::CursorGone { .. } => REJECTED,
-        _ => (code::INTERNAL_ERROR, "internal", "internal error"),
+        // Not a class of the protocol: the code is -32603.
+        _ => ("internal", "internal error"),
     }
 }
 

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use molecule_protocol::RpcError;
+use molecule_protocol::code::{self, class};
 use molecule_protocol::host_methods::{
     DiscoverParams, DiscoverResult, NotifyParams, NotifyResult, Peer, PeersListResult, SendParams,
-    WorkspaceInfoResult, class, name,
+    WorkspaceInfoResult,
 };
-use molecule_protocol::{RpcError, code};
+use molecule_protocol::methods::name;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +25,7 @@ use crate::platform::{Posted, ReplyBody, post};
 /// The registry `molecule connect` advertises in `hostMethods`.
 pub(super) fn registry(peers: Arc<Peers>) -> HostHandlers {
     let mut handlers = HostHandlers::new();
-    for method in name::ALL {
+    for method in name::HOST_METHODS {
         let peers = peers.clone();
         handlers.register(*method, move |call: HostCall| {
             let peers = peers.clone();
@@ -95,7 +97,6 @@ impl Peers {
         self.budget.take(Instant::now()).map_err(|wait| {
             let limit = self.budget.limit();
             Failure {
-                code: code::BUDGET_EXHAUSTED,
                 class: class::BUDGET,
                 what: method.to_owned(),
                 target: None,
@@ -119,7 +120,7 @@ impl Peers {
             )
         })?;
         let peers = records.into_iter().filter_map(peer).collect();
-        to_value(PeersListResult { peers })
+        to_value(PeersListResult::new(peers))
     }
 
     async fn discover(&self, p: DiscoverParams) -> Result<Value, RpcError> {
@@ -128,9 +129,7 @@ impl Peers {
         let record = client.discover(id).await.map_err(|e| {
             from_platform(format!("peers/discover {id}"), Some(id.to_string()), &e, 1)
         })?;
-        to_value(DiscoverResult {
-            peer: record.and_then(peer),
-        })
+        to_value(DiscoverResult::new(record.and_then(peer)))
     }
 
     async fn info(&self) -> Result<Value, RpcError> {
@@ -144,7 +143,7 @@ impl Peers {
             Value::Object(o) => o,
             _ => Default::default(),
         };
-        to_value(WorkspaceInfoResult { workspace })
+        to_value(WorkspaceInfoResult::new(workspace))
     }
 
     /// `user/notify`, posted like a canvas reply but bounded like a peer call.
@@ -178,7 +177,7 @@ impl Peers {
         let posted = post(&client, &body, &policy, &cancel).await;
         timer.abort();
         match posted {
-            Posted::Delivered => to_value(NotifyResult { delivered: true }),
+            Posted::Delivered => to_value(NotifyResult::delivered()),
             Posted::Abandoned => Err(ended("user/notify", "gave up")),
             Posted::Refused { status, reason } => Err(refused(status, reason)),
             // Only replies to agents end this way; a canvas message never does, but say what
@@ -190,17 +189,16 @@ impl Peers {
 
 /// The error of a refused canvas message.
 fn refused(status: Option<u16>, reason: String) -> RpcError {
-    let (code, class) = match status {
-        Some(401 | 403) => (code::UNAUTHORIZED, class::UNAUTHORIZED),
-        Some(404) => (code::NOT_FOUND, class::NOT_FOUND),
-        Some(410) => (code::REMOVED, class::REMOVED),
-        Some(502) => (code::REJECTED, class::REJECTED),
-        Some(s) if s >= 500 => (code::PLATFORM_UNAVAILABLE, class::SERVER_ERROR),
-        None => (code::PLATFORM_UNAVAILABLE, class::UNREACHABLE),
-        Some(_) => (code::REJECTED, class::REJECTED),
+    let class = match status {
+        Some(401 | 403) => class::UNAUTHORIZED,
+        Some(404) => class::NOT_FOUND,
+        Some(410) => class::REMOVED,
+        Some(502) => class::REJECTED,
+        Some(s) if s >= 500 => class::SERVER_ERROR,
+        None => class::UNREACHABLE,
+        Some(_) => class::REJECTED,
     };
     Failure {
-        code,
         class,
         what: "user/notify".into(),
         target: Some("POST /workspaces/<id>/notify".into()),
@@ -256,14 +254,13 @@ fn peer(r: PeerRecord) -> Option<Peer> {
         .and_then(|o| o.get("agent_card").or_else(|| o.get("agentCard")))
         .and_then(Value::as_object)
         .cloned();
-    Some(Peer {
-        id: r.id?,
-        name: r.name,
-        role: r.role,
-        status: r.status,
-        url,
-        agent_card,
-    })
+    let mut peer = Peer::new(r.id?);
+    peer.name = r.name;
+    peer.role = r.role;
+    peer.status = r.status;
+    peer.url = url;
+    peer.agent_card = agent_card;
+    Some(peer)
 }
 
 fn read<T: DeserializeOwned>(method: &str, params: Value) -> Result<T, RpcError> {

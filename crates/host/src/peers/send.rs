@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::normalize::normalize_part;
 use molecule_protocol::a2a::{Message, MessageKind, Role};
-use molecule_protocol::host_methods::{SendParams, SendResult, class};
-use molecule_protocol::{Part, RpcError, code};
+use molecule_protocol::code::class;
+use molecule_protocol::host_methods::{SendParams, SendResult};
+use molecule_protocol::{Part, RpcError};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -72,13 +73,7 @@ impl Peers {
             tracing::warn!(target = %out.target, message_id = %out.message_id, "{}", e.message);
             with_message_id(e, &out.message_id)
         })?;
-        let mut result = SendResult {
-            message_id: out.message_id.clone(),
-            context_id: out.context_id.clone(),
-            queued: false,
-            parts: None,
-            state: None,
-        };
+        let mut result = SendResult::new(out.message_id.clone(), out.context_id.clone(), false);
         match answer {
             A2aAnswer::Message(m) => result.parts = Some(parts_of(&m)),
             A2aAnswer::Task(t) => {
@@ -100,13 +95,13 @@ impl Peers {
                 code: c, message, ..
             } => {
                 let detail = format!("rejected: the peer answered error {c:?}: {message}");
-                return Err(self.failure(&what, &out, code::REJECTED, class::REJECTED, detail));
+                return Err(self.failure(&what, &out, class::REJECTED, detail));
             }
             A2aAnswer::Other(body) => {
                 let mut text = body.to_string();
                 text.truncate(200);
                 let detail = format!("bad response: neither a message, a task nor queued: {text}");
-                return Err(self.failure(&what, &out, code::REJECTED, class::BAD_RESPONSE, detail));
+                return Err(self.failure(&what, &out, class::BAD_RESPONSE, detail));
             }
         }
         Ok(serde_json::to_value(result).unwrap_or_default())
@@ -160,22 +155,14 @@ impl Peers {
                     "no answer within {} ms (the message was sent)",
                     wait.as_millis()
                 );
-                Err(self.failure(what, out, code::WAIT_TIMED_OUT, class::WAIT_TIMEOUT, detail))
+                Err(self.failure(what, out, class::WAIT_TIMEOUT, detail))
             }
         }
     }
 
-    fn failure(
-        &self,
-        what: &str,
-        out: &Outgoing,
-        code: i64,
-        class: &'static str,
-        detail: String,
-    ) -> RpcError {
+    fn failure(&self, what: &str, out: &Outgoing, class: &'static str, detail: String) -> RpcError {
         tracing::warn!(target = %out.target, message_id = %out.message_id, "{what}: {detail}");
         Failure {
-            code,
             class,
             what: what.to_owned(),
             target: Some(out.target.to_string()),
@@ -239,15 +226,16 @@ fn with_message_id(mut e: RpcError, message_id: &str) -> RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use molecule_protocol::code;
 
     #[test]
     fn exactly_one_of_parts_and_text() {
         let id = "7d3a5f2e-9c41-4b8a-a6d2-3e5f71c09b24".to_owned();
-        let p = |parts: Option<Vec<Part>>, text: Option<&str>| SendParams {
-            id: id.clone(),
-            parts,
-            text: text.map(str::to_owned),
-            ..SendParams::default()
+        let p = |parts: Option<Vec<Part>>, text: Option<&str>| {
+            let mut p = SendParams::text(id.clone(), "");
+            p.parts = parts;
+            p.text = text.map(str::to_owned);
+            p
         };
         assert!(validate(p(None, Some("hi"))).is_ok());
         for bad in [
@@ -261,11 +249,7 @@ mod tests {
                 Some(code::INVALID_PARAMS)
             );
         }
-        let bad_id = SendParams {
-            id: "../../etc".into(),
-            text: Some("x".into()),
-            ..SendParams::default()
-        };
+        let bad_id = SendParams::text("../../etc", "x");
         assert_eq!(
             validate(bad_id).err().map(|e| e.code),
             Some(code::INVALID_PARAMS)

@@ -7,7 +7,7 @@ use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
 use super::token::{Secret, TokenError, TokenSource, store_token};
-use super::transport::{read_capped, transport_error};
+use super::transport::{read_capped, transport_error, with_causes};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -77,8 +77,10 @@ impl PlatformClient {
             // than replay a POST elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .build()
+            // reqwest's own text is "builder error"; the cause (no CA certificate could be
+            // loaded, say) is in the chain.
             .map_err(|e| PlatformError::Client {
-                reason: e.to_string(),
+                reason: with_causes(&e),
             })?;
         let limiter = RateLimiter::new(cfg.rate_limit.clone());
         Ok(PlatformClient {

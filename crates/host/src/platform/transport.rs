@@ -16,6 +16,16 @@ pub(super) fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
         Transport::Io
     };
     // The URL in reqwest's message carries no secret; the chain names the OS error.
+    PlatformError::Transient {
+        call,
+        cause,
+        retry_after: None,
+        excerpt: with_causes(e),
+    }
+}
+
+/// `e`'s message followed by those of its sources, `: `-separated.
+pub(super) fn with_causes(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -23,12 +33,7 @@ pub(super) fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    PlatformError::Transient {
-        call,
-        cause,
-        retry_after: None,
-        excerpt: text,
-    }
+    text
 }
 
 /// Reads the whole body, refusing one over `max` bytes.

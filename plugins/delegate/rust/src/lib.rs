@@ -107,11 +107,9 @@ impl Backend for Delegate {
     }
 
     fn capabilities(&self) -> BackendCapabilities {
-        BackendCapabilities {
-            max_concurrency: Some(4),
-            cancel: true,
-            progress: false,
-        }
+        BackendCapabilities::default()
+            .with_max_concurrency(4)
+            .with_cancel(true)
     }
 
     async fn handle_a2a(

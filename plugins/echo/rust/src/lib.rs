@@ -32,27 +32,23 @@ impl Backend for Echo {
     }
 
     fn capabilities(&self) -> BackendCapabilities {
-        BackendCapabilities {
-            max_concurrency: Some(MAX_CONCURRENCY),
-            cancel: true,
-            progress: false,
-        }
+        BackendCapabilities::default()
+            .with_max_concurrency(MAX_CONCURRENCY)
+            .with_cancel(true)
     }
 
     fn agent_card(&self) -> Option<AgentCard> {
-        Some(AgentCard {
-            description: Some("Replies with whatever it is sent, text prefixed \"echo: \".".into()),
-            skills: Some(vec![Skill {
-                id: Some("echo".into()),
-                name: "Echo".into(),
-                description: Some(
-                    "Repeats text back prefixed \"echo: \"; returns data and file parts unchanged."
-                        .into(),
-                ),
-                tags: Some(vec!["echo".into(), "test".into()]),
-                examples: Some(vec!["hello".into()]),
-            }]),
-        })
+        let skill = Skill::new("Echo")
+            .with_id("echo")
+            .with_description(
+                "Repeats text back prefixed \"echo: \"; returns data and file parts unchanged.",
+            )
+            .with_tags(vec!["echo".into(), "test".into()])
+            .with_examples(vec!["hello".into()]);
+        let card = AgentCard::default()
+            .with_description("Replies with whatever it is sent, text prefixed \"echo: \".")
+            .with_skills(vec![skill]);
+        Some(card)
     }
 
     async fn handle_a2a(
@@ -69,10 +65,7 @@ pub fn answer(params: HandleA2aParams) -> HandleA2aResult {
     if params.context.in_reply_to.is_some() {
         return HandleA2aResult::default();
     }
-    HandleA2aResult {
-        parts: params.message.parts.into_iter().map(echo_part).collect(),
-        metadata: None,
-    }
+    HandleA2aResult::new(params.message.parts.into_iter().map(echo_part).collect())
 }
 
 /// One part, echoed: text gets the prefix, anything else is returned as it came.

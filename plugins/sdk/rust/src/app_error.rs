@@ -31,10 +31,7 @@ impl AppError {
         AppError {
             code,
             message: message.into(),
-            data: ErrorData {
-                retryable: Some(code::retryable_by_default(code)),
-                ..Default::default()
-            },
+            data: ErrorData::default().with_retryable(code::retryable_by_default(code)),
         }
     }
 

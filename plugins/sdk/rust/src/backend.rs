@@ -19,11 +19,7 @@ pub trait Backend: Send + Sync + 'static {
     /// What the backend supports. The default is one request at a time, cancellable (the SDK
     /// drops a cancelled handler's future), and no progress notifications.
     fn capabilities(&self) -> BackendCapabilities {
-        BackendCapabilities {
-            max_concurrency: None,
-            cancel: true,
-            progress: false,
-        }
+        BackendCapabilities::default().with_cancel(true)
     }
 
     /// Agent-card fields the host may publish for the workspace. None by default.
@@ -68,10 +64,11 @@ pub trait Backend: Send + Sync + 'static {
 macro_rules! package_info {
     () => {{
         let description = env!("CARGO_PKG_DESCRIPTION");
-        $crate::protocol::methods::BackendInfo {
-            name: env!("CARGO_PKG_NAME").to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            description: (!description.is_empty()).then(|| description.to_owned()),
-        }
+        let mut info = $crate::protocol::methods::BackendInfo::new(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        );
+        info.description = (!description.is_empty()).then(|| description.to_owned());
+        info
     }};
 }

@@ -1,10 +1,10 @@
 //! [`RequestContext`]: what a handler knows about the request it is answering.
 
 use crate::host::HostHandle;
-use crate::outbox::{Outbox, notification_line};
+use crate::outbox::Outbox;
 use crate::peers::{Peers, SendCounter};
-use molecule_protocol::RequestId;
-use molecule_protocol::methods::{ProgressParams, name};
+use molecule_protocol::methods::{Progress, ProgressParams};
+use molecule_protocol::{RequestId, encode};
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -93,12 +93,10 @@ impl RequestContext {
         if self.token.is_cancelled() {
             return;
         }
-        let params = ProgressParams {
-            id: self.id.clone(),
-            message,
-            percent,
-        };
-        if let Ok(line) = notification_line(name::PROGRESS, &params) {
+        let mut params = ProgressParams::new(self.id.clone());
+        params.message = message;
+        params.percent = percent;
+        if let Ok(line) = encode::notification::<Progress>(&params) {
             // A closed stream means the host is gone; the handler learns it from cancellation.
             let _ = self.outbox.send(line).await;
         }

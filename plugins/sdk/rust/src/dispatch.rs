@@ -11,8 +11,7 @@ use futures_util::FutureExt;
 use molecule_protocol::methods::{CancelParams, Empty, InitializeParams, InitializeResult, name};
 use molecule_protocol::time::parse_rfc3339;
 use molecule_protocol::{
-    HandleA2aParams, HandleA2aResult, Notification, PROTOCOL_VERSION, Request, RequestId, RpcError,
-    code,
+    HandleA2aParams, HandleA2aResult, Notification, Request, RequestId, RpcError, code,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,7 +34,7 @@ impl<B: Backend> Connection<B> {
                 let error = RpcError::new(code::INVALID_REQUEST, "already initialized");
                 self.answer::<()>(&id, Err(error)).await;
             }
-            (true, name::PING) => self.answer(&id, Ok(&Empty {})).await,
+            (true, name::PING) => self.answer(&id, Ok(&Empty::default())).await,
             (true, name::HANDLE_A2A) => match parse_params::<HandleA2aParams>(params) {
                 Ok(params) => self.start_handler(id, params).await,
                 Err(e) => self.answer::<()>(&id, Err(e)).await,
@@ -85,12 +84,9 @@ impl<B: Backend> Connection<B> {
         if limit > 0 {
             self.max_line = usize::try_from(limit).unwrap_or(usize::MAX);
         }
-        let result = InitializeResult {
-            protocol_version: PROTOCOL_VERSION,
-            backend: self.backend.info(),
-            agent_card: self.backend.agent_card(),
-            capabilities: self.backend.capabilities(),
-        };
+        let mut result = InitializeResult::new(self.backend.info())
+            .with_capabilities(self.backend.capabilities());
+        result.agent_card = self.backend.agent_card();
         self.ready = true;
         self.answer(&id, Ok(&result)).await;
     }

@@ -6,7 +6,8 @@
 //! A call made while handling a `handle_a2a` carries that request's id in `params._meta.requestId`
 //! so the host can tie the call to the message being answered.
 
-use crate::outbox::{Outbox, request_line};
+use crate::outbox::Outbox;
+use molecule_protocol::encode;
 use molecule_protocol::methods::Method;
 use molecule_protocol::{RequestId, RpcError};
 use serde_json::{Map, Value};
@@ -183,10 +184,11 @@ impl HostHandle {
         let params = self.with_meta(method, params)?;
         let n = self.link.next_id.fetch_add(1, Ordering::Relaxed);
         let id = RequestId::String(format!("backend-{n}"));
-        let line = request_line(&id, method, &params).map_err(|e| HostCallError::Shape {
-            method: method.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let line =
+            encode::request_by_name(&id, method, &params).map_err(|e| HostCallError::Shape {
+                method: method.to_owned(),
+                reason: e.to_string(),
+            })?;
         let (tx, rx) = oneshot::channel();
         {
             let mut pending = self.link.pending();

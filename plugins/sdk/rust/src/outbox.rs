@@ -1,11 +1,11 @@
-//! The one writer of the protocol stream, and the encoding of outgoing lines.
+//! The one writer of the protocol stream, and the size cap of the responses it writes.
 //!
 //! Every message the backend sends goes through one bounded queue to one task that owns the
 //! output, so lines never interleave and a slow reader (the host) pushes back on the handlers
-//! instead of growing a buffer without end.
+//! instead of growing a buffer without end. The lines themselves are encoded by
+//! [`molecule_protocol::encode`], as the host encodes its own.
 
-use molecule_protocol::codec::encode_line;
-use molecule_protocol::{ErrorData, RequestId, RpcError, code};
+use molecule_protocol::{ErrorData, RequestId, RpcError, code, encode};
 use serde::Serialize;
 use std::io;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
@@ -81,46 +81,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     out.shutdown().await
 }
 
-#[derive(Serialize)]
-struct ResultLine<'a, T> {
-    jsonrpc: &'static str,
-    id: &'a RequestId,
-    result: &'a T,
-}
-
-#[derive(Serialize)]
-struct ErrorLine<'a> {
-    jsonrpc: &'static str,
-    id: Option<&'a RequestId>,
-    error: &'a RpcError,
-}
-
-#[derive(Serialize)]
-struct RequestLine<'a, P> {
-    jsonrpc: &'static str,
-    id: &'a RequestId,
-    method: &'a str,
-    params: &'a P,
-}
-
-#[derive(Serialize)]
-struct NotificationLine<'a, P> {
-    jsonrpc: &'static str,
-    method: &'a str,
-    params: &'a P,
-}
-
-/// An error response; `id` is `None` (JSON `null`) for a request whose id could not be read.
-pub(crate) fn error_line(id: Option<&RequestId>, error: &RpcError) -> Vec<u8> {
-    let line = ErrorLine {
-        jsonrpc: "2.0",
-        id,
-        error,
-    };
-    // An RpcError is strings, an integer and a JSON value: it always serialises.
-    encode_line(&line).unwrap_or_else(|_| b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"unencodable error\"}}\n".to_vec())
-}
-
 /// A response to `id`. A result that cannot be encoded, or whose line would exceed
 /// `max_line` bytes, becomes an error response instead, so the request is still answered.
 pub(crate) fn response_line<T: Serialize>(
@@ -130,22 +90,14 @@ pub(crate) fn response_line<T: Serialize>(
 ) -> Vec<u8> {
     let result = match outcome {
         Ok(result) => result,
-        Err(error) => return error_line(Some(id), error),
+        Err(error) => return encode::error(Some(id), error),
     };
-    let line = ResultLine {
-        jsonrpc: "2.0",
-        id,
-        result,
-    };
-    match encode_line(&line) {
+    match encode::result(id, result) {
         Ok(line) if line.len() - 1 <= max_line => line,
-        Ok(line) => error_line(Some(id), &reply_too_large(line.len() - 1, max_line)),
-        Err(e) => error_line(
+        Ok(line) => encode::error(Some(id), &reply_too_large(line.len() - 1, max_line)),
+        Err(e) => encode::error(
             Some(id),
-            &RpcError::new(
-                code::INTERNAL_ERROR,
-                format!("could not encode the result: {e}"),
-            ),
+            &RpcError::internal(format!("could not encode the result: {e}")),
         ),
     }
 }
@@ -154,38 +106,10 @@ fn reply_too_large(len: usize, max: usize) -> RpcError {
     RpcError::with_data(
         code::REPLY_TOO_LARGE,
         format!("reply too large: {len} bytes, over the host's limit of {max} bytes"),
-        ErrorData {
-            retryable: Some(false),
-            details: Some(serde_json::json!({ "bytes": len, "limit": max })),
-            ..Default::default()
-        },
+        ErrorData::default()
+            .with_retryable(false)
+            .with_details(serde_json::json!({ "bytes": len, "limit": max })),
     )
-}
-
-/// A request from the backend to the host.
-pub(crate) fn request_line<P: Serialize>(
-    id: &RequestId,
-    method: &str,
-    params: &P,
-) -> serde_json::Result<Vec<u8>> {
-    encode_line(&RequestLine {
-        jsonrpc: "2.0",
-        id,
-        method,
-        params,
-    })
-}
-
-/// A notification from the backend to the host.
-pub(crate) fn notification_line<P: Serialize>(
-    method: &str,
-    params: &P,
-) -> serde_json::Result<Vec<u8>> {
-    encode_line(&NotificationLine {
-        jsonrpc: "2.0",
-        method,
-        params,
-    })
 }
 
 #[cfg(test)]

@@ -25,10 +25,7 @@ pub fn data(data: Object) -> HandleA2aResult {
 
 /// A reply with these parts.
 pub fn parts(parts: impl IntoIterator<Item = Part>) -> HandleA2aResult {
-    HandleA2aResult {
-        parts: parts.into_iter().collect(),
-        metadata: None,
-    }
+    HandleA2aResult::new(parts.into_iter().collect())
 }
 
 /// No reply: the host posts nothing for this message.

@@ -10,9 +10,9 @@ use crate::backend::Backend;
 use crate::error::ServeError;
 use crate::host::{Answer, HostLink};
 use crate::log;
-use crate::outbox::{Outbox, error_line, spawn_writer};
+use crate::outbox::{Outbox, spawn_writer};
 use molecule_protocol::codec::{DEFAULT_MAX_MESSAGE_BYTES, Frame, FrameReader};
-use molecule_protocol::{Message, RequestId, RpcError, code};
+use molecule_protocol::{Message, RequestId, RpcError, code, encode};
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -190,7 +190,7 @@ impl<B: Backend> Connection<B> {
                                 "request too large: {len} bytes, over the backend's line cap of {limit} bytes"
                             ),
                         );
-                        self.send(error_line(Some(&id), &error)).await;
+                        self.send(encode::error(Some(&id), &error)).await;
                     }
                     None => {}
                 }
@@ -208,7 +208,7 @@ impl<B: Backend> Connection<B> {
             return;
         }
         let error = RpcError::new(code::INVALID_REQUEST, format!("invalid request: {reason}"));
-        self.send(error_line(id.as_ref(), &error)).await;
+        self.send(encode::error(id.as_ref(), &error)).await;
     }
 
     fn on_response(&mut self, id: Option<RequestId>, result: Result<serde_json::Value, RpcError>) {

@@ -7,7 +7,7 @@ mod page;
 mod poller;
 mod readback;
 
-pub use poller::{Batch, Link, Poller};
+pub use poller::{Batch, Fetched, Intake, Link, Poller};
 
 use std::sync::Arc;
 

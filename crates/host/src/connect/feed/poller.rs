@@ -3,11 +3,12 @@
 //! `Retry-After`), a lost cursor is recovered by reading back, others are logged and retried
 //! later. Only a token the platform rejects for good ends it (and the host).
 //!
-//! It pauses while the backend's crash-loop breaker is open (rows stay queued on the
-//! platform) and while the window of unsettled rows is full; a full page is followed by the
-//! next poll at once, so a backlog drains at backend speed. Between polls it rests on the
-//! event stream's [`Wake`]: until an event says a message arrived, or for the safety interval
-//! while the stream is live, the poll interval while it is not.
+//! It pauses while the engine takes no rows: while the backend's crash-loop breaker is open
+//! (the engine decides; rows stay queued on the platform) and while the window of unsettled
+//! rows is full. A full page is followed by the next poll at once, so a backlog drains at
+//! backend speed. Between polls it rests on the event stream's [`Wake`]: until an event says
+//! a message arrived, or for the safety interval while the stream is live, the poll interval
+//! while it is not.
 
 use std::time::SystemTime;
 
@@ -15,7 +16,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{State, Status};
 use crate::backoff::Backoff;
 use crate::platform::{PlatformClient, PlatformError};
 use crate::wake::Wake;
@@ -29,9 +29,9 @@ use super::{late, readback};
 /// Consecutive HTTP 500s on a cursor poll that are taken as a failed cursor lookup.
 const CURSOR_500_LIMIT: u32 = 3;
 
-/// Rows for the engine.
-#[derive(Debug)]
-pub struct Batch {
+/// Rows fetched for the engine.
+#[derive(Debug, Default)]
+pub struct Fetched {
     /// The rows, in feed order.
     pub rows: Vec<Keyed>,
     /// Every row up to this one has now been fetched (normal batches).
@@ -40,16 +40,32 @@ pub struct Batch {
     pub late: bool,
     /// Saved late rows the platform no longer has.
     pub missing: Vec<RowKey>,
+}
+
+/// Fetched rows on their way to the engine.
+#[derive(Debug)]
+pub struct Batch {
+    /// The rows.
+    pub fetched: Fetched,
     /// Answered once the engine has taken the rows in.
     pub done: oneshot::Sender<()>,
+}
+
+/// What the engine takes now, as the poller reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Intake {
+    /// How many more rows the window of unsettled rows takes.
+    pub room: usize,
+    /// The backend's crash-loop breaker is open: no rows are taken at all.
+    pub breaker_open: bool,
 }
 
 /// What the poller shares with the engine.
 pub struct Link {
     /// Where batches go.
     pub batches: mpsc::Sender<Batch>,
-    /// How many more rows the window takes.
-    pub free: watch::Receiver<usize>,
+    /// What the engine takes.
+    pub intake: watch::Receiver<Intake>,
 }
 
 enum Mode {
@@ -65,7 +81,6 @@ pub struct Poller {
     pub(super) client: PlatformClient,
     pub(super) settings: PollSettings,
     pub(super) backoff: Backoff,
-    pub(super) status: watch::Receiver<Status>,
     pub(super) cancel: CancellationToken,
     pub(super) link: Link,
     mode: Mode,
@@ -79,15 +94,10 @@ pub struct Poller {
 impl Poller {
     /// A poller starting at the saved `cursor`, or from the `--since` window without one,
     /// resting between polls on `wake`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "each part is wired once, in serve"
-    )]
     pub fn new(
         client: PlatformClient,
         settings: PollSettings,
         backoff: Backoff,
-        status: watch::Receiver<Status>,
         cancel: CancellationToken,
         link: Link,
         cursor: Option<RowKey>,
@@ -106,7 +116,6 @@ impl Poller {
             client,
             settings,
             backoff,
-            status,
             cancel,
             link,
             mode,
@@ -127,8 +136,12 @@ impl Poller {
                 self.overlap().await;
             }
             let polled = Instant::now();
-            let limit =
-                (*self.link.free.borrow()).clamp(1, self.settings.batch_size as usize) as u32;
+            let limit = self
+                .link
+                .intake
+                .borrow()
+                .room
+                .clamp(1, self.settings.batch_size as usize) as u32;
             let step = match &self.mode {
                 Mode::Cursor(c) => self.poll_cursor(c.clone(), limit).await,
                 Mode::ReadBack { from, floor } => self.read_back(*from, floor.clone(), limit).await,
@@ -302,54 +315,43 @@ impl Poller {
             return;
         }
         let (done, taken) = oneshot::channel();
-        let batch = Batch {
+        let fetched = Fetched {
             rows,
             head,
             late,
             missing,
-            done,
         };
+        let batch = Batch { fetched, done };
         if self.link.batches.send(batch).await.is_ok() {
             let _ = taken.await;
         }
     }
 
-    /// Waits until polling may go on: not cancelled, the breaker closed, room in the window.
+    /// Waits until polling may go on: not cancelled, and the engine takes rows (the breaker
+    /// closed, room in the window).
     async fn ready(&mut self) -> bool {
         let mut paused = false;
         loop {
             if self.cancel.is_cancelled() {
                 return false;
             }
-            let breaker = matches!(
-                self.status.borrow_and_update().state,
-                State::BreakerOpen { .. }
-            );
-            if breaker {
-                if !paused {
-                    tracing::warn!(
-                        "polling paused: the backend keeps crashing (breaker open); messages stay queued on the platform"
-                    );
-                    paused = true;
-                }
-                tokio::select! {
-                    changed = self.status.changed() => if changed.is_err() { return false },
-                    () = self.cancel.cancelled() => return false,
-                }
-                continue;
-            }
-            if paused {
+            let intake = *self.link.intake.borrow_and_update();
+            if intake.breaker_open && !paused {
+                tracing::warn!(
+                    "polling paused: the backend keeps crashing (breaker open); messages stay queued on the platform"
+                );
+                paused = true;
+            } else if !intake.breaker_open && paused {
                 tracing::info!("polling resumed: the backend is back");
                 paused = false;
             }
-            if *self.link.free.borrow_and_update() == 0 {
-                tokio::select! {
-                    changed = self.link.free.changed() => if changed.is_err() { return false },
-                    () = self.cancel.cancelled() => return false,
-                }
-                continue;
+            if !intake.breaker_open && intake.room > 0 {
+                return true;
             }
-            return true;
+            tokio::select! {
+                changed = self.link.intake.changed() => if changed.is_err() { return false },
+                () = self.cancel.cancelled() => return false,
+            }
         }
     }
 

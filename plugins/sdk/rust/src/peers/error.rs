@@ -1,7 +1,7 @@
 //! [`PeerError`]: why a peer call failed, with the host's code and error class.
 
 use crate::host::HostCallError;
-use molecule_protocol::host_methods::class;
+use molecule_protocol::code::class;
 use serde_json::Value;
 use std::time::Duration;
 

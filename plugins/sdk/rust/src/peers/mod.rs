@@ -11,21 +11,27 @@
 mod error;
 
 pub use error::{PeerError, PeerErrorClass};
-/// The error codes of the peer methods (1010–1016), with the rest of the protocol's codes.
-pub use molecule_protocol::code;
-/// The wire types and names of the peer methods, from the protocol crate: one contract for the
-/// host that serves them and the SDK that calls them.
+/// The error codes of the peer methods (1010–1016) and their classes, with the rest of the
+/// protocol's codes.
+pub use molecule_protocol::code::{self, class};
+/// The wire types of the peer methods, from the protocol crate: one contract for the host that
+/// serves them and the SDK that calls them.
 pub use molecule_protocol::host_methods::{
-    CallMeta, DiscoverParams, DiscoverResult, NotifyFile, NotifyParams, NotifyResult, Peer,
-    PeersListResult, SendParams, SendResult, WorkspaceInfoResult, class, name as method,
+    DiscoverParams, DiscoverResult, NotifyFile, NotifyParams, NotifyResult, Peer, PeersListResult,
+    SendParams, SendResult, WorkspaceInfoResult,
 };
+/// The `_meta` of a call.
+pub use molecule_protocol::methods::CallMeta;
+/// The method names, the peer methods' among them.
+pub use molecule_protocol::methods::name as method;
 
 use crate::host::HostHandle;
 use molecule_protocol::Part;
 use molecule_protocol::host_methods::{
-    EmptyParams, PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo,
+    PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo,
 };
 use molecule_protocol::keys::call_message_id;
+use molecule_protocol::methods::Empty;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -131,17 +137,14 @@ impl<'a> Peers<'a> {
     pub async fn list_peers(&self) -> Result<Vec<Peer>, PeerError> {
         let listed = self
             .host
-            .call_method::<PeersList>(&EmptyParams::default())
+            .call_method::<PeersList>(&Empty::default())
             .await?;
         Ok(listed.peers)
     }
 
     /// One peer by id (`peers/discover`); `None` when the platform does not know it.
     pub async fn discover(&self, id: &str) -> Result<Option<Peer>, PeerError> {
-        let params = DiscoverParams {
-            id: id.to_owned(),
-            meta: None,
-        };
+        let params = DiscoverParams::new(id);
         Ok(self.host.call_method::<PeersDiscover>(&params).await?.peer)
     }
 
@@ -155,26 +158,20 @@ impl<'a> Peers<'a> {
         let message = message.into();
         // Counted even when the caller names the id, so the index of each call stays put.
         let derived = self.sends.map(SendCounter::next_message_id);
-        let (text, parts) = match message.content {
+        let mut params = match message.content {
             Content::Text(text) if text.trim().is_empty() => {
                 return Err(PeerError::invalid(format!(
                     "peers/send to {id}: the message text is empty"
                 )));
             }
-            Content::Text(text) => (Some(text), None),
-            Content::Parts(parts) => (None, Some(parts)),
+            Content::Text(text) => SendParams::text(id, text),
+            Content::Parts(parts) => SendParams::parts(id, parts),
         };
-        let params = SendParams {
-            id: id.to_owned(),
-            parts,
-            text,
-            context_id: message.context_id,
-            message_id: message.message_id.or(derived),
-            wait_ms: message
-                .wait
-                .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
-            meta: None,
-        };
+        params.context_id = message.context_id;
+        params.message_id = message.message_id.or(derived);
+        params.wait_ms = message
+            .wait
+            .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         Ok(self.host.call_method::<PeersSend>(&params).await?)
     }
 
@@ -182,7 +179,7 @@ impl<'a> Peers<'a> {
     pub async fn workspace_info(&self) -> Result<Value, PeerError> {
         let info = self
             .host
-            .call_method::<WorkspaceInfo>(&EmptyParams::default())
+            .call_method::<WorkspaceInfo>(&Empty::default())
             .await?;
         Ok(Value::Object(info.workspace))
     }
@@ -198,11 +195,7 @@ impl<'a> Peers<'a> {
         text: &str,
         attachments: Vec<NotifyFile>,
     ) -> Result<(), PeerError> {
-        let params = NotifyParams {
-            text: text.to_owned(),
-            attachments,
-            meta: None,
-        };
+        let params = NotifyParams::new(text).with_attachments(attachments);
         self.host.call_method::<UserNotify>(&params).await?;
         Ok(())
     }

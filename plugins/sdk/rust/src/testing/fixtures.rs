@@ -36,30 +36,18 @@ pub fn message(parts: Vec<Part>) -> A2aMessage {
 /// A delivery context with a fresh activity id, first attempt, a deadline ten minutes out.
 pub fn context() -> DispatchContext {
     let n = next();
-    DispatchContext {
-        activity_id: format!("test-activity-{n}"),
-        attempt: 1,
-        deadline: format_rfc3339_millis(SystemTime::now() + Duration::from_secs(600)),
-        idempotency_key: format!("test-idempotency-{n}"),
-        conversation_key: "canvas#test-context".to_owned(),
-        in_reply_to: None,
-        hops: 0,
-        reply_suppressed: false,
-    }
+    DispatchContext::new(
+        format!("test-activity-{n}"),
+        1,
+        format_rfc3339_millis(SystemTime::now() + Duration::from_secs(600)),
+        format!("test-idempotency-{n}"),
+        "canvas#test-context",
+    )
 }
 
 /// `handle_a2a` params for a message with these parts, from a person in the canvas.
 pub fn params(parts: Vec<Part>) -> HandleA2aParams {
-    HandleA2aParams {
-        message: message(parts),
-        sender: Sender {
-            kind: SenderKind::Canvas,
-            workspace_id: None,
-            name: None,
-            role: None,
-        },
-        context: context(),
-    }
+    HandleA2aParams::new(message(parts), Sender::new(SenderKind::Canvas), context())
 }
 
 /// `handle_a2a` params for a one-text-part message from a person in the canvas.
@@ -70,39 +58,24 @@ pub fn text_params(text: &str) -> HandleA2aParams {
 /// `handle_a2a` params for a message from another workspace's agent.
 pub fn agent_params(text: &str, workspace_id: &str) -> HandleA2aParams {
     let mut p = text_params(text);
-    p.sender = Sender {
-        kind: SenderKind::Agent,
-        workspace_id: Some(workspace_id.to_owned()),
-        name: None,
-        role: None,
-    };
+    p.sender = Sender::agent(workspace_id);
     p.context.conversation_key = format!("agent:{workspace_id}#test-context");
     p
 }
 
 /// The `initialize` params a host sends, offering `host_methods`.
 pub fn initialize_params(host_methods: Vec<String>, max_message_bytes: u64) -> InitializeParams {
-    InitializeParams {
-        protocol_version: molecule_protocol::PROTOCOL_VERSION,
-        host: HostInfo {
-            name: "molecule-test-host".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            pid: std::process::id(),
-        },
-        workspace: WorkspaceRef {
-            id: TEST_WORKSPACE_ID.to_owned(),
-            name: Some("test".to_owned()),
-        },
-        limits: Limits {
-            max_message_bytes,
-            request_timeout_ms: 600_000,
-            idle_timeout_ms: None,
-            cancel_grace_ms: None,
-        },
-        capabilities: HostCapabilities {
-            cancel: true,
-            progress: true,
-            host_methods,
-        },
-    }
+    InitializeParams::new(
+        HostInfo::new(
+            "molecule-test-host",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+        ),
+        WorkspaceRef::new(TEST_WORKSPACE_ID).with_name("test"),
+        Limits::new(max_message_bytes, 600_000),
+        HostCapabilities::default()
+            .with_cancel(true)
+            .with_progress(true)
+            .with_host_methods(host_methods),
+    )
 }

@@ -1,7 +1,7 @@
 //! What the test host saw: every line the backend wrote, sorted into answers, progress and
 //! calls to the host, with a way to wait for the next one.
 
-use molecule_protocol::methods::ProgressParams;
+use molecule_protocol::methods::{ProgressParams, name};
 use molecule_protocol::{Message, RequestId, RpcError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ impl Recorder {
                         rec.answers.entry(id).or_default().push(r.result);
                     }
                 }
-                Some(Ok(Message::Notification(n))) if n.method == "$/progress" => {
+                Some(Ok(Message::Notification(n))) if n.method == name::PROGRESS => {
                     if let Some(p) = n.params.and_then(|p| serde_json::from_value(p).ok()) {
                         rec.progress.push(p);
                     }

@@ -4,13 +4,14 @@ use super::record::{HostCall, Recorder};
 use super::{HostMethod, TestError, TestHostBuilder, initialize_params};
 use crate::backend::Backend;
 use crate::error::ServeError;
-use crate::outbox::{error_line, notification_line, request_line, response_line};
+use crate::outbox::response_line;
 use crate::serve::serve_with;
 use molecule_protocol::codec::{Frame, FrameReader};
 use molecule_protocol::methods::{
-    CancelParams, CancelReason, InitializeParams, InitializeResult, ProgressParams, name,
+    CancelParams, CancelReason, CancelRequest, InitializeParams, InitializeResult, ProgressParams,
+    name,
 };
-use molecule_protocol::{HandleA2aParams, HandleA2aResult, RequestId, RpcError};
+use molecule_protocol::{HandleA2aParams, HandleA2aResult, RequestId, RpcError, encode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -126,26 +127,23 @@ impl TestHost {
 
     /// Sends a request with the given id (a string id, a large number…) without waiting.
     pub fn send_request(&self, id: &RequestId, method: &str, params: Value) {
-        if let Ok(line) = request_line(id, method, &params) {
+        if let Ok(line) = encode::request_by_name(id, method, &params) {
             self.send_line(line);
         }
     }
 
     /// Sends a notification.
     pub fn notify(&self, method: &str, params: Value) {
-        if let Ok(line) = notification_line(method, &params) {
+        if let Ok(line) = encode::notification_by_name(method, &params) {
             self.send_line(line);
         }
     }
 
     /// Sends `$/cancelRequest` for `id`.
     pub fn cancel(&self, id: &RequestId) {
-        let params = CancelParams {
-            id: id.clone(),
-            reason: CancelReason::Deadline,
-        };
-        if let Ok(params) = serde_json::to_value(params) {
-            self.notify(name::CANCEL_REQUEST, params);
+        let params = CancelParams::new(id.clone(), CancelReason::Deadline);
+        if let Ok(line) = encode::notification::<CancelRequest>(&params) {
+            self.send_line(line);
         }
     }
 
@@ -296,7 +294,7 @@ async fn read_from_backend(
         };
         let line = match &answer {
             Some(Ok(result)) => response_line(&call.id, Ok(result), usize::MAX),
-            Some(Err(error)) => error_line(Some(&call.id), error),
+            Some(Err(error)) => encode::error(Some(&call.id), error),
             None => continue,
         };
         if let Some(tx) = to_backend.upgrade() {

@@ -76,11 +76,8 @@ impl Backend for Caller {
                 format!("{} notified={notified}", info.unwrap_or_default())
             }
             "notify a file" => {
-                let file = NotifyFile {
-                    uri: "https://files.example/report.pdf".into(),
-                    name: None,
-                    mime_type: Some("application/pdf".into()),
-                };
+                let file = NotifyFile::new("https://files.example/report.pdf")
+                    .with_mime_type("application/pdf");
                 let sent = peers.notify_user_with_files("the report", vec![file]).await;
                 format!("notified={}", sent.is_ok())
             }

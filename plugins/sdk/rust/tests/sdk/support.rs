@@ -40,19 +40,14 @@ impl Scripted {
 
 impl Backend for Scripted {
     fn info(&self) -> BackendInfo {
-        BackendInfo {
-            name: "scripted".into(),
-            version: "9.9.9".into(),
-            description: Some("a backend for the SDK's tests".into()),
-        }
+        BackendInfo::new("scripted", "9.9.9").with_description("a backend for the SDK's tests")
     }
 
     fn capabilities(&self) -> BackendCapabilities {
-        BackendCapabilities {
-            max_concurrency: Some(8),
-            cancel: true,
-            progress: true,
-        }
+        BackendCapabilities::default()
+            .with_max_concurrency(8)
+            .with_cancel(true)
+            .with_progress(true)
     }
 
     fn cancel_grace(&self) -> Duration {

@@ -1,6 +1,6 @@
 //! Per-conversation FIFO queues: items of one conversation go out one at a time, in order;
-//! different conversations take turns. Used for dispatch (one `handle_a2a` per conversation in
-//! flight) and for replies (one POST per conversation in flight, so replies keep their order).
+//! different conversations take turns. Used for the delivery queue (one `handle_a2a` per conversation
+//! in flight) and for replies (one POST per conversation in flight, so replies keep their order).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -69,6 +69,7 @@ impl<T> ConvQueues<T> {
     }
 
     /// Conversations with an item out.
+    #[cfg(test)]
     pub fn busy(&self) -> usize {
         self.busy.len()
     }

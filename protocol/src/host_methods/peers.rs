@@ -1,62 +1,16 @@
-//! The backend → host methods (SPEC §14): peer calls, the workspace's own record and messages
-//! to the person in the canvas. Typed params and results only; the host serves them, the SDKs
-//! call them.
-//!
-//! Params are read as the host reads them (unknown members ignored, `_meta` allowed); results
-//! are written as the host writes them.
+//! `peers/list`, `peers/discover` and `peers/send`: the workspaces this one may talk to, and
+//! messages to them.
 
 use crate::a2a::{Object, Part};
-use crate::jsonrpc::RequestId;
-use crate::methods::Method;
+use crate::methods::{CallMeta, Empty, Method, name};
 use serde::{Deserialize, Serialize};
-
-/// The wire names.
-pub mod name {
-    /// The workspaces this one may talk to.
-    pub const PEERS_LIST: &str = "peers/list";
-    /// One workspace's registry record.
-    pub const PEERS_DISCOVER: &str = "peers/discover";
-    /// A message to another workspace.
-    pub const PEERS_SEND: &str = "peers/send";
-    /// The serving workspace's own record.
-    pub const WORKSPACE_INFO: &str = "workspace/info";
-    /// A message to the person in the canvas.
-    pub const USER_NOTIFY: &str = "user/notify";
-    /// Every backend → host method, in the order of SPEC §14.
-    pub const ALL: &[&str] = &[
-        PEERS_LIST,
-        PEERS_DISCOVER,
-        PEERS_SEND,
-        WORKSPACE_INFO,
-        USER_NOTIFY,
-    ];
-}
-
-/// The `_meta` of a backend → host call.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct CallMeta {
-    /// The id of the `handle_a2a` request this call is made for, exactly as the host sent it:
-    /// the call then shares that request's deadline and ends with it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<RequestId>,
-}
-
-/// Params of a method that takes nothing but `_meta`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct EmptyParams {
-    /// The call's metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<CallMeta>,
-}
 
 /// Another workspace, as the platform's registry describes it (read tolerantly: only `id` is
 /// certain).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Peer {
     /// Its workspace id.
     pub id: String,
@@ -78,26 +32,50 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The workspace `id`, with nothing else known about it.
+    pub fn new(id: impl Into<String>) -> Self {
+        Peer {
+            id: id.into(),
+            ..Peer::default()
+        }
+    }
+
     /// The name, or the id when the peer has none.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
 }
 
+setters!(Peer {
+    with_name => name: text String,
+    with_role => role: text String,
+    with_status => status: text String,
+    with_url => url: text String,
+    with_agent_card => agent_card: opt Object,
+});
+
 /// `peers/list`.
 pub struct PeersList;
 impl Method for PeersList {
     const NAME: &'static str = name::PEERS_LIST;
-    type Params = EmptyParams;
+    type Params = Empty;
     type Result = PeersListResult;
 }
 
 /// The peers of the serving workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PeersListResult {
     /// The workspaces this one may message.
     pub peers: Vec<Peer>,
+}
+
+impl PeersListResult {
+    /// The list `peers`.
+    pub fn new(peers: Vec<Peer>) -> Self {
+        PeersListResult { peers }
+    }
 }
 
 /// `peers/discover`.
@@ -111,6 +89,7 @@ impl Method for PeersDiscover {
 /// Which workspace to look up.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct DiscoverParams {
     /// Its workspace id; anything but a UUID is refused with -32602.
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
@@ -120,12 +99,34 @@ pub struct DiscoverParams {
     pub meta: Option<CallMeta>,
 }
 
+impl DiscoverParams {
+    /// Looks up workspace `id`.
+    pub fn new(id: impl Into<String>) -> Self {
+        DiscoverParams {
+            id: id.into(),
+            meta: None,
+        }
+    }
+}
+
+setters!(DiscoverParams {
+    with_meta => meta: opt CallMeta,
+});
+
 /// The record found, or `null` when the platform knows no such workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct DiscoverResult {
     /// The record; `null` when not found.
     pub peer: Option<Peer>,
+}
+
+impl DiscoverResult {
+    /// The record found, or `None`.
+    pub fn new(peer: Option<Peer>) -> Self {
+        DiscoverResult { peer }
+    }
 }
 
 /// `peers/send`.
@@ -140,6 +141,7 @@ impl Method for PeersSend {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SendParams {
     /// The target workspace id.
     #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
@@ -166,10 +168,38 @@ pub struct SendParams {
     pub meta: Option<CallMeta>,
 }
 
+impl SendParams {
+    /// `text` to workspace `id`.
+    pub fn text(id: impl Into<String>, text: impl Into<String>) -> Self {
+        SendParams {
+            id: id.into(),
+            text: Some(text.into()),
+            ..SendParams::default()
+        }
+    }
+
+    /// A message of `parts` to workspace `id`.
+    pub fn parts(id: impl Into<String>, parts: Vec<Part>) -> Self {
+        SendParams {
+            id: id.into(),
+            parts: Some(parts),
+            ..SendParams::default()
+        }
+    }
+}
+
+setters!(SendParams {
+    with_context_id => context_id: text String,
+    with_message_id => message_id: text String,
+    with_wait_ms => wait_ms: opt u64,
+    with_meta => meta: opt CallMeta,
+});
+
 /// What became of a message to another workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SendResult {
     /// The id the message was sent with.
     pub message_id: String,
@@ -186,6 +216,18 @@ pub struct SendResult {
 }
 
 impl SendResult {
+    /// Message `message_id` of conversation `context_id` was sent; `queued` when the platform
+    /// only queued it.
+    pub fn new(message_id: impl Into<String>, context_id: impl Into<String>, queued: bool) -> Self {
+        SendResult {
+            message_id: message_id.into(),
+            context_id: context_id.into(),
+            queued,
+            parts: None,
+            state: None,
+        }
+    }
+
     /// The answer's text parts, joined by newlines; empty when there is no answer.
     pub fn text(&self) -> String {
         let parts = self.parts.as_deref().unwrap_or_default();
@@ -194,93 +236,15 @@ impl SendResult {
     }
 }
 
-/// `workspace/info`.
-pub struct WorkspaceInfo;
-impl Method for WorkspaceInfo {
-    const NAME: &'static str = name::WORKSPACE_INFO;
-    type Params = EmptyParams;
-    type Result = WorkspaceInfoResult;
-}
-
-/// The serving workspace's record.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct WorkspaceInfoResult {
-    /// The platform's record, as it returned it.
-    pub workspace: Object,
-}
-
-/// `user/notify`.
-pub struct UserNotify;
-impl Method for UserNotify {
-    const NAME: &'static str = name::USER_NOTIFY;
-    type Params = NotifyParams;
-    type Result = NotifyResult;
-}
-
-/// A message to the person in the canvas.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct NotifyParams {
-    /// The text (markdown); must not be empty.
-    pub text: String,
-    /// Files to show with it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<NotifyFile>,
-    /// The call's metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<CallMeta>,
-}
-
-/// A file shown with a canvas message: an http(s) URI.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct NotifyFile {
-    /// Where the file is.
-    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uri")))]
-    pub uri: String,
-    /// Its name; the last segment of the URI's path when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Its MIME type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
-}
-
-/// The canvas message was accepted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct NotifyResult {
-    /// Always true.
-    pub delivered: bool,
-}
-
-/// The `data.class` values of host-call errors (codes 1010–1016).
-pub mod class {
-    /// 1010: the platform refused the token (401/403).
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    /// 1011: 404.
-    pub const NOT_FOUND: &str = "not_found";
-    /// 1012: 410, re-onboarding needed.
-    pub const REMOVED: &str = "removed";
-    /// 1013: connection failure, timeout or reset, after retries.
-    pub const UNREACHABLE: &str = "unreachable";
-    /// 1013: a 5xx.
-    pub const SERVER_ERROR: &str = "server_error";
-    /// 1014: other 4xx, 502, a JSON-RPC error from the peer.
-    pub const REJECTED: &str = "rejected";
-    /// 1014: a malformed answer.
-    pub const BAD_RESPONSE: &str = "bad_response";
-    /// 1015: `waitMs` elapsed (the message was sent).
-    pub const WAIT_TIMEOUT: &str = "wait_timeout";
-    /// 1016: the per-backend peer-call budget is spent.
-    pub const BUDGET: &str = "budget";
-}
+setters!(SendResult {
+    with_parts => parts: opt Vec<Part>,
+    with_state => state: text String,
+});
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::RequestId;
     use serde_json::json;
 
     #[test]

@@ -1,17 +1,16 @@
-//! One delivery of a row to the backend, and what its outcome means for the row: answered,
-//! to be retried (an attempt spent), failed for good, or abandoned
-//! because the host is stopping (the row stays unsettled and comes back after a restart).
-//!
-//! While the backend's crash-loop breaker is open, a delivery waits for it to close instead of
-//! failing: no attempt is spent on a backend that is not there.
+//! What one delivery of a row to the backend came to, read from the supervisor's answer:
+//! answered, to be retried (an attempt spent), failed for good, not sent because the backend's
+//! crash-loop breaker is open (no attempt spent: the core holds the row until the breaker
+//! closes), or abandoned because the host is stopping (the row stays unsettled and comes back
+//! after a restart). Pure: the shell makes the call, this says what it means.
 
 use std::time::Duration;
 
-use molecule_protocol::{HandleA2aParams, HandleA2aResult, RpcError};
+use molecule_protocol::{HandleA2aResult, RpcError};
 
-use crate::backend::{CallError, CallOptions, ProtocolViolation, State, Supervisor, Unavailable};
+use crate::backend::{CallError, ProtocolViolation, Unavailable};
 
-use super::health::Failure;
+use super::super::health::Failure;
 
 /// What one delivery came to.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,26 +35,17 @@ pub enum Outcome {
         /// What went wrong (never sent to the sender).
         failure: Failure,
     },
+    /// The backend's crash-loop breaker is open: not sent, no attempt spent.
+    BreakerOpen,
     /// The host is shutting down: the row stays unsettled.
     Abandoned,
 }
 
-/// Delivers `params` once (waiting out an open breaker).
-pub async fn deliver(sup: &Supervisor, params: HandleA2aParams) -> Outcome {
-    loop {
-        match sup.handle_a2a(params.clone(), CallOptions::default()).await {
-            Ok(result) => return Outcome::Answered(result),
-            Err(CallError::Unavailable(Unavailable::BreakerOpen { .. })) => {
-                let mut status = sup.status();
-                let reopened = status
-                    .wait_for(|s| !matches!(s.state, State::BreakerOpen { .. }))
-                    .await;
-                if reopened.is_err() {
-                    return Outcome::Abandoned;
-                }
-            }
-            Err(e) => return classify(e),
-        }
+/// What the supervisor's answer to one `handle_a2a` means for the row.
+pub fn of(answer: Result<HandleA2aResult, CallError>) -> Outcome {
+    match answer {
+        Ok(result) => Outcome::Answered(result),
+        Err(e) => classify(e),
     }
 }
 
@@ -80,6 +70,7 @@ pub fn classify(error: CallError) -> Outcome {
             e.to_string(),
             false,
         ),
+        CallError::Unavailable(Unavailable::BreakerOpen { .. }) => Outcome::BreakerOpen,
         CallError::Cancelled { .. } | CallError::Unavailable(_) => Outcome::Abandoned,
         // A `-32800` nobody asked for says nothing about the message: like a crash, it is a
         // failed attempt, and the attempts running out get the generic error reply. Settling
@@ -120,29 +111,24 @@ fn from_rpc(e: &RpcError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use molecule_protocol::jsonrpc::{ErrorData, code};
     use molecule_protocol::methods::CancelReason;
+    use molecule_protocol::{ErrorData, code};
 
     #[test]
     fn rpc_errors_follow_the_spec() {
         let busy = RpcError::with_data(
             code::BUSY,
             "queue full",
-            ErrorData {
-                retry_after_ms: Some(250),
-                user_message: Some("Busy.".into()),
-                ..ErrorData::default()
-            },
+            ErrorData::default()
+                .with_retry_after_ms(250)
+                .with_user_message("Busy."),
         );
         assert!(matches!(classify(CallError::Rpc(busy)),
             Outcome::Retry { after: Some(d), crashed: false, .. } if d == Duration::from_millis(250)));
         let refused = RpcError::with_data(
             code::REFUSED,
             "policy",
-            ErrorData {
-                user_message: Some("No.".into()),
-                ..ErrorData::default()
-            },
+            ErrorData::default().with_user_message("No."),
         );
         assert_eq!(
             classify(CallError::Rpc(refused)),
@@ -154,14 +140,7 @@ mod tests {
                 ),
             }
         );
-        let forced = RpcError::with_data(
-            -32603,
-            "boom",
-            ErrorData {
-                retryable: Some(true),
-                ..ErrorData::default()
-            },
-        );
+        let forced = RpcError::with_data(-32603, "boom", ErrorData::default().with_retryable(true));
         assert!(matches!(
             classify(CallError::Rpc(forced)),
             Outcome::Retry { .. }
@@ -184,5 +163,14 @@ mod tests {
             classify(CallError::Timeout(Duration::from_secs(1))),
             Outcome::Retry { crashed: false, .. }
         ));
+    }
+
+    #[test]
+    fn an_open_breaker_is_no_attempt_and_a_stopping_backend_abandons() {
+        let until = std::time::Instant::now();
+        let open = CallError::Unavailable(Unavailable::BreakerOpen { until });
+        assert_eq!(classify(open), Outcome::BreakerOpen);
+        let stopping = CallError::Unavailable(Unavailable::ShuttingDown);
+        assert_eq!(classify(stopping), Outcome::Abandoned);
     }
 }

@@ -1,0 +1,278 @@
+//! The engine's shell: one task that feeds the [`Core`] and carries out its commands. Work that
+//! waits (a backend call, a reply POST, a download, a retry's backoff) runs on a task of its
+//! own and comes back as an [`Input`]; the state writer, the health record and the poller's
+//! intake are told what the core decided. The hooks are applied here: the interceptor's claim
+//! is the decision the core is handed for each new row, and the sender enricher runs before a
+//! delivery goes to the backend.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{CallOptions, State, Status, Supervisor};
+use crate::platform::{PlatformClient, RetryPolicy, post};
+
+use super::super::feed::{Batch, Intake};
+use super::super::health::{Health, Totals};
+use super::super::hooks::Hooks;
+use super::super::settings::Timers;
+use super::super::state::StateWriter;
+use super::super::uploads;
+use super::core::{Backend, Command, Core, Delivery, Input};
+use super::outcome;
+
+/// What the engine is wired to: everything outside the core.
+pub struct Wiring {
+    /// Where the state is saved.
+    pub writer: StateWriter,
+    /// What the heartbeat reports.
+    pub health: Arc<Health>,
+    /// The backend.
+    pub sup: Supervisor,
+    /// The platform.
+    pub client: PlatformClient,
+    /// Extension points.
+    pub hooks: Hooks,
+    /// Timers and limits.
+    pub timers: Timers,
+    /// Where uploads are saved.
+    pub uploads_dir: PathBuf,
+}
+
+/// The engine: the core, and what carries out its commands.
+pub struct Engine {
+    core: Core,
+    w: Wiring,
+    retry: RetryPolicy,
+    inputs: mpsc::UnboundedSender<Input>,
+    intake: watch::Sender<Intake>,
+    status: watch::Receiver<Status>,
+    stop_replies: CancellationToken,
+    drain_over: Option<Instant>,
+    last_summary: Totals,
+}
+
+/// The backend as the core sees it, from the supervisor's status.
+pub fn backend_of(sup: &Supervisor, status: &Status) -> Backend {
+    Backend {
+        breaker_open: matches!(status.state, State::BreakerOpen { .. }),
+        concurrency: sup.backend_info().capabilities.concurrency(),
+    }
+}
+
+impl Engine {
+    /// An engine around `core`, and what the poller reads of it.
+    pub fn new(core: Core, w: Wiring) -> (Engine, watch::Receiver<Intake>, Inputs) {
+        let retry = RetryPolicy::forever(w.timers.retry_base, w.timers.retry_max);
+        let (inputs, inputs_rx) = mpsc::unbounded_channel();
+        let (intake, intake_rx) = watch::channel(core.load().intake);
+        let status = w.sup.status();
+        let engine = Engine {
+            core,
+            w,
+            retry,
+            inputs,
+            intake,
+            status,
+            stop_replies: CancellationToken::new(),
+            drain_over: None,
+            last_summary: Totals::default(),
+        };
+        (engine, intake_rx, Inputs(inputs_rx))
+    }
+
+    /// Runs until the host stops: after `graceful`, nothing new is delivered, deliveries in
+    /// flight finish (the supervisor drains them) and queued replies are posted until the drain
+    /// timeout; `immediate` abandons the replies at once. The state is saved last.
+    pub async fn run(
+        mut self,
+        mut batches: mpsc::Receiver<Batch>,
+        Inputs(mut inputs): Inputs,
+        graceful: CancellationToken,
+        immediate: CancellationToken,
+    ) {
+        let t = self.w.timers.clone();
+        let mut flush = interval(t.flush);
+        let mut summary = interval(t.summary);
+        let mut sweep = interval(
+            t.upload_retention
+                .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+        );
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let mut draining = false;
+        loop {
+            let stopped = self.stop_replies.is_cancelled();
+            let input = tokio::select! {
+                Ok(()) = self.status.changed() => Some(self.backend()),
+                Some(batch) = batches.recv(), if !draining => {
+                    self.take(batch);
+                    None
+                }
+                Some(input) = inputs.recv() => Some(self.sync(input)),
+                _ = flush.tick() => Some(Input::Flush),
+                _ = summary.tick() => {
+                    self.summary();
+                    None
+                }
+                _ = sweep.tick() => {
+                    let cutoff = uploads::now_secs().saturating_sub(t.upload_retention.as_secs());
+                    Some(Input::ExpireUploads { cutoff })
+                }
+                () = graceful.cancelled(), if !draining => {
+                    draining = true;
+                    Some(Input::Drain)
+                }
+                () = immediate.cancelled(), if !stopped => Some(Input::StopReplies),
+                () = tokio::time::sleep_until(self.drain_over.unwrap_or(far)),
+                    if self.drain_over.is_some() && !stopped => Some(Input::StopReplies),
+            };
+            if let Some(input) = input {
+                self.step(input);
+            }
+            if self.core.finished() {
+                break;
+            }
+        }
+        self.step(Input::Flush);
+        self.w.writer.close().await;
+    }
+
+    fn step(&mut self, input: Input) {
+        let commands = self.core.step(input, Instant::now().into_std());
+        for command in commands {
+            self.execute(command);
+        }
+    }
+
+    /// The backend's state, read now.
+    fn backend(&mut self) -> Input {
+        let status = self.status.borrow_and_update().clone();
+        Input::Backend(backend_of(&self.w.sup, &status))
+    }
+
+    /// A delivery's outcome is decided on the backend's latest state: one the backend could
+    /// not take because its breaker opened is then held, not sent again at once.
+    fn sync(&mut self, input: Input) -> Input {
+        if matches!(input, Input::Delivered { .. }) && self.status.has_changed().unwrap_or(false) {
+            let backend = self.backend();
+            self.step(backend);
+        }
+        input
+    }
+
+    /// Hands the core a batch, with the interceptor's decision on each new row; the poller is
+    /// told it was taken once the load it reads is published.
+    fn take(&mut self, batch: Batch) {
+        let interceptor = self.w.hooks.interceptor.clone();
+        let mut claim = |row: &_| interceptor.as_ref().is_some_and(|h| h.claim(row));
+        let now = Instant::now().into_std();
+        let commands = self.core.take(batch.fetched, now, &mut claim);
+        for command in commands {
+            self.execute(command);
+        }
+        let _ = batch.done.send(());
+    }
+
+    fn execute(&mut self, command: Command) {
+        let events = self.inputs.clone();
+        match command {
+            Command::Deliver(delivery) => self.deliver(*delivery),
+            Command::RetryAt { id, at } => {
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(at.into()).await;
+                    let _ = events.send(Input::RetryDue { id });
+                });
+            }
+            Command::Post { id, lane, body } => {
+                let (client, policy) = (self.w.client.clone(), self.retry.clone());
+                let cancel = self.stop_replies.clone();
+                tokio::spawn(async move {
+                    let result = post(&client, &body, &policy, &cancel).await;
+                    let _ = events.send(Input::Posted { id, lane, result });
+                });
+            }
+            Command::Download { id, upload } => {
+                let (client, policy) = (self.w.client.clone(), self.retry.clone());
+                let (dir, cancel) = (self.w.uploads_dir.clone(), self.stop_replies.clone());
+                tokio::spawn(async move {
+                    let result = uploads::fetch(&client, &dir, &upload, &policy, &cancel).await;
+                    let _ = events.send(Input::Uploaded { id, result });
+                });
+            }
+            Command::Save(state) => self.w.writer.submit(state),
+            Command::SweepUploads { forgotten } => {
+                let (dir, retention) = (self.w.uploads_dir.clone(), self.w.timers.upload_retention);
+                tokio::task::spawn_blocking(move || {
+                    let deleted = uploads::sweep(&dir, retention);
+                    if deleted + forgotten > 0 {
+                        tracing::info!(deleted, "deleted canvas uploads past the retention period");
+                    }
+                });
+            }
+            Command::Handled { error, .. } => self.w.health.record(error.as_ref()),
+            Command::StopReplies => self.stop_replies.cancel(),
+            Command::DrainUntil(at) => self.drain_over = Some(at.into()),
+            Command::Publish(load) => {
+                self.w.health.set_load(load.in_flight, load.backlog);
+                self.intake
+                    .send_if_modified(|i| std::mem::replace(i, load.intake) != load.intake);
+            }
+        }
+    }
+
+    /// Calls the backend on a task of its own: the sender completed, the message pointed at
+    /// the local copies of its uploads.
+    fn deliver(&self, delivery: Delivery) {
+        let Delivery {
+            id,
+            mut params,
+            local_copies,
+        } = delivery;
+        let (sup, events) = (self.w.sup.clone(), self.inputs.clone());
+        let enricher = self.w.hooks.enricher.clone();
+        tokio::spawn(async move {
+            if let Some(e) = enricher {
+                e.enrich(&mut params.sender).await;
+            }
+            uploads::rewrite(&mut params.message, |uri| {
+                let copy = local_copies.iter().find(|(u, _)| u == uri);
+                copy.map(|(_, path)| path.clone())
+            });
+            let answer = sup.handle_a2a(params, CallOptions::default()).await;
+            let outcome = outcome::of(answer);
+            let _ = events.send(Input::Delivered { id, outcome });
+        });
+    }
+
+    fn summary(&mut self) {
+        let totals = self.w.health.totals();
+        if totals == self.last_summary {
+            return;
+        }
+        let handled = totals.handled - self.last_summary.handled;
+        let errors = totals.errors - self.last_summary.errors;
+        self.last_summary = totals;
+        tracing::info!(
+            handled,
+            errors,
+            backlog = totals.backlog,
+            in_flight = totals.active,
+            total_handled = totals.handled,
+            "summary: {handled} rows handled ({errors} errors) since the last summary; {} waiting",
+            totals.backlog
+        );
+    }
+}
+
+/// Where the engine's tasks report back; taken by [`Engine::run`].
+pub struct Inputs(mpsc::UnboundedReceiver<Input>);
+
+fn interval(every: Duration) -> tokio::time::Interval {
+    let mut i = tokio::time::interval(every);
+    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    i
+}
