@@ -8,16 +8,19 @@
 //! `cargo bench --bench peers`. `MOLECULE_BENCH_CALLS` sets the sample (default 100; a tenth
 //! of it at the 1 s poll interval).
 
+#[path = "support/host.rs"]
+mod host;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use molecule_emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
+use molecule_emulator::{CreatedWorkspace, Emulator};
 use serde_json::{Value, json};
 
-const MOLECULE: &str = env!("CARGO_BIN_EXE_molecule");
+use host::{MOLECULE, setup, stop};
 
 fn main() -> anyhow::Result<()> {
     let calls: usize = std::env::var("MOLECULE_BENCH_CALLS")
@@ -54,16 +57,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(name: &str, flags: &[&str], n: usize) -> anyhow::Result<()> {
-    let emu = Emulator::start(EmulatorConfig::default()).await?;
-    let spec = |name: &str, parent| WorkspaceSpec {
-        name: Some(name.into()),
-        parent_id: parent,
-        delivery_mode: Some(DeliveryMode::Poll),
-        ..WorkspaceSpec::default()
-    };
-    let a = emu.create_workspace(spec("a", None))?;
-    let b = emu.create_workspace(spec("b", Some(a.id)))?;
-    let dir = tempfile::tempdir()?;
+    // A asks B: B is the peer under A.
+    let s = setup().await?;
+    let (emu, a, b, dir) = (s.emu, s.main, s.peer, s.dir);
     let host_a = host(&emu, &a, dir.path(), flags)?;
     let host_b = host(&emu, &b, dir.path(), flags)?;
     let socket = wait_socket(
@@ -168,13 +164,4 @@ fn report(what: &str, samples: &mut [Duration]) {
         ms(at(0.9)),
         ms(at(1.0))
     );
-}
-
-fn stop(mut child: Child) -> anyhow::Result<()> {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )?;
-    child.wait()?;
-    Ok(())
 }

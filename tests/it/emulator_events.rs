@@ -74,6 +74,21 @@ async fn say(e: &Env, text: &str) -> String {
     mid
 }
 
+async fn say_many(e: &Env, prefix: &str, n: usize) {
+    for i in 0..n {
+        say(e, &format!("{prefix} {i}")).await;
+    }
+}
+
+/// Stream faults from a drop rate, a cut and a delay.
+fn faults(drop: f64, cut_after: Option<u64>, delay_ms: u64) -> StreamFaults {
+    StreamFaults {
+        drop,
+        cut_after,
+        delay_ms,
+    }
+}
+
 fn stream_faults(e: &Env, stream: StreamFaults) {
     e.emu.set_faults(FaultConfig {
         seed: 11,
@@ -179,16 +194,8 @@ async fn a_slow_subscriber_loses_what_does_not_fit_its_64_event_buffer() {
     let mut s = Sse::open(&e, e.main.id, &e.main.token).await;
     s.frame().await;
     // Each event is held 20 ms on its way out, so a burst backs up into the buffer.
-    stream_faults(
-        &e,
-        StreamFaults {
-            delay_ms: 20,
-            ..StreamFaults::default()
-        },
-    );
-    for i in 0..100 {
-        say(&e, &format!("burst {i}")).await;
-    }
+    stream_faults(&e, faults(0.0, None, 20));
+    say_many(&e, "burst", 100).await;
     stats_until(&e, "every event sent or dropped", |st| {
         st.events_sent + st.events_dropped_full == 100
     })
@@ -207,16 +214,8 @@ async fn stream_faults_drop_cut_and_delay_events() {
     let mut s = Sse::open(&e, e.main.id, &e.main.token).await;
     s.frame().await;
     // Every event dropped: the first one written is the one sent after the fault is lifted.
-    stream_faults(
-        &e,
-        StreamFaults {
-            drop: 1.0,
-            ..StreamFaults::default()
-        },
-    );
-    for i in 0..3 {
-        say(&e, &format!("lost {i}")).await;
-    }
+    stream_faults(&e, faults(1.0, None, 0));
+    say_many(&e, "lost", 3).await;
     stats_until(&e, "three events dropped", |st| {
         st.events_dropped_fault == 3
     })
@@ -225,16 +224,8 @@ async fn stream_faults_drop_cut_and_delay_events() {
     let kept = say(&e, "kept").await;
     assert_eq!(s.event().await["data"]["message_id"], kept);
     // A fraction dropped.
-    stream_faults(
-        &e,
-        StreamFaults {
-            drop: 0.5,
-            ..StreamFaults::default()
-        },
-    );
-    for i in 0..40 {
-        say(&e, &format!("half {i}")).await;
-    }
+    stream_faults(&e, faults(0.5, None, 0));
+    say_many(&e, "half", 40).await;
     stats_until(&e, "forty more events sent or dropped", |st| {
         st.events_sent + st.events_dropped_fault == 44
     })
@@ -248,31 +239,17 @@ async fn stream_faults_drop_cut_and_delay_events() {
         s.event().await;
     }
     // Delayed: the event is written no sooner than the delay.
-    stream_faults(
-        &e,
-        StreamFaults {
-            delay_ms: 150,
-            ..StreamFaults::default()
-        },
-    );
+    stream_faults(&e, faults(0.0, None, 150));
     let started = Instant::now();
     say(&e, "late").await;
     s.event().await;
     assert!(started.elapsed() >= Duration::from_millis(150));
     // Cut after two events: the third never comes, the stream ends.
     drop(s);
-    stream_faults(
-        &e,
-        StreamFaults {
-            cut_after: Some(2),
-            ..StreamFaults::default()
-        },
-    );
+    stream_faults(&e, faults(0.0, Some(2), 0));
     let mut c = Sse::open(&e, e.main.id, &e.main.token).await;
     c.frame().await;
-    for i in 0..3 {
-        say(&e, &format!("cut {i}")).await;
-    }
+    say_many(&e, "cut", 3).await;
     c.event().await;
     c.event().await;
     assert_eq!(c.frame().await, None);
