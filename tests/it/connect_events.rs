@@ -78,6 +78,16 @@ async fn live(host: &Host) {
         .await;
 }
 
+/// Waits until a fresh host with both intervals in minutes has made its two reads of the feed
+/// (at start, and at once after the stream opened): from then on it rests, and only the
+/// stream's reconnects reach the platform (besides heartbeats).
+async fn resting(p: &Pair) {
+    until("the start-up reads of the feed", || {
+        p.emu.stats().requests_to(Endpoint::Activity) >= 2
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_message_is_answered_without_waiting_for_a_poll() {
     let p = pair(Compat::New).await;
@@ -190,8 +200,11 @@ async fn without_the_route_the_host_polls_at_the_interval_and_says_so_once() {
 async fn a_401_on_the_stream_rereads_the_token_file() {
     let p = pair(Compat::New).await;
     let site = Site::new();
-    let host = serve(&p.emu, &p.main, &site, &echo(), STREAM_ONLY);
+    // Heartbeats a minute apart too: a heartbeat's 401 would re-read the file first.
+    let flags = [STREAM_ONLY, &["--heartbeat-interval", "60s"]].concat();
+    let host = serve(&p.emu, &p.main, &site, &echo(), &flags);
     live(&host).await;
+    resting(&p).await;
     p.emu.revoke_tokens(p.main.id).expect("revoked");
     let fresh = p.emu.mint_token(p.main.id).expect("a token");
     write_private(&site.token_file(), &fresh);
@@ -212,8 +225,10 @@ async fn a_401_on_the_stream_rereads_the_token_file() {
 async fn a_revoked_token_on_the_stream_ends_the_host_with_the_auth_exit_code() {
     let p = pair(Compat::New).await;
     let site = Site::new();
-    let mut host = serve(&p.emu, &p.main, &site, &echo(), STREAM_ONLY);
+    let flags = [STREAM_ONLY, &["--heartbeat-interval", "60s"]].concat();
+    let mut host = serve(&p.emu, &p.main, &site, &echo(), &flags);
     live(&host).await;
+    resting(&p).await;
     p.emu.revoke_tokens(p.main.id).expect("revoked");
     p.emu.cut_streams(p.main.id);
     // Polls are minutes apart: only the stream's 401 can have sent the host to its token path.
