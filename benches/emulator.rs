@@ -187,8 +187,12 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let idle = rss_kib(pid);
     let (reads, writes) = rt.block_on(async {
+        // The emulator's `/_dev` path wants this header (any value: the in-process one has no key).
+        let mut dev_header = reqwest::header::HeaderMap::new();
+        dev_header.insert("x-molecule-dev", reqwest::header::HeaderValue::from_static("1"));
         let http = reqwest::Client::builder()
             .no_proxy()
+            .default_headers(dev_header)
             .pool_max_idle_per_host(conns as usize)
             .build()
             .expect("client");

@@ -37,6 +37,9 @@ pub enum Command {
     /// Serve a workspace: register, heartbeat, poll for messages, hand each to the backend,
     /// reply.
     Connect(Box<crate::connect::ConnectArgs>),
+    /// Check, one line each, whether `molecule connect` with the same flags would work, and
+    /// say what to fix.
+    Doctor(Box<crate::doctor::DoctorArgs>),
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
@@ -59,6 +62,10 @@ pub enum Command {
     Completions(crate::completions::CompletionsArgs),
     /// Print the manual page, or write one per command into a directory.
     Man(crate::man::ManArgs),
+    /// Start a new project from a template: `molecule new backend <name> --lang python`.
+    New(crate::new::NewArgs),
+    /// Run `molecule connect` as a service: print the systemd unit.
+    Service(crate::service::ServiceArgs),
 }
 
 /// Runs the parsed command line.
@@ -81,6 +88,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             with_tls_env(|| crate::dev::main(*args))
         }
         // These print their result on stdout; their own logs are for debugging them.
+        Command::Doctor(args) => {
+            log.init_if_asked();
+            with_tls_env(|| crate::doctor::main(*args))
+        }
         Command::BackendCheck(args) => {
             log.init_if_asked();
             crate::check::run(args)
@@ -101,6 +112,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::EchoBackend => molecule_echo::run(),
         Command::Completions(args) => crate::completions::run(&args),
         Command::Man(args) => crate::man::run(&args),
+        Command::New(args) => crate::new::main(args),
+        Command::Service(args) => crate::service::main(args),
     }
 }
 

@@ -10,11 +10,15 @@ pub mod cli;
 pub mod completions;
 pub mod connect;
 pub mod dev;
+pub mod doctor;
 pub mod emulator;
 pub mod logging;
 pub mod man;
 pub mod mcp;
+pub mod new;
 pub mod send;
+pub mod service;
+pub mod startup;
 pub mod tls_env;
 pub mod version;
 

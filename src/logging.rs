@@ -24,6 +24,9 @@ Logging (stderr):
   which applies when none is given; the default is info. connect and dev always log; the
   other commands only when asked (-v, --log-level or RUST_LOG).";
 
+/// The TLS verifier's target, and the directive that silences it.
+const QUIET_VERIFIER: (&str, &str) = ("rustls_platform_verifier", "rustls_platform_verifier=off");
+
 /// The logging flags, global to every subcommand.
 #[derive(Clone, Debug, Default, Args)]
 pub struct LogArgs {
@@ -117,9 +120,16 @@ impl LogArgs {
     pub fn init(&self) {
         let rust_log = std::env::var("RUST_LOG").ok();
         let (directives, ignored) = self.directives(rust_log.as_deref());
-        let filter = EnvFilter::builder()
+        let mut filter = EnvFilter::builder()
             .parse(&directives)
             .unwrap_or_else(|_| EnvFilter::new("info"));
+        // The TLS verifier logs an error at every failed handshake; the host says the cause once,
+        // with the remedy (`molecule_host::connect::contact`), unless asked for the verifier's.
+        if !directives.contains(QUIET_VERIFIER.0)
+            && let Ok(d) = QUIET_VERIFIER.1.parse()
+        {
+            filter = filter.add_directive(d);
+        }
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr);

@@ -13,7 +13,9 @@
 //! byte over `maxMessageBytes`), `dup-id` (every reply twice), `stray-id` (plus a reply for an
 //! id never sent), `crash-on-request`, `ignore-cancel`, `ignore-sigterm` (also ignores EOF),
 //! `grandchild` (starts a process in its own session that holds the pipes and writes its pid to
-//! `MOLECULE_TEST_PID_FILE`), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
+//! `MOLECULE_TEST_PID_FILE`), `double-fork` (the daemon's escape: a child calls `setsid`, starts
+//! the process that writes its pid to `MOLECULE_TEST_PID_FILE` with stdio on /dev/null, and
+//! exits, so the survivor's parent is gone), `stderr-flood` (`MOLECULE_TEST_FLOOD_LINES` lines, default
 //! 50000, all written before it exits), `host-call` (calls host method `MOLECULE_TEST_HOST_METHOD` before each reply).
 //!
 //! Faults that `backend-check` must each catch: `echo-version` (answers initialize with the
@@ -25,16 +27,28 @@
 //! asyncio's default reader), `mangle-utf8` (non-ASCII text comes back as `?`),
 //! `answer-any-cancel` (answers -32800 even for ids not in flight), `late-progress` (a
 //! `$/progress` after each answer), `exit-1-at-eof`, `self-cancel` (answers every handle_a2a
-//! -32800 without having been cancelled).
+//! -32800 without having been cancelled), `string-ids` and `next-id` (once initialized, an
+//! integer id is answered as a string, or plus one), `interleave` (a debug print lands in the
+//! middle of each `handle_a2a` answer), `host-error-internal` and `host-error-crash` (a host
+//! call answered with an error is answered -32603, or crashes the backend), `unscoped` (calls
+//! carry no `_meta.requestId`), `random-message-ids` (`send` changes its messageId each time).
 //!
 //! The first word of a `handle_a2a` text picks what happens to that one request: `hang`,
 //! `crash`, `sleep:MS`, `big:BYTES`, `progress:COUNT:MS`, `gather` (held until
 //! `MOLECULE_TEST_GATHER` are held, then all answered with the most ever in flight),
-//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`, `init`
+//! `cancel-answers` (held; a cancel gets a *result*, as if it had just finished), `env`,
+//! `parent-environ` (the host's `/proc/<pid>/environ`, or why it cannot be read), `init`
 //! (the initialize params received), `params` (this request's params), `stderr:LINES`, `log-json`, `call-host:METHOD`, `junk`,
-//! `dup`, `stray`, `stop-reading`, `self-cancel`.
+//! `dup`, `stray`, `stop-reading`, `self-cancel`, `calls:N:METHOD` (N host calls at once, then
+//! a data part counting their outcomes by error code, `0` for a result), `bad-utf8` (an answer
+//! with invalid UTF-8 in a string), `bad-utf8-call` (a host call with invalid UTF-8 in its
+//! params; its answer answers the request), `send` (a well-formed `peers/send`, its messageId
+//! derived from the idempotencyKey; its answer answers the request).
 //!
-//! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` (absent: not advertised), `MOLECULE_TEST_CAPS`
+//! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` and `MOLECULE_TEST_MAX_WORKSPACES` (absent: not
+//! advertised; with the latter, `workspace/open` and `workspace/close` are answered `{}` unless
+//! the fault `no-workspace-open`), `MOLECULE_TEST_CALL_WORKSPACE` (host calls carry it as
+//! `_meta.workspaceId`), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
 //! flight), `MOLECULE_TEST_FAIL_IF_EXISTS` (exit before initialize while that file exists).
 
@@ -64,12 +78,15 @@ struct Out(Arc<Mutex<std::io::Stdout>>);
 
 impl Out {
     fn line(&self, text: &str) {
-        let mut out = self.0.lock().unwrap();
-        let _ = out.write_all(format!("{text}\n").as_bytes());
-        let _ = out.flush();
+        self.bytes(format!("{text}\n").as_bytes());
     }
     fn send(&self, msg: Value) {
         self.line(&msg.to_string());
+    }
+    fn bytes(&self, bytes: &[u8]) {
+        let mut out = self.0.lock().unwrap();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
     }
 }
 
@@ -90,6 +107,8 @@ struct State {
     max_open: usize,
     /// Host calls in flight: their id → the request they serve.
     host_calls: HashMap<String, Value>,
+    /// `calls:N:METHOD` batches: the request → (calls still unanswered, outcomes by code).
+    batches: HashMap<String, (usize, HashMap<String, u64>)>,
     next_host_call: u64,
 }
 
@@ -100,8 +119,10 @@ struct Backend {
 }
 
 fn main() {
-    if var("MOLECULE_TEST_ROLE").as_deref() == Some("grandchild") {
-        return grandchild();
+    match var("MOLECULE_TEST_ROLE").as_deref() {
+        Some("grandchild") => return grandchild(),
+        Some("middle") => return middle(),
+        _ => {}
     }
     let faults: HashSet<String> = var("MOLECULE_TEST_FAULT")
         .unwrap_or_default()
@@ -122,6 +143,9 @@ fn main() {
     }
     if faults.contains("grandchild") {
         spawn_grandchild();
+    }
+    if faults.contains("double-fork") {
+        double_fork();
     }
     let flood = faults.contains("stderr-flood").then(|| {
         let lines = num("MOLECULE_TEST_FLOOD_LINES", 50_000);
@@ -180,8 +204,11 @@ impl Backend {
     }
 
     fn reply(&self, id: &Value, outcome: Result<Value, Value>) {
-        let wire_id = match id.as_str().map(str::parse::<i64>) {
-            Some(Ok(n)) if self.has("numeric-ids") => json!(n),
+        let initialized = self.state.lock().unwrap().initialized;
+        let wire_id = match (id.as_str().map(str::parse::<i64>), id.as_i64()) {
+            (Some(Ok(n)), _) if self.has("numeric-ids") => json!(n),
+            (_, Some(n)) if initialized && self.has("string-ids") => json!(n.to_string()),
+            (_, Some(n)) if initialized && self.has("next-id") => json!(n + 1),
             _ => id.clone(),
         };
         let mut msg = json!({"jsonrpc": "2.0", "id": wire_id});
@@ -194,6 +221,14 @@ impl Backend {
         }
         if self.has("junk-stdout") {
             self.out.line("Loading model weights... done");
+        }
+        if self.has("interleave") && msg.get("result").is_some_and(|r| r.get("parts").is_some()) {
+            // An unlocked debug print from another thread, landing inside the answer.
+            let text = msg.to_string();
+            let (head, tail) = text.split_at(text.len() / 2);
+            return self
+                .out
+                .bytes(format!("{head}DEBUG: handled the request\n{tail}\n").as_bytes());
         }
         self.out.send(msg.clone());
         if self.has("dup-id") {
@@ -230,16 +265,15 @@ impl Backend {
         }
     }
 
+    /// Marks an open request answered; `false` when it was not open (answered already).
+    fn take_open(&self, id: &Value) -> bool {
+        let mut state = self.state.lock().unwrap();
+        state.open.remove(&id.to_string()).is_some()
+    }
+
     /// Answers an open request exactly once.
     fn finish(&self, id: &Value, outcome: Result<Value, Value>) {
-        if self
-            .state
-            .lock()
-            .unwrap()
-            .open
-            .remove(&id.to_string())
-            .is_some()
-        {
+        if self.take_open(id) {
             self.reply(id, outcome);
             if self.has("late-progress") {
                 let params = json!({"id": id, "message": "still working (too late)"});
@@ -260,6 +294,12 @@ impl Backend {
         match method {
             "ping" => self.reply(&id, Ok(json!({}))),
             "handle_a2a" => self.handle_a2a(id, params),
+            "workspace/open" | "workspace/close"
+                if var("MOLECULE_TEST_MAX_WORKSPACES").is_some()
+                    && !self.has("no-workspace-open") =>
+            {
+                self.reply(&id, Ok(json!({})))
+            }
             _ if self.has("unknown-method-result") => self.reply(&id, Ok(json!({}))),
             other => {
                 let error =
@@ -302,16 +342,18 @@ impl Backend {
         if let Some(n) = var("MOLECULE_TEST_MAX_CONCURRENCY").and_then(|v| v.parse::<u64>().ok()) {
             capabilities["maxConcurrency"] = json!(n);
         }
-        let mut state = self.state.lock().unwrap();
-        state.initialized = true;
-        state.init_params = params;
-        drop(state);
+        if let Some(n) = var("MOLECULE_TEST_MAX_WORKSPACES").and_then(|v| v.parse::<u64>().ok()) {
+            capabilities["maxWorkspaces"] = json!(n);
+        }
         let result = json!({
             "protocolVersion": version,
             "backend": {"name": "test-backend", "version": "0.0.1"},
             "capabilities": capabilities,
         });
+        // Initialized once answered: the faults that spoil ids spare the handshake.
+        self.state.lock().unwrap().init_params = params;
         self.reply(&id, Ok(result));
+        self.state.lock().unwrap().initialized = true;
     }
 
     fn handle_a2a(self: &Arc<Self>, id: Value, params: Value) {
@@ -376,6 +418,15 @@ impl Backend {
                 self.finish(&id, Ok(data_reply(Value::Object(env))));
             }
             "params" => self.finish(&id, Ok(data_reply(params.clone()))),
+            "parent-environ" => {
+                // What a backend running as the host's user can read of the host's environment.
+                let path = format!("/proc/{}/environ", std::os::unix::process::parent_id());
+                let text = match std::fs::read(&path) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).replace('\0', "\n"),
+                    Err(e) => format!("unreadable: {:?}", e.kind()),
+                };
+                self.finish(&id, Ok(text_reply(text)));
+            }
             "init" => {
                 let init = self.state.lock().unwrap().init_params.clone();
                 self.finish(&id, Ok(data_reply(init)));
@@ -389,6 +440,25 @@ impl Backend {
                 self.finish(&id, Ok(echo));
             }
             "call-host" => self.call_host(&id, arg),
+            "send" => self.send_to_peer(&id, params),
+            "bad-utf8-call" => {
+                let call = self.host_call_id(&id);
+                let line = format!(
+                    r#"{{"jsonrpc":"2.0","id":"{call}","method":"peers/list","params":{{"note":"caf"#
+                );
+                self.out.bytes(&[line.as_bytes(), b"\xe9\"}}\n"].concat());
+            }
+            "calls" => self.call_host_many(&id, arg),
+            "bad-utf8" => {
+                if self.take_open(&id) {
+                    // Latin-1 text written as it is: the bytes are not UTF-8.
+                    let head = format!(
+                        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"parts":[{{"kind":"text","text":"caf"#
+                    );
+                    self.out
+                        .bytes(&[head.as_bytes(), b"\xe9 \xff\"}]}}\n"].concat());
+                }
+            }
             "self-cancel" => self.finish(&id, Err(json!({"code": -32800, "message": "cancelled"}))),
             "junk" => {
                 self.out.line("Loading model weights...");
@@ -483,29 +553,102 @@ impl Backend {
         }
     }
 
+    /// A fresh id for a host call made for the request `for_id`, whose answer will answer it.
+    fn host_call_id(&self, for_id: &Value) -> String {
+        let mut state = self.state.lock().unwrap();
+        state.next_host_call += 1;
+        let call_id = format!("host-{}", state.next_host_call);
+        state
+            .host_calls
+            .insert(json!(call_id).to_string(), for_id.clone());
+        call_id
+    }
+
     fn call_host(&self, for_id: &Value, method: &str) {
-        let call_id = {
-            let mut state = self.state.lock().unwrap();
-            state.next_host_call += 1;
-            let call_id = format!("host-{}", state.next_host_call);
-            state
-                .host_calls
-                .insert(json!(call_id).to_string(), for_id.clone());
-            call_id
-        };
-        let params = json!({"_meta": {"requestId": for_id}, "note": "from the test backend"});
+        let params = json!({"note": "from the test backend"});
+        self.call_host_with(for_id, method, params);
+    }
+
+    /// Calls `method` for the request `for_id`, adding `_meta.requestId` (unless `unscoped`).
+    fn call_host_with(&self, for_id: &Value, method: &str, mut params: Value) {
+        let call_id = self.host_call_id(for_id);
+        if !self.has("unscoped") {
+            params["_meta"] = json!({"requestId": for_id});
+        }
+        if let Some(ws) = var("MOLECULE_TEST_CALL_WORKSPACE") {
+            params["_meta"]["workspaceId"] = json!(ws);
+        }
         self.out
             .send(json!({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}));
     }
 
-    fn host_answer(&self, id: &Value, msg: Value) {
-        let for_id = self
-            .state
+    /// `send`: a well-formed peers/send whose messageId follows from the message's
+    /// idempotencyKey (or, with `random-message-ids`, changes on every delivery).
+    fn send_to_peer(&self, for_id: &Value, params: &Value) {
+        let key = params["context"]["idempotencyKey"]
+            .as_str()
+            .unwrap_or("none");
+        let message_id = if self.has("random-message-ids") {
+            let mut state = self.state.lock().unwrap();
+            state.next_host_call += 1;
+            format!("m-{}-{}", std::process::id(), state.next_host_call)
+        } else {
+            format!("m-{key}-0")
+        };
+        let call = json!({"id": "2d5e8c1a-7b3f-4e6d-9a0c-1f2e3d4c5b6a",
+                          "text": "from the test backend", "messageId": message_id});
+        self.call_host_with(for_id, "peers/send", call);
+    }
+
+    /// `calls:N:METHOD`: N calls written at once, without waiting for any answer.
+    fn call_host_many(&self, for_id: &Value, arg: &str) {
+        let (n, method) = arg.split_once(':').unwrap_or((arg, "peers/list"));
+        let n: usize = n.parse().unwrap_or(1);
+        self.state
             .lock()
             .unwrap()
-            .host_calls
-            .remove(&id.to_string());
+            .batches
+            .insert(for_id.to_string(), (n, HashMap::new()));
+        for _ in 0..n {
+            self.call_host(for_id, method);
+        }
+    }
+
+    fn host_answer(&self, id: &Value, msg: Value) {
+        let for_id = {
+            let mut state = self.state.lock().unwrap();
+            let for_id = state.host_calls.remove(&id.to_string());
+            let batch = for_id
+                .as_ref()
+                .and_then(|f| state.batches.get_mut(&f.to_string()));
+            if let Some((left, outcomes)) = batch {
+                let code = msg["error"]["code"].as_i64().unwrap_or(0).to_string();
+                *outcomes.entry(code).or_default() += 1;
+                *left -= 1;
+                if *left > 0 {
+                    return;
+                }
+                let key = for_id.as_ref().unwrap().to_string();
+                let (_, outcomes) = state.batches.remove(&key).unwrap();
+                drop(state);
+                let for_id = for_id.unwrap();
+                return self.finish(&for_id, Ok(data_reply(json!({"outcomes": outcomes}))));
+            }
+            for_id
+        };
+        let failed = msg.get("error").is_some();
         match for_id {
+            Some(_) if failed && self.has("host-error-crash") => {
+                eprintln!(
+                    "test-backend: the host answered a call with an error; crashing (on purpose)"
+                );
+                std::process::exit(1);
+            }
+            Some(for_id) if failed && self.has("host-error-internal") => {
+                let error =
+                    json!({"code": -32603, "message": "handler failed: uncaught host error"});
+                self.finish(&for_id, Err(error));
+            }
             Some(for_id) => {
                 self.finish(&for_id, Ok(data_reply(json!({"hostResponse": msg}))));
             }
@@ -560,6 +703,32 @@ fn spawn_grandchild() {
     // Inherited stdio: the grandchild holds all three pipes open. It is never waited for: it
     // outlives this process on purpose, and the host's sweep must end it.
     let child = cmd.spawn().unwrap();
+    std::mem::forget(child);
+}
+
+/// Starts the middle process of a double fork and waits for it: when this returns, the
+/// grandchild is an orphan.
+fn double_fork() {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOLECULE_TEST_ROLE", "middle")
+        .env_remove("MOLECULE_TEST_FAULT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the middle process failed: {status}");
+}
+
+/// The middle of a double fork: a new session, one child that stays, and an exit.
+fn middle() {
+    nix::unistd::setsid().unwrap();
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOLECULE_TEST_ROLE", "grandchild")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::mem::forget(child);
 }
 

@@ -48,7 +48,8 @@ pub const PLATFORM_UNAVAILABLE: i64 = 1013;
 pub const REJECTED: i64 = 1014;
 /// Host call: `waitMs` elapsed before the peer answered (the message was sent).
 pub const WAIT_TIMED_OUT: i64 = 1015;
-/// Host call: the backend's peer-call budget for this minute is spent.
+/// Host call: the backend's peer-call budget for this minute is spent, or too many of its
+/// calls are in flight.
 pub const BUDGET_EXHAUSTED: i64 = 1016;
 
 /// The `data.class` values of host-call errors (codes 1010–1016).
@@ -71,6 +72,8 @@ pub mod class {
     pub const WAIT_TIMEOUT: &str = "wait_timeout";
     /// 1016: the per-backend peer-call budget is spent.
     pub const BUDGET: &str = "budget";
+    /// 1016: too many of the backend's calls are in flight; retry once one is answered.
+    pub const IN_FLIGHT: &str = "in_flight";
 }
 
 /// One error code of the protocol, as SPEC §8 lists it.
@@ -155,7 +158,12 @@ pub const ALL: &[Code] = &[
         false,
         &[class::WAIT_TIMEOUT],
     ),
-    host_call(BUDGET_EXHAUSTED, "budget exhausted", true, &[class::BUDGET]),
+    host_call(
+        BUDGET_EXHAUSTED,
+        "budget exhausted",
+        true,
+        &[class::BUDGET, class::IN_FLIGHT],
+    ),
 ];
 
 /// The entry of `code`, when it is one of the protocol's.

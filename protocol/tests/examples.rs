@@ -67,6 +67,9 @@ fn the_transcripts_show_every_situation_the_spec_describes() {
         "host method not found",
         "host method",
         "host method error",
+        "workspace opened",
+        "workspace named",
+        "workspace closed",
     ] {
         assert!(seen.contains(feature), "no transcript shows: {feature}");
     }
@@ -244,4 +247,59 @@ fn a_result_before_initialize_is_caught() {
     .collect::<Vec<_>>()
     .join("\n");
     assert_caught(&text, "before initialize, answer -32002");
+}
+
+/// `workspaces.jsonl` with its line `n` (from 1) changed by `edit`.
+fn workspaces_with(n: usize, edit: impl FnOnce(&mut Value)) -> String {
+    let (_, text) = transcripts()
+        .into_iter()
+        .find(|(name, _)| name == "workspaces.jsonl")
+        .expect("workspaces.jsonl");
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    edit(&mut lines[n - 1]);
+    lines
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_rules_of_several_workspaces_are_caught() {
+    assert_caught(
+        &workspaces_with(2, |l| {
+            l["msg"]["result"]["capabilities"]["maxWorkspaces"] = json!(1)
+        }),
+        "workspace/open goes only to a backend with maxWorkspaces above 1",
+    );
+    assert_caught(
+        &workspaces_with(6, |l| {
+            l["msg"]["params"]
+                .as_object_mut()
+                .unwrap()
+                .remove("workspace");
+        }),
+        "handle_a2a to a backend with maxWorkspaces above 1 names its workspace",
+    );
+    assert_caught(
+        &workspaces_with(11, |l| l["msg"]["params"] = json!({})),
+        "a call outside a request names its workspace in _meta.workspaceId",
+    );
+    assert_caught(
+        &workspaces_with(7, |l| {
+            l["msg"]["params"]["_meta"]["workspaceId"] =
+                json!("7d3a5f2e-9c41-4b8a-a6d2-3e5f71c09b24")
+        }),
+        "_meta.workspaceId must be the workspace of _meta.requestId",
+    );
+    // Keys follow the named workspace: support-bot's key under research-bot's name is wrong.
+    assert_caught(
+        &workspaces_with(6, |l| {
+            l["msg"]["params"]["workspace"]["id"] = json!("7d3a5f2e-9c41-4b8a-a6d2-3e5f71c09b24")
+        }),
+        "idempotencyKey should be",
+    );
 }

@@ -102,3 +102,46 @@ fn the_version_messages_quoted_are_the_real_ones() {
         );
     }
 }
+
+/// The questions authors of backends asked that SPEC.md left open (issue 12, item 19), each
+/// with the words that answer it.
+#[test]
+fn the_questions_backend_authors_asked_are_answered() {
+    let answers = [
+        (
+            "the error code for an over-long request line",
+            "it SHOULD answer that request with error `-32600`",
+        ),
+        (
+            "what to answer for work abandoned at end of file",
+            "otherwise with error 1001 (busy) and `data.retryable: true`",
+        ),
+        (
+            "whether to advertise progress when the host does not",
+            "A backend advertises what it supports whatever the host advertised",
+        ),
+        (
+            "a ping or a cancel read while a sequential backend waits for a host call",
+            "A sequential backend that calls the host ([§14](#14-backend--host-calls)) reads stdin while it waits",
+        ),
+        (
+            "MOLECULE_HOST_SOCKET in the environment table",
+            "| `MOLECULE_HOST_SOCKET` |",
+        ),
+        (
+            "workspace.name under molecule dev",
+            "`molecule connect` and `molecule dev` start the backend before they read the workspace's record, so they send no `name`",
+        ),
+        (
+            "the member that marks an error reply",
+            "`metadata.molecule.error: true`",
+        ),
+    ];
+    let spec = spec();
+    let open: Vec<&str> = answers
+        .iter()
+        .filter(|(_, words)| !spec.contains(words))
+        .map(|(question, _)| *question)
+        .collect();
+    assert!(open.is_empty(), "SPEC.md does not answer: {open:?}");
+}

@@ -13,10 +13,12 @@ const AFTER_HELP: &str = "\
 Each check starts the backend afresh, plays the host, and passes, fails (saying what to fix) or
 is skipped (saying why). Mandatory checks apply to every backend; capability checks to backends
 that advertise the capability (maxConcurrency above 1, cancel, progress); advisory checks report
-recommended behaviour and never fail the run.
+recommended behaviour and never fail the run. A capability check that the backend advertises
+but that could not run (most need --busy-message) is UNCHECKED, never a pass: the result then
+reads INCOMPLETE.
 
-Exit codes: 0 every mandatory check (and every check of an advertised capability) passed;
-9 one failed; 3 the backend could not be started at all; 2 usage error.
+Exit codes: 0 no mandatory check (and no check of an advertised capability) failed, though
+some may be unchecked; 9 one failed; 3 the backend could not be started at all; 2 usage error.
 
 Example:
   molecule backend-check -- python3 my_agent.py
@@ -43,10 +45,22 @@ pub struct CheckArgs {
     pub cancel_grace: Duration,
 
     /// A message your backend works on for a few seconds before answering. It enables the
-    /// checks that need a request in flight: cancel.in-flight, concurrency.ping, and requests
-    /// overtaking a busy one in concurrency.parallel.
+    /// checks that need a request in flight: cancel.in-flight, concurrency.ping,
+    /// progress.in-flight (make it run longer than --idle-timeout), and requests overtaking a
+    /// busy one in concurrency.parallel.
     #[arg(long, value_name = "TEXT")]
     pub busy_message: Option<String>,
+
+    /// A message that makes your backend call the host (peers/list, peers/send…). It enables
+    /// host-calls.params, host-calls.errors and host-calls.scoped, which check the calls'
+    /// params and how the backend handles each error the host may answer.
+    #[arg(long, value_name = "TEXT")]
+    pub host_call_message: Option<String>,
+
+    /// The idle timeout advertised as limits.idleTimeoutMs: a backend that advertises progress
+    /// must send $/progress at least this often while a request runs.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 
     /// Run only these checks (comma-separated, or repeat the flag); the handshake always runs.
     #[arg(long, value_name = "CHECK", value_delimiter = ',')]
@@ -87,12 +101,14 @@ impl CheckArgs {
                 startup: self.startup_timeout,
                 answer: self.timeout,
                 cancel_grace: self.cancel_grace,
+                idle: self.idle_timeout,
                 eof: self.eof_timeout,
                 term: self.term_timeout,
                 exit_grace: self.exit_grace,
             },
             max_message_bytes: self.max_message_bytes,
             busy_message: self.busy_message.clone(),
+            host_call_message: self.host_call_message.clone(),
         }
     }
 }

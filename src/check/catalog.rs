@@ -78,6 +78,10 @@ checks! {
         "writes only JSON-RPC lines within the line cap on stdout";
     HostCallsListed = "host-calls.listed", Mandatory,
         "calls only host methods listed in hostMethods";
+    HostCallsParams = "host-calls.params", Mandatory,
+        "makes its calls to the host with well-formed params";
+    HostCallsErrors = "host-calls.errors", Mandatory,
+        "answers its request once and keeps working, whatever error the host answers its calls with";
     CancelAfterAnswer = "cancel.after-answer", Mandatory,
         "ignores a cancel that crosses its answer, and keeps working";
     CancelUnknownId = "cancel.unknown-id", Mandatory,
@@ -94,17 +98,31 @@ checks! {
         "answers a cancelled request exactly once within the cancel grace, and keeps working";
     ProgressInFlight = "progress.in-flight", Capability,
         "sends $/progress only for requests in flight";
+    WorkspacesMany = "workspaces.many", Capability,
+        "serves a second workspace it is given, each request under its own, then closes it";
     InitTwice = "init.twice", Advisory,
         "answers a second initialize with -32600";
     ShutdownSigterm = "shutdown.sigterm", Advisory,
         "exits promptly on SIGTERM";
     RunByHand = "run-by-hand", Advisory,
         "run by hand on a terminal without MOLECULE_BACKEND, says how to run it and exits non-zero";
+    HostCallsScoped = "host-calls.scoped", Advisory,
+        "ties each call to its request, and repeats a delivered message's peers/send messageIds";
     StderrVolume = "stderr.volume", Advisory,
         "logs few enough lines that the host's rate limit keeps them all";
     StartupTime = "startup.time", Advisory,
         "answers initialize quickly";
 }
+
+/// The quick tier `molecule doctor` runs: the backend starts, answers initialize, refuses what
+/// it does not know and exits when its stdin closes. None of them sends a message the backend
+/// would work on (a model call costs money and time).
+pub const QUICK: &[CheckId] = &[
+    CheckId::Handshake,
+    CheckId::MethodUnknown,
+    CheckId::ParamsInvalid,
+    CheckId::ShutdownEof,
+];
 
 impl clap::ValueEnum for CheckId {
     fn value_variants<'a>() -> &'a [Self] {

@@ -10,11 +10,15 @@
 //! - [`catalog`]: the checks, their ids and tiers;
 //! - [`session`]: one backend process under test, and its [`record`] (every line, classified);
 //! - [`probe`]: the messages the checker sends and the validation of the answers;
+//! - [`language`]: the backend's language, for hints that name one;
+//! - [`host`]: the host the checker plays for the backend's own calls, on stdio and a socket;
 //! - `checks`: the checks themselves, run by [`runner`] and reported by [`report`].
 
 mod args;
 pub mod catalog;
 mod checks;
+pub mod host;
+pub mod language;
 pub mod outcome;
 pub mod plan;
 pub mod probe;

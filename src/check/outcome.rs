@@ -1,7 +1,8 @@
-//! What one check concludes: it passed (saying what it saw), it was skipped (saying why), or
-//! it failed with a precise message and a hint that says what to fix.
+//! What one check concludes: it passed (saying what it saw), it was skipped (saying why), it
+//! could not check a capability the backend advertises (saying what it needs), or it failed
+//! with a precise message and a hint that says what to fix.
 
-use super::session::SessionError;
+use super::session::{BadCause, SessionError};
 
 /// A check that did not fail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,6 +11,9 @@ pub enum Pass {
     Passed(String),
     /// It could not apply; why.
     Skipped(String),
+    /// The backend advertises what it checks, but it could not run; what it needs. Not a
+    /// pass: the run reads "incomplete".
+    Unchecked(String),
 }
 
 /// A check that failed: what the backend did, and what to change.
@@ -34,6 +38,11 @@ pub fn pass(message: impl Into<String>) -> Verdict {
 /// A skipped verdict.
 pub fn skip(reason: impl Into<String>) -> Verdict {
     Ok(Pass::Skipped(reason.into()))
+}
+
+/// An unchecked verdict: an advertised capability that could not be exercised.
+pub fn unchecked(needs: impl Into<String>) -> Verdict {
+    Ok(Pass::Unchecked(needs.into()))
 }
 
 /// A failing verdict.
@@ -74,6 +83,36 @@ impl From<SessionError> for Problem {
             SessionError::TooLarge { .. } => {
                 "answer with error 1007 (reply too large) instead of a line over the cap"
             }
+            SessionError::Stray {
+                answered_cancel: true,
+                ..
+            } => "ignore a $/cancelRequest for an id you do not know; never answer a notification",
+            SessionError::Stray {
+                same_value: true, ..
+            } => {
+                "echo each id exactly as received: an integer stays the same integer, a string \
+                 the same string"
+            }
+            SessionError::Stray { .. } => {
+                "answer each request once, with its own id exactly as received"
+            }
+            SessionError::BadAnswer {
+                cause: BadCause::Broken,
+                ..
+            } => {
+                "write each message with one write, under a lock that every thread writing \
+                 stdout shares, then flush; send debug output to stderr"
+            }
+            SessionError::BadAnswer {
+                cause: BadCause::Invalid,
+                ..
+            } => {
+                "answer with a JSON-RPC 2.0 object: {\"jsonrpc\": \"2.0\", \"id\": …, \"result\": …}"
+            }
+            SessionError::BadAnswer {
+                cause: BadCause::NotUtf8,
+                ..
+            } => "write stdout as UTF-8, whatever the locale or the platform's default encoding",
         };
         Problem {
             cannot_start: matches!(e, SessionError::Spawn { .. }),

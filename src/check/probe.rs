@@ -6,12 +6,14 @@ use std::time::SystemTime;
 
 use molecule_protocol::a2a::{Message as A2aMessage, MessageKind, Part, Role};
 use molecule_protocol::keys;
+use molecule_protocol::methods::WorkspaceRef;
 use molecule_protocol::methods::{CancelParams, CancelReason, Empty};
 use molecule_protocol::time::format_rfc3339_millis;
 use molecule_protocol::{
     DispatchContext, HandleA2aParams, HandleA2aResult, RequestId, Sender, SenderKind,
 };
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::plan::Plan;
 
@@ -28,8 +30,16 @@ pub const UTF8_SAMPLE: &str =
 static SEQ: AtomicU32 = AtomicU32::new(1);
 
 /// `handle_a2a` params for `parts`, from a person in the canvas, built as the host builds
-/// them (idempotency and conversation keys included).
+/// them (idempotency and conversation keys included), for the workspace of `initialize`
+/// (named in `params.workspace` to a backend that serves several).
 pub fn params(plan: &Plan, parts: Vec<Part>) -> Value {
+    let named = plan.many_workspaces().then_some(&plan.workspace);
+    params_for(plan, parts, &plan.workspace, named)
+}
+
+/// `handle_a2a` params for `parts` sent to `workspace`, named in `params.workspace` when
+/// `named` says so.
+pub fn params_for(plan: &Plan, parts: Vec<Part>, workspace: &Uuid, named: Option<&Uuid>) -> Value {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let activity = format!("backend-check-activity-{n}");
     let context_id = format!("backend-check-{n}");
@@ -50,11 +60,23 @@ pub fn params(plan: &Plan, parts: Vec<Part>) -> Value {
         activity.clone(),
         1,
         format_rfc3339_millis(deadline),
-        keys::idempotency_key(&plan.workspace, &activity),
+        keys::idempotency_key(workspace, &activity),
         keys::conversation_key(&sender, Some(&context_id)),
     );
-    let params = HandleA2aParams::new(message, sender, context);
+    let mut params = HandleA2aParams::new(message, sender, context);
+    params.workspace = named.map(|ws| WorkspaceRef::new(ws.to_string()));
     serde_json::to_value(params).unwrap_or(Value::Null)
+}
+
+/// The same message delivered again: the same activity and keys, attempt 2.
+pub fn redelivery(plan: &Plan, params: &Value) -> Value {
+    let mut again = params.clone();
+    if let Some(context) = again.get_mut("context").and_then(Value::as_object_mut) {
+        context.insert("attempt".into(), json!(2));
+        let deadline = SystemTime::now() + plan.timers.answer;
+        context.insert("deadline".into(), json!(format_rfc3339_millis(deadline)));
+    }
+    again
 }
 
 /// Params with one text part.
@@ -126,7 +148,8 @@ pub fn validate_result(value: &Value) -> Result<HandleA2aResult, String> {
     serde_json::from_value(value.clone()).map_err(|e| format!("the result does not parse: {e}"))
 }
 
-fn validate_part(part: &Value) -> Result<(), String> {
+/// Checks one part of a result or of a message against §7.1, saying what is wrong with it.
+pub fn validate_part(part: &Value) -> Result<(), String> {
     let obj = part
         .as_object()
         .ok_or_else(|| format!("is {}, not an object", json_type(part)))?;

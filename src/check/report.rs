@@ -32,13 +32,14 @@ impl CheckResult {
         match &self.verdict {
             Ok(Pass::Passed(_)) => "pass",
             Ok(Pass::Skipped(_)) => "skip",
+            Ok(Pass::Unchecked(_)) => "unchecked",
             Err(_) => "fail",
         }
     }
 
     fn message(&self) -> &str {
         match &self.verdict {
-            Ok(Pass::Passed(m) | Pass::Skipped(m)) => m,
+            Ok(Pass::Passed(m) | Pass::Skipped(m) | Pass::Unchecked(m)) => m,
             Err(p) => &p.message,
         }
     }
@@ -118,6 +119,7 @@ impl Report {
                 "passed": self.count("pass"),
                 "failed": self.count("fail"),
                 "skipped": self.count("skip"),
+                "unchecked": self.count("unchecked"),
                 "failedRequired": self.results.iter().filter(|r| r.fails_run()).count(),
             },
             "durationMs": self.duration.as_millis() as u64,
@@ -154,15 +156,26 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\n{} checks in {}: {} passed, {} failed, {} skipped",
+            "\n{} checks in {}: {} passed, {} failed, {} skipped, {} unchecked",
             self.results.len(),
             human(self.duration),
             self.count("pass"),
             self.count("fail"),
-            self.count("skip")
+            self.count("skip"),
+            self.count("unchecked")
         );
         let required = self.results.iter().filter(|r| r.fails_run()).count();
+        let unchecked = self.count("unchecked");
         let _ = match self.exit_code() {
+            exit::OK if unchecked > 0 => writeln!(
+                out,
+                "result: INCOMPLETE (no required check failed; {unchecked} advertised {} not checked)",
+                if unchecked == 1 {
+                    "capability was"
+                } else {
+                    "capabilities were"
+                }
+            ),
             exit::OK => writeln!(out, "result: PASS (every required check passed)"),
             exit::BACKEND_START => writeln!(out, "result: the backend could not be started"),
             code => writeln!(
@@ -187,6 +200,7 @@ fn write_row(out: &mut String, r: &CheckResult, width: usize) {
     let tag = match r.outcome() {
         "pass" => "PASS",
         "skip" => "SKIP",
+        "unchecked" => "UNCHECKED",
         _ => "FAIL",
     };
     let _ = writeln!(out, "  {tag}  {:<width$}  {}", r.id.name(), r.message());
@@ -226,6 +240,9 @@ pub fn backend_line(b: &InitializeResult) -> String {
     }
     if c.progress {
         caps.push("progress".into());
+    }
+    if c.workspaces() > 1 {
+        caps.push(format!("maxWorkspaces {}", c.workspaces()));
     }
     format!(
         "{} {}, protocol {} ({})",

@@ -99,6 +99,7 @@ impl<'a> Ctx<'a> {
 /// what it learns).
 pub async fn run(plan: &Plan, only: &[CheckId]) -> Report {
     let started = Instant::now();
+    plan.serve_socket();
     let mut ctx = Ctx::new(plan);
     let mut results = Vec::new();
     let mut handshake_failed = false;

@@ -31,7 +31,7 @@ molecule connect per workspace: two machines serving one workspace answer every 
 The backend may call the host back (protocol/SPEC.md §14): list and message its peers, read the
 workspace's record, write to the canvas. Tools it starts reach the same calls on the Unix socket
 named in its MOLECULE_HOST_SOCKET variable (--no-host-socket turns the socket off); peer calls
-are capped per minute by --peer-calls-per-minute.
+and user/notify are capped per minute by --peer-calls-per-minute.
 
 Exit codes:
   0  clean shutdown (SIGINT/SIGTERM)

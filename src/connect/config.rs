@@ -93,7 +93,9 @@ fn token_setting(
     }
 }
 
-fn backend_env(pairs: &[String]) -> Result<Vec<(OsString, OsString)>, ConfigError> {
+/// The `--backend-env KEY=VALUE` pairs (connect's and dev's), each refused with the flag named
+/// when it has no `=` or no key.
+pub fn backend_env(pairs: &[String]) -> Result<Vec<(OsString, OsString)>, ConfigError> {
     pairs
         .iter()
         .map(|p| match p.split_once('=') {

@@ -12,6 +12,7 @@ pub use peer_args::PeerArgs;
 
 use std::process::ExitCode;
 
+use molecule_host::backend::OrphanReaper;
 use molecule_host::connect::{ConnectError, Hooks, serve};
 use molecule_host::exit;
 use molecule_host::peers::{HostSocket, PeerSettings, Peers};
@@ -20,7 +21,7 @@ use molecule_host::signal::Shutdown;
 /// `molecule connect` from the command line (logging is set up by then): the runtime, the
 /// signals, [`serve`].
 pub fn main(args: ConnectArgs) -> ExitCode {
-    let config = match config::from_args(&args, |k| std::env::var(k).ok()) {
+    let config = match config::from_args(&args, crate::startup::var) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),
     };
@@ -37,6 +38,7 @@ pub fn main(args: ConnectArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let shutdown = Shutdown::install().map_err(ConnectError::Runtime)?;
+        let _reaper = OrphanReaper::start_if_init();
         let (hooks, socket) = peer_hooks(peer_settings, config.platform.workspace_id());
         let result = serve(config, shutdown, hooks).await;
         drop(socket);

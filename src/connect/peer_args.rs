@@ -11,8 +11,9 @@ use super::config::{duration, number};
 /// The command-line flags (flattened into `molecule connect`).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct PeerArgs {
-    /// Peer calls (peers/list, peers/discover, peers/send) the backend may start per minute;
-    /// the platform's rate limit is shared with polling and heartbeats [default: 60].
+    /// Peer calls (peers/list, peers/discover, peers/send) and user/notify calls the backend may
+    /// start per minute; the platform's rate limit is shared with polling and heartbeats
+    /// [default: 60].
     #[arg(long, value_name = "N", env = "MOLECULE_PEER_CALLS_PER_MINUTE")]
     pub peer_calls_per_minute: Option<String>,
     /// Do not serve the host methods on a Unix socket (MOLECULE_HOST_SOCKET).

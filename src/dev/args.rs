@@ -21,6 +21,11 @@ pub struct DevArgs {
     /// The backend to run, as a command line [default: the echo built into molecule].
     #[arg(long, value_name = "COMMAND", env = "MOLECULE_BACKEND_CMD")]
     pub backend_cmd: Option<String>,
+    /// An extra variable for the backend's environment (repeatable). The backend inherits
+    /// this environment except the MOLECULE_* variables, which are the host's: pass one on
+    /// with this flag.
+    #[arg(long = "backend-env", value_name = "KEY=VALUE")]
+    pub backend_env: Vec<String>,
     /// The port on 127.0.0.1 (0 picks a free one and prints it).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PORT)]
     pub port: u16,

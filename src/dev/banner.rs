@@ -19,6 +19,9 @@ pub struct Banner {
     pub backend: String,
     /// The data file, if any.
     pub data: Option<PathBuf>,
+    /// This run's key to the admin path; the chat page gets it in its URL's fragment (never
+    /// sent to a server, nor in a `Referer`).
+    pub key: String,
 }
 
 impl Banner {
@@ -35,12 +38,20 @@ impl Banner {
              \x20 agent workspace  {}  served by {}\n\
              \x20 peer workspace   {}  (can talk to the agent)\n\
              \n\
-             Chat page:    {url}/?ws={}\n\
+             Chat page:    {url}/?ws={}#key={}\n\
              Send:         {me} send {} \"hello\" --api-url {url} --wait 10\n\
              As the peer:  {me} send {} \"hello\" --as {} --api-url {url} --wait 10\n\
              \n\
              State: {data}. Ctrl-C stops.\n",
-            self.compat, ws.agent, self.backend, ws.peer, ws.agent, ws.agent, ws.agent, ws.peer,
+            self.compat,
+            ws.agent,
+            self.backend,
+            ws.peer,
+            ws.agent,
+            self.key,
+            ws.agent,
+            ws.agent,
+            ws.peer,
         )
     }
 

@@ -6,6 +6,9 @@
 //! is served prints the chat page's URL and a `molecule send` line ([`banner`]). The first
 //! SIGINT/SIGTERM stops it gracefully (exit 0).
 //!
+//! The emulator's `/_dev` admin path and chat page answer only to loopback names and to requests
+//! carrying this run's [`key`], which `molecule send` reads from a file only this user can read.
+//!
 //! Without `--data` everything is in memory and the host's state directory is a temporary
 //! directory removed on exit; with `--data FILE` the platform keeps its state in that SQLite
 //! file and the host its cursor and token in `FILE.state/` (0700), so a restart continues
@@ -13,6 +16,7 @@
 
 pub mod args;
 pub mod banner;
+pub mod key;
 mod run;
 pub mod workspaces;
 

@@ -18,6 +18,7 @@ use molecule_host::signal::Shutdown;
 
 use super::args::DevArgs;
 use super::banner::Banner;
+use super::key;
 use super::workspaces::{self, WorkspaceError};
 
 /// Why `molecule dev` stopped with an error.
@@ -94,7 +95,13 @@ pub fn main(args: DevArgs) -> ExitCode {
 /// Runs until the first signal (`Ok`) or a permanent failure; the host's state goes in `home`.
 pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     let shutdown = Shutdown::install().map_err(ConnectError::Runtime)?;
-    let emu = start_emulator(&args).await?;
+    let dev_key = key::generate();
+    let emu = start_emulator(&args, &dev_key).await?;
+    let _key_file = key::write(emu.local_addr().port(), &dev_key)
+        .inspect_err(|e| {
+            tracing::warn!("cannot save the admin key ({e}): molecule send needs a token")
+        })
+        .ok();
     let token_file = home.join("agent.token");
     let ws = workspaces::ensure(&emu, &token_file)?;
     let (command, backend) = backend(&args)?;
@@ -104,6 +111,8 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
         platform = platform.with_org_id(org).map_err(ConnectError::from)?;
     }
     let mut config = Config::new(platform, TokenSetting::File(token_file), command);
+    config.backend.env = connect::config::backend_env(&args.backend_env)
+        .map_err(|e| DevError::Setting(e.to_string()))?;
     config.state_dir = Some(home.join("connect"));
     apply_timers(&args, &mut config);
     let ws_agent = ws.agent;
@@ -113,6 +122,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
         workspaces: ws,
         backend,
         data: args.data.clone(),
+        key: dev_key,
     };
     let (mut hooks, socket) = connect::peer_hooks(PeerSettings::default(), ws_agent);
     hooks.on_ready = Some(Arc::new(move || banner.print()));
@@ -122,7 +132,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
     Ok(served?)
 }
 
-async fn start_emulator(args: &DevArgs) -> Result<Emulator, DevError> {
+async fn start_emulator(args: &DevArgs, dev_key: &str) -> Result<Emulator, DevError> {
     let eargs = EmulatorArgs {
         listen: ([127, 0, 0, 1], args.port).into(),
         compat: args.compat,
@@ -134,7 +144,8 @@ async fn start_emulator(args: &DevArgs) -> Result<Emulator, DevError> {
         stale_after_ms: args.timers.stale_after_ms,
         armed: args.armed.clone(),
     };
-    let config = eargs.to_config().map_err(DevError::Setting)?;
+    let mut config = eargs.to_config().map_err(DevError::Setting)?;
+    config.dev_key = Some(dev_key.to_owned());
     match Emulator::start(config).await {
         Ok(emu) => Ok(emu),
         Err(EmulatorError::Bind { source, .. })
@@ -223,7 +234,7 @@ impl StateHome {
                 (t.path().to_owned(), Some(t))
             }
         };
-        private_dir(&path).map_err(|source| DevError::StateDir {
+        molecule_host::private_dir::ensure(&path).map_err(|source| DevError::StateDir {
             path: path.clone(),
             source,
         })?;
@@ -238,13 +249,4 @@ impl StateHome {
             tracing::warn!("could not remove the temporary state directory: {e}");
         }
     }
-}
-
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
 }

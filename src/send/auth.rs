@@ -1,13 +1,17 @@
 //! Who sends and with which token: a token given by the user, or, against `molecule dev`,
 //! one that the local platform hands out on its `/_dev` admin path (so that no token is ever
-//! copied onto a command line). A platform without that path is a real one.
+//! copied onto a command line). A platform whose `/buildinfo` is not the emulator's is a real one.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use molecule_host::platform::{PlatformConfig, TokenSource};
+use molecule_host::platform::diagnose;
+use molecule_host::platform::{
+    Call, ErrorClass, PlatformClient, PlatformConfig, RetryPolicy, TokenSource, retry,
+};
+use tokio_util::sync::CancellationToken;
 
 use super::args::SendArgs;
 use super::error::SendError;
@@ -58,6 +62,8 @@ pub async fn resolve(
         });
     }
     let dev = DevPath::new(api_url)?;
+    dev.is_molecule_dev(args.canvas, Duration::from_millis(args.retry_base_ms))
+        .await?;
     let (sender, token) = match as_id {
         Some(id) => (Sender::Workspace(id), dev.workspace_token(id).await?),
         None => (Sender::Canvas, dev.admin_token(args.canvas).await?),
@@ -104,6 +110,9 @@ fn user_token(
 struct DevPath {
     http: reqwest::Client,
     base: String,
+    port: u16,
+    /// The run's key from the file `molecule dev` saved for this port, when this user has one.
+    key: Option<String>,
 }
 
 impl DevPath {
@@ -115,22 +124,61 @@ impl DevPath {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SendError::Usage(format!("cannot set up the HTTP client: {e}")))?;
+        let port = cfg.api_url().port_or_known_default().unwrap_or(0);
         Ok(DevPath {
             http,
             base: cfg.api_url().as_str().trim_end_matches('/').to_owned(),
+            port,
+            key: crate::dev::key::read(port),
         })
+    }
+
+    /// Whether the platform is `molecule dev`'s, whose `/buildinfo` says `"emulator": true`:
+    /// any other answer is a real platform, which needs a token; no answer is said as the
+    /// fault it is, never blamed on `molecule dev`. A busy answer (5xx, 429) is asked again.
+    async fn is_molecule_dev(&self, canvas: bool, base: Duration) -> Result<(), SendError> {
+        let cfg = PlatformConfig::new(&self.base, &Uuid::nil().to_string())?;
+        let client = PlatformClient::new(cfg.clone(), TokenSource::none())?;
+        let policy = RetryPolicy {
+            max_attempts: Some(8),
+            budget: Some(Duration::from_secs(60)),
+            ..RetryPolicy::forever(base, Duration::from_secs(5))
+        };
+        // A fault (nothing listens, no such host, …) is said at once; only a busy platform is
+        // asked again.
+        let answer = match client.buildinfo().await {
+            Err(e)
+                if e.class() != ErrorClass::Permanent && diagnose::fault_of(&e, &cfg).is_none() =>
+            {
+                let cancel = CancellationToken::new();
+                retry(Call::BuildInfo, &policy, &cancel, || client.buildinfo()).await
+            }
+            answer => answer,
+        };
+        match answer {
+            Ok(info) if info.raw["emulator"] == true => Ok(()),
+            Ok(_) => Err(self.need_token(canvas)),
+            Err(e) => match diagnose::fault_of(&e, &cfg) {
+                Some(fault) => Err(SendError::Unreachable(fault)),
+                None if e.class() == ErrorClass::Permanent => Err(self.need_token(canvas)),
+                None => Err(SendError::Platform(e)),
+            },
+        }
     }
 
     async fn post(&self, path: &str) -> Result<(u16, Value), SendError> {
         let url = format!("{}{path}", self.base);
+        // Without a key (`molecule emulator` needs none) any value passes the header check.
+        let key = self.key.as_deref().unwrap_or("1");
         let resp = self
             .http
             .post(&url)
+            .header(crate::dev::key::HEADER, key)
             .send()
             .await
             .map_err(|e| SendError::Dev {
                 url: self.base.clone(),
-                what: format!("nothing: {e} (is --api-url right, and is molecule dev running?)"),
+                what: format!("nothing on its admin path: {e}"),
             })?;
         let status = resp.status().as_u16();
         let body = resp.json::<Value>().await.unwrap_or(Value::Null);
@@ -153,6 +201,7 @@ impl DevPath {
         match (status, body["admin_token"].as_str()) {
             (200, Some(t)) => Ok(t.to_owned()),
             (404 | 405, _) => Err(self.need_token(canvas)),
+            (403, _) => Err(self.refused()),
             _ => Err(self.unexpected(status)),
         }
     }
@@ -165,6 +214,22 @@ impl DevPath {
             (200 | 201, Some(t)) => Ok(t.to_owned()),
             (404, _) => Err(SendError::NoSuchSender(id.to_string())),
             _ => Err(self.unexpected(status)),
+        }
+    }
+
+    fn refused(&self) -> SendError {
+        let port = self.port;
+        let why = if self.key.is_some() {
+            format!("its key file for port {port} holds another run's key")
+        } else {
+            format!(
+                "there is no key file for port {port}: only the user who started molecule dev \
+                 can use its admin path (run molecule send as that user, or give a token)"
+            )
+        };
+        SendError::Dev {
+            url: self.base.clone(),
+            what: format!("a refusal on its admin path (HTTP 403): {why}"),
         }
     }
 

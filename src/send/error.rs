@@ -1,6 +1,7 @@
 //! Why `molecule send` failed, and the exit code of each reason.
 
 use molecule_host::exit::{self, HasExitCode};
+use molecule_host::platform::diagnose::Fault;
 use molecule_host::platform::{self, PlatformError, TokenError};
 
 /// A failed send.
@@ -41,6 +42,9 @@ pub enum SendError {
     /// A platform call failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    /// The platform cannot be reached at the API URL, or what answers is no platform.
+    #[error("{0}")]
+    Unreachable(Fault),
     /// The local platform's admin path answered something unexpected.
     #[error("the local platform at {url} answered {what}")]
     Dev {
@@ -75,7 +79,8 @@ impl HasExitCode for SendError {
                 | PlatformError::Token(_) => e.exit_code(),
                 _ => exit::SEND_FAILED,
             },
-            SendError::Dev { .. } => exit::SEND_FAILED,
+            SendError::Unreachable(f) if f.is_permanent() => exit::CONFIG,
+            SendError::Dev { .. } | SendError::Unreachable(_) => exit::SEND_FAILED,
             SendError::Timeout { .. } => exit::SEND_TIMEOUT,
         }
     }

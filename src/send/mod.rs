@@ -36,7 +36,7 @@ pub fn main(args: SendArgs) -> ExitCode {
             return ExitCode::from(exit::INTERNAL);
         }
     };
-    match runtime.block_on(run(&args, |k| std::env::var(k).ok())) {
+    match runtime.block_on(run(&args, crate::startup::var)) {
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use molecule_host::platform::diagnose;
 use molecule_host::platform::{
     A2aAnswer, Call, PlatformClient, PlatformConfig, PlatformError, RetryPolicy, TokenSource, retry,
 };
@@ -119,8 +120,12 @@ impl Session {
         })
     }
 
-    /// Names a refused canvas token as such.
+    /// Names a refused canvas token as such, and a platform that cannot be reached as the
+    /// fault it is.
     fn refused(&self, e: PlatformError) -> SendError {
+        if let Some(fault) = diagnose::fault_of(&e, self.client.config()) {
+            return SendError::Unreachable(fault);
+        }
         match (&e, self.sender, self.from_dev) {
             (PlatformError::Unauthorized { .. }, Sender::Canvas, false) => {
                 SendError::CanvasToken { status: 401 }

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use molecule_host::backend::{CallError, CallOptions, ExitCause, ProtocolViolation, descendants};
 use molecule_protocol::methods::CancelReason;
 
-use crate::support::backend::{Running, Setup, reply_text};
+use crate::support::backend::{Running, Setup, reply_data, reply_text};
 use crate::support::wait::{file, until, within};
 
 /// Fast restarts: the backoff is not what these tests are about.
@@ -330,5 +330,40 @@ async fn a_caller_that_gives_up_early_still_gets_one_outcome() {
         ),
         "{err:?}"
     );
+    assert_echo(&run).await;
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_utf8_fails_its_request_at_once() {
+    let run = Setup::new().start().await;
+    let opts = CallOptions {
+        timeout: Some(Duration::from_secs(5)),
+        ..CallOptions::default()
+    };
+    let err = run.ask_with("bad-utf8", opts).await.unwrap_err();
+    match &err {
+        CallError::Protocol(ProtocolViolation::NotUtf8 { offset }) => assert!(*offset > 0),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    assert_eq!(run.sup.stats().invalid_messages, 1);
+    assert_echo(&run).await;
+}
+
+#[tokio::test]
+async fn a_host_call_that_is_not_utf8_is_answered_at_once() {
+    let run = Setup::new().start().await;
+    let opts = CallOptions {
+        timeout: Some(Duration::from_secs(5)),
+        ..CallOptions::default()
+    };
+    let reply = run
+        .ask_with("bad-utf8-call", opts)
+        .await
+        .expect("an answer");
+    let error = &reply_data(&reply)["hostResponse"]["error"];
+    assert_eq!(error["code"], -32600, "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not valid UTF-8"), "{message}");
     assert_echo(&run).await;
 }

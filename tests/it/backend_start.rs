@@ -124,6 +124,11 @@ async fn the_handshake_offers_limits_and_host_methods() {
     assert_eq!(init["host"]["name"], "molecule");
     assert_eq!(init["host"]["pid"], std::process::id());
     assert_eq!(init["workspace"]["id"], "ws-test");
+    assert_eq!(
+        init["workspace"].get("name"),
+        None,
+        "SPEC §6.1: no name at start-up"
+    );
     assert_eq!(init["limits"]["maxMessageBytes"], 123_456);
     assert_eq!(init["limits"]["requestTimeoutMs"], 600_000);
     assert_eq!(init["limits"]["idleTimeoutMs"], 120_000);
@@ -189,4 +194,23 @@ async fn the_backend_environment_has_exactly_the_documented_variables() {
     assert_eq!(env["KEEP_ME"], "1");
     let mode = std::fs::metadata(&state_dir).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700, "the state directory is private");
+}
+
+#[tokio::test]
+async fn every_variable_a_backend_gets_is_in_the_spec_table() {
+    let run = Setup::new()
+        .with(|c| c.env.host_socket = Some("/run/molecule/ws-test.sock".into()))
+        .start()
+        .await;
+    let env = reply_data(&run.ask("env").await.unwrap());
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol/SPEC.md"))
+        .expect("SPEC.md");
+    let names = env.as_object().unwrap().keys();
+    let documented = |name: &String| spec.contains(&format!("\n| `{name}` |"));
+    let missing: Vec<&String> = names
+        .filter(|k| k.starts_with("MOLECULE_") || k.as_str() == "PYTHONUNBUFFERED")
+        .filter(|k| !documented(k))
+        .collect();
+    assert!(missing.is_empty(), "not in SPEC §4.1's table: {missing:?}");
+    assert_eq!(env["MOLECULE_HOST_SOCKET"], "/run/molecule/ws-test.sock");
 }

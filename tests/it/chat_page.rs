@@ -190,8 +190,12 @@ async fn the_chat_page_talks_as_a_person_and_as_the_peer_and_shows_the_state() {
     }
     let mut dev = Dev::start(&[]).await;
     let browser = Browser::start().await;
-    let page = format!("{}/?ws={}", dev.url, dev.agent);
-    browser.cmd("/url", json!({"url": page})).await;
+    // The URL molecule dev printed, with the run's key in its fragment.
+    assert!(
+        dev.chat_url
+            .starts_with(&format!("{}/?ws={}#key=", dev.url, dev.agent))
+    );
+    browser.cmd("/url", json!({"url": dev.chat_url})).await;
 
     // As a person in the canvas (the default speaker).
     browser

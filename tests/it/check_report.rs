@@ -97,9 +97,11 @@ fn progress_in_flight_passes_progress_sent_while_a_request_runs() {
         &["--busy-message=progress:3:5", "--only=progress.in-flight"],
     );
     assert_eq!(run.code, 0, "{:#}", run.report);
-    assert_eq!(
-        run.message("progress.in-flight"),
-        "sent 3 $/progress notifications, each while its request ran"
+    assert!(
+        run.message("progress.in-flight")
+            .starts_with("sent 3 $/progress notifications while its request ran"),
+        "{}",
+        run.message("progress.in-flight")
     );
 }
 
@@ -165,4 +167,65 @@ fn usage_errors_exit_2() {
     );
     let bad_time = checker(&["--timeout=soon"], &[TEST_BACKEND]);
     assert_eq!(bad_time.status.code(), Some(2));
+}
+
+#[test]
+fn an_advertised_capability_that_could_not_be_checked_is_not_a_pass() {
+    // The test backend advertises cancel and progress; without --busy-message neither can run.
+    let run = check_fault("", &["--only=cancel.in-flight,progress.in-flight"]);
+    for id in ["cancel.in-flight", "progress.in-flight"] {
+        assert_eq!(run.outcome(id), "unchecked", "{id}: {:#}", run.check(id));
+        assert!(
+            run.message(id).contains("--busy-message"),
+            "{}",
+            run.message(id)
+        );
+    }
+    assert_eq!(run.report["summary"]["unchecked"], 2, "{:#}", run.report);
+    let out = checker(
+        &[FAST, &["--only=cancel.in-flight"]].concat(),
+        &[TEST_BACKEND],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  UNCHECKED  cancel.in-flight"), "{text}");
+    assert!(
+        text.contains(
+            "result: INCOMPLETE (no required check failed; 1 advertised capability was not checked)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_backend_that_advertises_progress_must_send_it() {
+    // It advertises progress but works 600 ms in silence, past the 150 ms idle timeout.
+    let run = check_fault(
+        "",
+        &[
+            "--busy-message=sleep:600",
+            "--idle-timeout=150ms",
+            "--only=progress.in-flight",
+        ],
+    );
+    assert_eq!(run.code, 9, "{:#}", run.report);
+    run.assert_fails(
+        "progress.in-flight",
+        "sent no $/progress for request 1 within the 150 ms idle timeout",
+    );
+    // Progress every 20 ms, within a 150 ms idle timeout: a pass.
+    let run = check_fault(
+        "",
+        &[
+            "--busy-message=progress:10:20",
+            "--idle-timeout=150ms",
+            "--only=progress.in-flight",
+        ],
+    );
+    assert_eq!(run.code, 0, "{:#}", run.report);
+    assert!(
+        run.message("progress.in-flight")
+            .starts_with("sent 10 $/progress notifications while its request ran"),
+        "{}",
+        run.message("progress.in-flight")
+    );
 }

@@ -165,9 +165,14 @@ fn man_dir_writes_one_page_per_visible_command() {
         "completions",
         "connect",
         "dev",
+        "doctor",
         "man",
         "mcp",
+        "new",
+        "new-backend",
         "send",
+        "service",
+        "service-print-unit",
     ];
     let mut expected: Vec<String> = visible.iter().map(|c| format!("molecule-{c}.1")).collect();
     expected.push("molecule.1".to_owned());

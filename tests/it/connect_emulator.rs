@@ -164,6 +164,7 @@ async fn stage_upload(emu: &Emulator, ws: Uuid) -> String {
         .build()
         .expect("client")
         .post(format!("{}/_dev/workspaces/{ws}/uploads", emu.base_url()))
+        .header("x-molecule-dev", "1")
         .header(
             "content-type",
             format!("multipart/form-data; boundary={boundary}"),

@@ -133,6 +133,8 @@ pub fn write_private(path: &Path, text: &str) {
 pub struct Host {
     pub child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The thread collecting stderr; it ends at EOF, once the host has exited.
+    reader: std::thread::JoinHandle<()>,
 }
 
 impl Host {
@@ -143,7 +145,30 @@ impl Host {
 
     /// Starts it with extra environment variables.
     pub fn start_with(args: &[String], env: &[(&str, &str)]) -> Host {
-        let mut cmd = Command::new(MOLECULE);
+        Host::start_under(&[], args, env)
+    }
+
+    /// Starts it as the last argument of `wrapper` (`unshare … --`, say); with no wrapper, as
+    /// itself. [`pid`](Self::pid) is then the wrapper's.
+    pub fn start_under(wrapper: &[&str], args: &[String], env: &[(&str, &str)]) -> Host {
+        Host::spawn(Host::command_under(wrapper, args, env))
+    }
+
+    /// The command [`start_with`](Host::start_with) runs, to adjust before [`spawn`](Host::spawn).
+    pub fn command(args: &[String], env: &[(&str, &str)]) -> Command {
+        Host::command_under(&[], args, env)
+    }
+
+    /// The command [`start_under`](Host::start_under) runs.
+    fn command_under(wrapper: &[&str], args: &[String], env: &[(&str, &str)]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(MOLECULE);
+                cmd
+            }
+            None => Command::new(MOLECULE),
+        };
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -163,16 +188,25 @@ impl Host {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Starts `cmd`, collecting its stderr lines.
+    pub fn spawn(mut cmd: Command) -> Host {
         let mut child = cmd.spawn().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = lines.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
             }
         });
-        Host { child, lines }
+        Host {
+            child,
+            lines,
+            reader,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -244,7 +278,8 @@ impl Host {
         kill(Pid::from_raw(self.pid() as i32), signal).unwrap();
     }
 
-    /// Waits for the exit and returns its code (`None` for a signal).
+    /// Waits for the exit, and for its last stderr line to be collected, and returns its code
+    /// (`None` for a signal).
     pub async fn wait_exit(&mut self) -> Option<i32> {
         let mut status = None;
         until("the host to exit", || {
@@ -252,6 +287,7 @@ impl Host {
             status.is_some()
         })
         .await;
+        until("the host's stderr to end", || self.reader.is_finished()).await;
         status.unwrap().code()
     }
 

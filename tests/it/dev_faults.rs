@@ -162,6 +162,7 @@ async fn injected_latency_delays_a_real_request_by_at_least_its_length() {
         .build()
         .unwrap()
         .put(format!("{}/_dev/faults", dev.url))
+        .header("x-molecule-dev", &dev.key)
         .body("{}")
         .send()
         .await

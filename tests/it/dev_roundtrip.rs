@@ -1,9 +1,11 @@
 //! `molecule dev` with a backend and `molecule send --wait`, all real binaries: the embedded
 //! echo, the Python and the Node echoes; a person in the canvas and the peer workspace; the
-//! clean stop; a port in use.
+//! clean stop; a port in use; the backend's environment (`--backend-env`, and the inherited
+//! `MOLECULE_*` variables it does not get).
 
 use serde_json::Value;
 
+use super::connect_host::TEST_BACKEND;
 use super::dev_support::{Dev, have, molecule, stderr, stdout};
 use super::support::wait::until;
 
@@ -156,5 +158,51 @@ async fn the_older_platform_generation_round_trips_too() {
     // No seq on the older platform's rows.
     let rows = dev.feed(&dev.agent).await;
     assert!(rows.iter().all(|r| r.get("seq").is_none()), "{rows:?}");
+    assert_eq!(dev.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_env_reaches_the_backend_and_inherited_molecule_variables_stay_with_the_host() {
+    let mut dev = Dev::spawn_with(
+        &[
+            "--backend-cmd",
+            TEST_BACKEND,
+            "--backend-env",
+            "GREETING=hello there",
+            "--backend-env",
+            "MOLECULE_AGENT_MODE=passed on",
+        ],
+        &[
+            ("MOLECULE_AGENT_MODE", "inherited"),
+            ("MOLECULE_OTHER", "x"),
+        ],
+    );
+    dev.ready().await;
+    let o = dev.send("env", &["--wait", "20", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let reply: Value = serde_json::from_str(&stdout(&o)).expect("one JSON message");
+    // The canvas gets the data part as a fenced JSON block.
+    let text = reply["parts"][0]["text"].as_str().expect("a text part");
+    let block = text.trim_start_matches("```json").trim_end_matches("```");
+    let env: Value = serde_json::from_str(block).expect("the environment as JSON");
+    assert_eq!(env["GREETING"], "hello there", "{env}");
+    assert_eq!(
+        env["MOLECULE_AGENT_MODE"], "passed on",
+        "--backend-env wins"
+    );
+    assert!(env.get("MOLECULE_OTHER").is_none(), "{env}");
+    let said = dev.events().into_iter().find(|e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("not passed to the backend"))
+    });
+    let said = said.expect("the variables kept from the backend are named");
+    let message = said["message"].as_str().unwrap_or_default();
+    assert!(message.contains("MOLECULE_OTHER"), "{message}");
+    assert!(!message.contains("MOLECULE_AGENT_MODE"), "{message}");
+    assert!(
+        !message.contains("inherited") && !message.contains("x,"),
+        "names only"
+    );
     assert_eq!(dev.stop().await, Some(0));
 }

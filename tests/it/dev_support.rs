@@ -38,6 +38,10 @@ pub struct Dev {
     pub url: String,
     pub agent: String,
     pub peer: String,
+    /// The chat page's URL, as printed (it carries the run's admin key in its fragment).
+    pub chat_url: String,
+    /// The run's key to the `/_dev` path.
+    pub key: String,
 }
 
 fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
@@ -84,12 +88,18 @@ impl Dev {
 
     /// Starts it without waiting.
     pub fn spawn(extra: &[&str]) -> Dev {
+        Dev::spawn_with(extra, &[])
+    }
+
+    /// Starts it with extra environment variables, without waiting.
+    pub fn spawn_with(extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut cmd = molecule();
         cmd.args(["--log-format", "json", "dev", "--port", "0"])
             .args(FAST)
             .args(extra)
             .env("RUST_LOG", "info,molecule_host::connect=debug")
             .envs(sdk_env())
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
@@ -102,6 +112,8 @@ impl Dev {
             url: String::new(),
             agent: String::new(),
             peer: String::new(),
+            chat_url: String::new(),
+            key: String::new(),
         }
     }
 
@@ -125,6 +137,9 @@ impl Dev {
         self.agent = words[send + 1].to_owned();
         self.peer = after("--as");
         self.url = after("--api-url");
+        let chat = out.iter().find_map(|l| l.strip_prefix("Chat page:"));
+        self.chat_url = chat.unwrap().trim().to_owned();
+        self.key = self.chat_url.split_once("#key=").unwrap().1.to_owned();
     }
 
     pub fn stdout(&self) -> Vec<String> {
@@ -169,9 +184,12 @@ impl Dev {
         cmd.output().unwrap()
     }
 
-    /// GET on the emulator, parsed.
+    /// GET on the emulator with the run's admin key, parsed.
     pub async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.url))
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .header("x-molecule-dev", &self.key)
+            .send()
             .await
             .unwrap()
             .json()

@@ -73,10 +73,7 @@ async fn flags_arm_the_one_shot_faults() {
         .expect("ready line");
     let v: serde_json::Value = serde_json::from_str(&line).expect("json");
     let base = v["base_url"].as_str().expect("base_url").to_owned();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let http = super::emulator_support::client();
     let json =
         |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.expect("json") };
     let ws = json(

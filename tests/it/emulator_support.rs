@@ -15,8 +15,19 @@ pub struct Env {
     pub peer: CreatedWorkspace,
 }
 
+/// A client whose every request carries `X-Molecule-Dev` (the in-process emulator has no key,
+/// so any value opens its `/_dev` path; platform routes ignore the header).
 pub fn client() -> Client {
-    Client::builder().no_proxy().build().unwrap()
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-molecule-dev",
+        reqwest::header::HeaderValue::from_static("1"),
+    );
+    Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 pub async fn env() -> Env {

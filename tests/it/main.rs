@@ -3,8 +3,11 @@
 //! them:
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
-//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`
-//!   and `send_errors` start the binary as a user would, with real backends;
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `new_backend`,
+//!   `peers_*`, `send_errors` and `service_unit` start the binary as a user would, with real
+//!   backends;
+//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`,
+//!   `doctor*` and `send_errors` start the binary as a user would, with real backends;
 //! - **the host library in process, real backends**: `backend_*` drive the supervisor
 //!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
 //!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
@@ -13,34 +16,46 @@
 
 mod backend_command;
 mod backend_faults;
+mod backend_host_calls;
 mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;
 mod chat_page;
+mod check_answers;
 mod check_echo;
 mod check_faults;
+mod check_host_calls;
 mod check_report;
 mod check_support;
+mod check_workspaces;
 mod cli_docs;
 mod cli_logging;
 mod cli_version;
 mod connect_backend_faults;
 mod connect_delivery;
+mod connect_diagnosis;
 mod connect_emulator;
+mod connect_escapes;
 mod connect_events;
 mod connect_host;
 mod connect_in_process;
+mod connect_init;
 mod connect_platform;
 mod connect_platform_faults;
 mod connect_process;
 mod connect_recovery;
 mod connect_replies;
 mod connect_startup;
+mod connect_state_dir;
+mod dev_admin_guard;
 mod dev_data;
 mod dev_faults;
 mod dev_flags;
 mod dev_roundtrip;
 mod dev_support;
+mod docs_troubleshooting;
+mod doctor;
+mod doctor_local;
 mod durations;
 mod echo_backend;
 mod emulator_a2a;
@@ -48,6 +63,7 @@ mod emulator_cli;
 mod emulator_events;
 mod emulator_feed;
 mod emulator_guard;
+mod emulator_lifecycle;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
@@ -58,6 +74,7 @@ mod mcp_server;
 mod mcp_support;
 mod net_proxy_tls;
 mod net_support;
+mod new_backend;
 mod peers_emulator;
 mod peers_end_to_end;
 mod peers_methods;
@@ -73,4 +90,5 @@ mod platform_retry;
 mod platform_support;
 mod platform_token;
 mod send_errors;
+mod service_unit;
 mod support;

@@ -260,3 +260,35 @@ async fn the_budget_caps_peer_calls_per_minute() {
     assert_eq!(platform.calls("GET", "/peers$").await.len(), 2);
     host.stop().await;
 }
+
+#[tokio::test]
+async fn user_notify_counts_against_the_budget() {
+    let platform = Platform::start().await;
+    mount_registry(&platform).await;
+    let site = Site::new();
+    let host = start(&platform, &site, &["--peer-calls-per-minute", "2"]);
+    let notify = |text: &str| json!({"method": "user/notify", "params": {"text": text}});
+    let out = run(
+        &platform,
+        json!([notify("one"), notify("two"), notify("three"), {"method": "peers/list"}]),
+    )
+    .await;
+    assert_eq!(out[0]["result"], json!({"delivered": true}));
+    assert_eq!(out[1]["result"], json!({"delivered": true}));
+    for refused in &out[2..] {
+        assert_eq!(
+            (code(refused), class(refused)),
+            (Some(1016), "budget"),
+            "{refused}"
+        );
+    }
+    let texts: Vec<Value> = platform
+        .notifies()
+        .await
+        .into_iter()
+        .map(|n| n["message"].clone())
+        .filter(|m| ["one", "two", "three"].iter().any(|t| m == t))
+        .collect();
+    assert_eq!(texts, [json!("one"), json!("two")]);
+    host.stop().await;
+}

@@ -1,5 +1,6 @@
 //! The host socket through the real binary: where it is and its modes, the path in the
-//! backend's environment, NDJSON calls spoken directly, a stale socket replaced, the client cap,
+//! backend's environment, NDJSON calls spoken directly, a stale socket replaced, the sockets of
+//! other killed hosts removed at start, the client cap,
 //! a path too long for `sun_path`, removal on exit, and a client that disconnects during a
 //! `waitMs` wait (its late answer is dispatched as a new message).
 
@@ -85,6 +86,61 @@ async fn the_socket_is_private_serves_calls_and_goes_away_on_exit() {
     drop(stream);
     host.stop().await;
     assert!(!expected.exists(), "the socket is removed on exit");
+}
+
+/// Leaves a socket at `path` that nobody listens on (as a killed host does), `old` enough not
+/// to be a host that is starting.
+fn leave_socket(path: &Path, old: bool) {
+    drop(UnixListener::bind(path).expect("bind"));
+    if old {
+        let long_ago = nix::sys::time::TimeVal::new(1_000_000_000, 0);
+        nix::sys::stat::lutimes(path, &long_ago, &long_ago).expect("lutimes");
+    }
+}
+
+#[tokio::test]
+async fn sockets_of_killed_hosts_are_removed_at_start_and_no_other() {
+    let platform = Platform::start().await;
+    mount_registry(&platform).await;
+    let runtime = tempfile::tempdir().expect("dir");
+    let dir = runtime.path().join("molecule");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let (other, live, starting) = (
+        "7d3a5f2e-9c41-4b8a-a6d2-3e5f71c09b24",
+        "0b7e2c1d-4a5f-4c3e-9d8b-1a2b3c4d5e6f",
+        "5e6f7a8b-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+    );
+    // No process has this pid: the host that named its socket with it is gone.
+    let dead = i32::MAX;
+    let stale = [
+        format!("{other}.sock"),
+        format!("{other}-{dead}.sock"),
+        format!("7d3a5f2e-{dead}.sock"),
+    ];
+    for name in &stale {
+        leave_socket(&dir.join(name), true);
+    }
+    let _listening = UnixListener::bind(dir.join(format!("{live}.sock"))).expect("bind");
+    leave_socket(&dir.join(format!("{starting}.sock")), false);
+    leave_socket(&dir.join("not-a-host.sock"), true);
+    let kept = [
+        format!("{live}.sock"),
+        format!("{starting}.sock"),
+        "not-a-host.sock".to_owned(),
+    ];
+
+    let site = Site::new();
+    let xdg = runtime.path().display().to_string();
+    let host = start_with(&platform, &site, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    host.wait_log("host socket ready", |_| true).await;
+    for name in &stale {
+        assert!(!dir.join(name).exists(), "{name} was left");
+    }
+    for name in &kept {
+        assert!(dir.join(name).exists(), "{name} was removed");
+    }
+    host.stop().await;
 }
 
 #[tokio::test]

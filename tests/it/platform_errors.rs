@@ -260,8 +260,10 @@ async fn a_redirect_points_at_the_api_url() {
     let err = client(&server).client.buildinfo().await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "GET /buildinfo: HTTP 301: redirected to https://acme.example/buildinfo; check --api-url"
+        "GET /buildinfo: HTTP 301: redirected to https://acme.example/buildinfo; use the final \
+         URL as --api-url"
     );
+    assert_eq!(err.exit_code(), 2, "the flag's fault, not the platform's");
 }
 
 #[tokio::test]

@@ -243,8 +243,49 @@ async fn usage_errors_and_an_unreachable_platform() {
     let o = send(&[&ws, " ", "--api-url", "http://127.0.0.1:9"], &[]).await;
     assert_eq!(o.status.code(), Some(2));
 
-    // Port 9 (discard) is closed here: nothing answers.
-    let o = send(&[&ws, "hi", "--api-url", "http://127.0.0.1:9"], &[]).await;
+    // Nothing listens: said as such, with or without a token, never blamed on molecule dev.
+    let port = super::connect_diagnosis::closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let line = format!("molecule: error: nothing listens at 127.0.0.1:{port}: check --api-url\n");
+    let o = send(&[&ws, "hi", "--api-url", &url], &[]).await;
     assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
-    assert!(error_line(&o).contains("molecule dev running"));
+    assert_eq!(error_line(&o), line);
+    let with_token = [
+        ("MOLECULE_WORKSPACE_TOKEN", "t"),
+        ("MOLECULE_WORKSPACE_ID", ws.as_str()),
+    ];
+    let o = send(&[&ws, "hi", "--api-url", &url], &with_token).await;
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert_eq!(error_line(&o), line);
+}
+
+/// A real platform whose edge refuses the `/_dev` path (403) or the tenant guard answers 400:
+/// without a token, send says a token is needed, not that molecule dev refused it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_a_real_platform_is_never_taken_for_molecule_dev() {
+    use wiremock::matchers::{method, path, path_regex};
+    for status in [403, 400] {
+        let tenant = wiremock::MockServer::start().await;
+        wiremock::Mock::given(method("GET"))
+            .and(path("/buildinfo"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"git_sha": "abc123"})),
+            )
+            .mount(&tenant)
+            .await;
+        wiremock::Mock::given(path_regex("^/_dev/"))
+            .respond_with(wiremock::ResponseTemplate::new(status))
+            .mount(&tenant)
+            .await;
+        let ws = Uuid::new_v4().to_string();
+        let o = send(&[&ws, "hi", "--api-url", &tenant.uri()], &[]).await;
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = error_line(&o);
+        assert!(
+            e.contains("is not a `molecule dev` platform, so a token is needed"),
+            "{e}"
+        );
+        assert!(!e.contains("admin path"), "{e}");
+    }
 }

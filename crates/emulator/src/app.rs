@@ -20,6 +20,8 @@ pub struct App {
     pub config: EmulatorConfig,
     /// `http://127.0.0.1:<port>`
     pub base_url: String,
+    /// The port it listens on (the `/_dev` guard checks `Host` against it).
+    pub port: u16,
     /// The canvas-class bearer (the platform's admin/org tokens).
     pub admin_token: String,
     /// All state.

@@ -52,6 +52,10 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     /// One-shot faults armed at start (the flag form of the `/_dev` ones).
     pub armed: ArmedFaults,
+    /// The key every `/_dev` request must carry in `X-Molecule-Dev` (`molecule dev` makes one
+    /// per run); `None` accepts any value, which still keeps browsers' cross-origin requests
+    /// out ([`crate::dev_guard`]).
+    pub dev_key: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -67,6 +71,7 @@ impl Default for EmulatorConfig {
             rate_limit_per_minute: None,
             faults: FaultConfig::default(),
             armed: ArmedFaults::default(),
+            dev_key: None,
         }
     }
 }

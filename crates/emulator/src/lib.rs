@@ -24,6 +24,7 @@ pub mod chat;
 pub mod config;
 pub mod db;
 pub mod dev_api;
+pub mod dev_guard;
 pub mod events;
 pub mod faults;
 pub mod http;
@@ -127,6 +128,7 @@ impl Emulator {
         };
         let app = Arc::new(App {
             base_url: format!("http://{addr}"),
+            port: addr.port(),
             admin_token,
             store: std::sync::Mutex::new(store),
             faults: faults::Injector::new(config.faults.clone()),
@@ -138,7 +140,12 @@ impl Emulator {
             config,
         });
         let router = http::platform_routes(&app)
-            .merge(dev_api::routes())
+            .merge(
+                dev_api::routes().route_layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    dev_guard::guard,
+                )),
+            )
             .fallback(|| async { http::error::route_not_found() })
             .with_state(app.clone());
         let (stop, stopped) = watch::channel(false);

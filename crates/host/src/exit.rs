@@ -23,7 +23,7 @@ pub const WORKSPACE_REMOVED: u8 = 6;
 pub const ALREADY_RUNNING: u8 = 7;
 /// `molecule send --wait`: no reply arrived in time.
 pub const SEND_TIMEOUT: u8 = 8;
-/// `molecule backend-check`: a mandatory check failed.
+/// `molecule backend-check`: a mandatory check failed; `molecule doctor`: a check failed.
 pub const CHECK_FAILED: u8 = 9;
 /// `molecule send`: the platform refused the message or could not be reached.
 pub const SEND_FAILED: u8 = 10;
@@ -40,7 +40,7 @@ Exit codes:
   6  workspace removed on the platform (permanent)
   7  another molecule connect already serves this workspace and state dir
   8  molecule send: timed out waiting for the reply
-  9  molecule backend-check: a mandatory check failed
+  9  molecule backend-check: a mandatory check failed; molecule doctor: a check failed
   10 molecule send: the platform refused the message or could not be reached";
 
 /// An error that knows which exit code it maps to.

@@ -13,5 +13,6 @@ pub mod exit;
 pub mod normalize;
 pub mod peers;
 pub mod platform;
+pub mod private_dir;
 pub mod signal;
 pub mod wake;

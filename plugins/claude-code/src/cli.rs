@@ -88,6 +88,10 @@ pub struct Args {
     /// The progress timer [default: a quarter of the host's idle timeout, at least 1 s].
     #[arg(long, hide = true, value_parser = parse_duration, env = "MOLECULE_CLAUDE_PROGRESS_INTERVAL")]
     pub progress_interval: Option<Duration>,
+    /// Check the claude CLI (found, a supported version, logged in), print one JSON line per
+    /// check and exit: what `molecule doctor` asks.
+    #[arg(long)]
+    pub check: bool,
     /// Extra arguments for every `claude` run.
     #[arg(last = true, value_name = "CLAUDE_ARGS")]
     pub extra: Vec<OsString>,
@@ -177,7 +181,7 @@ fn check_may_bypass() -> Result<(), ConfigError> {
 }
 
 /// The `claude` to run: the given path, a name looked up on PATH, or `claude` on PATH.
-fn resolve_claude(given: Option<&Path>) -> Result<PathBuf, ConfigError> {
+pub(crate) fn resolve_claude(given: Option<&Path>) -> Result<PathBuf, ConfigError> {
     let wanted = given.map_or_else(|| PathBuf::from("claude"), expand_tilde);
     let found = if wanted.components().count() > 1 {
         wanted.is_file().then(|| wanted.clone())

@@ -19,6 +19,7 @@
 //! | [`prompt`], [`command`] | what Claude is told, and its argv and environment |
 //! | [`peer_tools`] | `molecule mcp` as Claude's MCP server, for calls to other workspaces |
 //! | [`program`] | `main`: start-up, signals, shutdown |
+//! | [`selfcheck`] | `--check`: the CLI found, supported and logged in, for `molecule doctor` |
 
 pub mod backend;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod peer_tools;
 pub mod process;
 pub mod program;
 pub mod prompt;
+pub mod selfcheck;
 pub mod sessions;
 pub mod stream;
 pub mod turn;

@@ -34,6 +34,9 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if args.check {
+        return crate::selfcheck::run(&args);
+    }
     // Before any start-up message, so a person who ran it by hand reads first what it is.
     if let Err(e) = check_started_by_host(&argv) {
         eprintln!("{e}");

@@ -9,6 +9,7 @@ const description = 'Replies with whatever it is sent, text prefixed "echo: ".';
 /** @type {import('molecule-plugin').Backend} */
 const echo = {
   name: 'molecule-echo-node', version: '0.1.0', description, maxConcurrency: 16,
+  maxWorkspaces: 1024, // it keeps nothing per workspace: one process serves a fleet (SPEC §17)
   agentCard: { description, skills: [{ id: 'echo', name: 'Echo', tags: ['echo', 'test'], examples: ['hello'],
     description: 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.' }] },
   async handleA2a(params) {

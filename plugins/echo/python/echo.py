@@ -9,6 +9,7 @@ class Echo(mp.Backend):
     name, version = "molecule-echo-python", "0.1.0"
     description = 'Replies with whatever it is sent, text prefixed "echo: ".'
     max_concurrency = 16
+    max_workspaces = 1024  # it keeps nothing per workspace: one process serves a fleet (SPEC §17)
     agent_card = {"description": description, "skills": [{
         "id": "echo", "name": "Echo", "tags": ["echo", "test"], "examples": ["hello"],
         "description": 'Repeats text back prefixed "echo: "; returns data and file parts unchanged.'}]}

@@ -42,6 +42,8 @@ export interface HandleA2aParams {
     conversationKey: string; hops: number; inReplyTo?: string | null; replySuppressed?: boolean;
     [key: string]: unknown;
   };
+  /** The workspace the message is for, sent to backends that serve several (SPEC §17). */
+  workspace?: { id: string; name?: string | null };
   [key: string]: unknown;
 }
 
@@ -88,8 +90,20 @@ export interface PeerCalls {
 }
 
 /** What a handler knows about its request and can do while it runs. */
+/** A workspace the backend serves (SPEC §17). */
+export interface Workspace {
+  readonly id: string;
+  readonly name: string | null;
+  /** Its own state directory (0700, kept across restarts). */
+  readonly stateDir: string | null;
+  /** The socket serving the host methods, for the tools started for this workspace. */
+  readonly hostSocket: string | null;
+}
+
 export interface RequestContext extends PeerCalls {
   readonly id: number | string;
+  /** The workspace the request is for: keep per-workspace state apart by its id. */
+  readonly workspace: Workspace | null;
   /** Aborts when the host cancels the request: pass it to fetch() and friends. */
   readonly signal: AbortSignal;
   readonly deadline: Date | null;
@@ -102,6 +116,8 @@ export interface RequestContext extends PeerCalls {
   progress(message?: string, percent?: number): void;
   /** Calls a method the host lists in `hostMethods`. */
   callHost(method: string, params?: JsonObject, options?: CallOptions): Promise<any>;
+  /** Calls the host outside this request (it names the workspace when the backend serves several). */
+  callHostDetached(method: string, params?: JsonObject, options?: CallOptions): Promise<any>;
 }
 
 /** A backend: what it tells the host at the handshake, and its handler. */
@@ -111,12 +127,19 @@ export interface Backend {
   description?: string;
   agentCard?: JsonObject;
   maxConcurrency?: number;
+  /** Above 1: one process serves up to this many workspaces (SPEC §17). */
+  maxWorkspaces?: number;
   cancel?: boolean;
   progress?: boolean;
   /** Milliseconds a cancelled handler may take to answer by itself. */
   cancelGraceMs?: number;
   /** Called with the host's initialize params before answering; throw to refuse. */
   initialize?(params: InitializeParams): void | Promise<void>;
+  /** A workspace was added to this process (maxWorkspaces above 1): prepare it; return its own
+   * agent card if it differs from `agentCard`; throw to refuse it. */
+  openWorkspace?(workspace: Workspace): JsonObject | undefined | Promise<JsonObject | undefined>;
+  /** A workspace was taken from this process, after its requests ended: release it. */
+  closeWorkspace?(workspace: Workspace): void | Promise<void>;
   handleA2a(params: HandleA2aParams, ctx: RequestContext): HandlerReturn | Promise<HandlerReturn>;
 }
 
@@ -202,7 +225,7 @@ export declare class Connection {
   hostMethods: string[];
   /** Serves until the input ends and the shutdown completed; resolves with the exit status. */
   serve(): Promise<number>;
-  callHost(method: string, params?: JsonObject, options?: CallOptions & { origin?: number | string }): Promise<any>;
+  callHost(method: string, params?: JsonObject, options?: CallOptions & { origin?: number | string; workspace?: string }): Promise<any>;
 }
 
 /** Serves `backend` over the given streams until `input` ends; resolves with the exit status. */

@@ -147,6 +147,11 @@ pub struct BackendCapabilities {
     /// It sends `$/progress` while working.
     #[serde(default)]
     pub progress: bool,
+    /// How many workspaces it serves at once in one process (SPEC §17); absent means 1. Above
+    /// 1, the host may add workspaces with `workspace/open`, and `handle_a2a` names its
+    /// workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_workspaces: Option<u32>,
 }
 
 impl BackendCapabilities {
@@ -154,9 +159,16 @@ impl BackendCapabilities {
     pub fn concurrency(&self) -> u32 {
         self.max_concurrency.unwrap_or(1).max(1)
     }
+
+    /// How many workspaces one process may serve: the advertised value, at least 1; 1 when
+    /// absent.
+    pub fn workspaces(&self) -> u32 {
+        self.max_workspaces.unwrap_or(1).max(1)
+    }
 }
 
 setters!(BackendCapabilities {
+    with_max_workspaces => max_workspaces: opt u32,
     with_max_concurrency => max_concurrency: opt u32,
     with_cancel => cancel: val bool,
     with_progress => progress: val bool,

@@ -40,10 +40,17 @@ pub struct CallMeta {
     /// it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<RequestId>,
+    /// On a backend → host call from a backend that serves several workspaces: the workspace
+    /// the call is for (SPEC §17). Required on calls made outside any request; with
+    /// `requestId` it must name that request's workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(extend("format" = "uuid")))]
+    pub workspace_id: Option<String>,
 }
 
 setters!(CallMeta {
     with_request_id => request_id: opt RequestId,
+    with_workspace_id => workspace_id: text String,
 });
 
 /// `$/cancelRequest`: stop work on a request and still answer it exactly once.

@@ -1,5 +1,6 @@
 //! `handle_a2a`: one inbound message, who sent it, its delivery context, and the reply.
 
+use super::initialize::WorkspaceRef;
 use super::{Method, name};
 use crate::a2a::{Message, Object, Part};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,10 @@ pub struct HandleA2aParams {
     pub sender: Sender,
     /// Delivery context.
     pub context: DispatchContext,
+    /// The workspace the message is for: always sent to a backend that advertised
+    /// `maxWorkspaces` above 1 (SPEC §17); when absent, the workspace of `initialize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceRef>,
 }
 
 impl HandleA2aParams {
@@ -33,9 +38,14 @@ impl HandleA2aParams {
             message,
             sender,
             context,
+            workspace: None,
         }
     }
 }
+
+setters!(HandleA2aParams {
+    with_workspace => workspace: opt WorkspaceRef,
+});
 
 /// The sender of an inbound message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

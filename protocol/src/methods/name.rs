@@ -11,6 +11,10 @@ pub const PING: &str = "ping";
 pub const CANCEL_REQUEST: &str = "$/cancelRequest";
 /// Backend → host notification.
 pub const PROGRESS: &str = "$/progress";
+/// Host → backend, to a backend that serves several workspaces: serve one more.
+pub const WORKSPACE_OPEN: &str = "workspace/open";
+/// Host → backend, to a backend that serves several workspaces: stop serving one.
+pub const WORKSPACE_CLOSE: &str = "workspace/close";
 
 /// Backend → host: the workspaces this one may talk to.
 pub const PEERS_LIST: &str = "peers/list";

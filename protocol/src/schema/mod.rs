@@ -12,7 +12,10 @@
 
 use crate::error::{ErrorData, RpcError};
 use crate::host_methods::{PeersDiscover, PeersList, PeersSend, UserNotify, WorkspaceInfo};
-use crate::methods::{CancelReason, CancelRequest, HandleA2a, Initialize, Method, Ping, Progress};
+use crate::methods::{
+    CancelReason, CancelRequest, HandleA2a, Initialize, Method, Ping, Progress, WorkspaceClose,
+    WorkspaceOpen,
+};
 use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::transform::{Transform, transform_subschemas};
 use schemars::{JsonSchema, Schema, json_schema};
@@ -113,6 +116,18 @@ pub const METHODS: &[MethodSchemas] = &[
         direction: Direction::BackendToHost,
         params: "progress.params.json",
         result: None,
+    },
+    MethodSchemas {
+        method: WorkspaceOpen::NAME,
+        direction: Direction::HostToBackend,
+        params: "workspace_open.params.json",
+        result: Some("workspace_open.result.json"),
+    },
+    MethodSchemas {
+        method: WorkspaceClose::NAME,
+        direction: Direction::HostToBackend,
+        params: "workspace_close.params.json",
+        result: Some("workspace_close.result.json"),
     },
     host_method(
         PeersList::NAME,
@@ -225,6 +240,11 @@ fn method_schemas_of(m: &MethodSchemas) -> (Value, Option<Value>) {
         Ping::NAME => (params::<Ping>(m), Some(result::<Ping>(m))),
         CancelRequest::NAME => (params::<CancelRequest>(m), None),
         Progress::NAME => (params::<Progress>(m), None),
+        WorkspaceOpen::NAME => (params::<WorkspaceOpen>(m), Some(result::<WorkspaceOpen>(m))),
+        WorkspaceClose::NAME => (
+            params::<WorkspaceClose>(m),
+            Some(result::<WorkspaceClose>(m)),
+        ),
         PeersList::NAME => (params::<PeersList>(m), Some(result::<PeersList>(m))),
         PeersDiscover::NAME => (params::<PeersDiscover>(m), Some(result::<PeersDiscover>(m))),
         PeersSend::NAME => (params::<PeersSend>(m), Some(result::<PeersSend>(m))),

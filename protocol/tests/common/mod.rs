@@ -3,6 +3,7 @@
 
 pub mod rules;
 pub mod transcript;
+pub mod workspaces;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -2,13 +2,13 @@
 //! types, and against the SPEC's rules for a conversation (initialize first, every request
 //! answered exactly once, concurrency limits, the derived keys…).
 
+mod calls;
+
+use super::workspaces::Workspaces;
 use super::{Schemas, round_trip_exact, round_trip_lossless, rules};
-use molecule_protocol::host_methods::{
-    PeersDiscover, PeersList, PeersSend, SendParams, UserNotify, WorkspaceInfo,
-};
 use molecule_protocol::methods::{
     CancelParams, CancelRequest, HandleA2a, HandleA2aParams, Initialize, InitializeParams,
-    InitializeResult, Method, Ping, Progress, ProgressParams,
+    InitializeResult, Method, Ping, Progress, ProgressParams, WorkspaceClose, WorkspaceOpen,
 };
 use molecule_protocol::schema::{self, Direction};
 use molecule_protocol::{ErrorData, Message, RequestId, RpcError, SenderKind, code, keys};
@@ -49,13 +49,15 @@ struct Pending {
     unserved: bool,
     conversation: Option<String>,
     before_initialize: bool,
+    /// The workspace a `handle_a2a` is for, or a `workspace/open` or `close` opens or closes.
+    workspace: Option<Uuid>,
 }
 
 struct Checker<'a> {
     schemas: &'a Schemas,
     report: Report,
     at: String,
-    workspace: Option<Uuid>,
+    workspaces: Workspaces,
     initialized: bool,
     max_concurrency: u32,
     host_methods: Vec<String>,
@@ -71,7 +73,7 @@ pub fn check(schemas: &Schemas, name: &str, text: &str) -> Report {
         schemas,
         report: Report::default(),
         at: String::new(),
-        workspace: None,
+        workspaces: Workspaces::default(),
         initialized: false,
         max_concurrency: 1,
         host_methods: Vec::new(),
@@ -100,6 +102,12 @@ pub fn check(schemas: &Schemas, name: &str, text: &str) -> Report {
 impl Checker<'_> {
     fn problem(&mut self, what: impl std::fmt::Display) {
         self.report.problems.push(format!("{}: {what}", self.at));
+    }
+
+    fn problems(&mut self, what: Vec<String>) {
+        for problem in what {
+            self.problem(problem);
+        }
     }
 
     fn require(&mut self, ok: bool, what: impl std::fmt::Display) {
@@ -176,6 +184,7 @@ impl Checker<'_> {
         let before_initialize =
             side == Side::Host && !self.initialized && method != Initialize::NAME;
         let mut conversation = None;
+        let mut workspace = None;
         let mut unserved = false;
         match schema::method_schemas(method) {
             Some(m) if m.direction == Direction::BackendToHost && m.result.is_some() => {
@@ -195,7 +204,13 @@ impl Checker<'_> {
                 self.validate(m.params, &params);
                 match method {
                     Initialize::NAME => self.initialize(side, &params),
-                    HandleA2a::NAME => conversation = self.handle_a2a(side, &params),
+                    HandleA2a::NAME => {
+                        let (c, w) = self.handle_a2a(side, &params).unzip();
+                        (conversation, workspace) = (c, w.flatten());
+                    }
+                    WorkspaceOpen::NAME | WorkspaceClose::NAME => {
+                        workspace = self.workspace_request(side, method, &params)
+                    }
                     Ping::NAME => {
                         self.round_trip::<<Ping as Method>::Params>(side, "ping params", &params);
                         self.report.features.insert("ping");
@@ -224,89 +239,34 @@ impl Checker<'_> {
                 unserved,
                 conversation,
                 before_initialize,
+                workspace,
             },
         );
-    }
-
-    /// A backend → host call of a method the protocol defines.
-    fn host_call(&mut self, method: &str, params: &Value) {
-        self.check_meta(params);
-        let what = format!("{method} params");
-        match method {
-            PeersList::NAME => {
-                self.round_trip::<<PeersList as Method>::Params>(Side::Backend, &what, params)
-            }
-            PeersDiscover::NAME => {
-                self.round_trip::<<PeersDiscover as Method>::Params>(Side::Backend, &what, params)
-            }
-            PeersSend::NAME => {
-                self.round_trip::<<PeersSend as Method>::Params>(Side::Backend, &what, params);
-                let p: Option<SendParams> = serde_json::from_value(params.clone()).ok();
-                self.require(
-                    p.is_some_and(|p| p.parts.is_some() != p.text.is_some()),
-                    "peers/send takes exactly one of parts and text",
-                );
-            }
-            WorkspaceInfo::NAME => {
-                self.round_trip::<<WorkspaceInfo as Method>::Params>(Side::Backend, &what, params)
-            }
-            UserNotify::NAME => {
-                self.round_trip::<<UserNotify as Method>::Params>(Side::Backend, &what, params)
-            }
-            other => self.problem(format!("no types for host method {other}")),
-        }
-        self.report.features.insert("host method");
-    }
-
-    /// `_meta.requestId`, when present, names a request the backend is handling.
-    fn check_meta(&mut self, params: &Value) {
-        self.require(
-            params.pointer("/_meta/requestId").is_none_or(|r| {
-                serde_json::from_value::<RequestId>(r.clone())
-                    .is_ok_and(|r| self.pending.contains_key(&(Side::Host, r)))
-            }),
-            "_meta.requestId must name a request the backend is handling",
-        );
-    }
-
-    /// The result of a backend → host call.
-    fn host_result(&mut self, method: &str, value: &Value) {
-        let what = format!("{method} result");
-        match method {
-            PeersList::NAME => {
-                self.round_trip::<<PeersList as Method>::Result>(Side::Host, &what, value)
-            }
-            PeersDiscover::NAME => {
-                self.round_trip::<<PeersDiscover as Method>::Result>(Side::Host, &what, value)
-            }
-            PeersSend::NAME => {
-                self.round_trip::<<PeersSend as Method>::Result>(Side::Host, &what, value)
-            }
-            WorkspaceInfo::NAME => {
-                self.round_trip::<<WorkspaceInfo as Method>::Result>(Side::Host, &what, value)
-            }
-            UserNotify::NAME => {
-                self.round_trip::<<UserNotify as Method>::Result>(Side::Host, &what, value)
-            }
-            other => self.problem(format!("{other} is answered with a result")),
-        }
     }
 
     fn initialize(&mut self, side: Side, params: &Value) {
         self.round_trip::<InitializeParams>(side, "initialize params", params);
         if let Ok(p) = serde_json::from_value::<InitializeParams>(params.clone()) {
-            self.workspace = keys::parse_workspace_id(&p.workspace.id);
-            self.require(self.workspace.is_some(), "workspace.id is not a UUID");
+            self.workspaces.first = keys::parse_workspace_id(&p.workspace.id);
+            self.require(
+                self.workspaces.first.is_some(),
+                "workspace.id is not a UUID",
+            );
             self.host_methods = p.capabilities.host_methods;
         }
         self.report.features.insert("handshake");
     }
 
-    fn handle_a2a(&mut self, side: Side, params: &Value) -> Option<String> {
+    /// A `handle_a2a`: its conversation (within its workspace) and its workspace.
+    fn handle_a2a(&mut self, side: Side, params: &Value) -> Option<(String, Option<Uuid>)> {
         self.round_trip::<HandleA2aParams>(side, "handle_a2a params", params);
         let p: HandleA2aParams = serde_json::from_value(params.clone()).ok()?;
-        for problem in rules::handle_a2a(self.workspace.as_ref(), &p) {
-            self.problem(problem);
+        let mut problems = Vec::new();
+        let workspace = self.workspaces.of_request(&p, &mut problems);
+        problems.extend(rules::handle_a2a(workspace.as_ref(), &p));
+        self.problems(problems);
+        if p.workspace.is_some() {
+            self.report.features.insert("workspace named");
         }
         let agent = p.sender.kind == SenderKind::Agent;
         let features = &mut self.report.features;
@@ -324,7 +284,11 @@ impl Checker<'_> {
             self.require(higher, "a redelivery must carry a higher attempt");
             self.report.features.insert("redelivery");
         }
-        let conv = p.context.conversation_key;
+        // One at a time holds per conversation within a workspace.
+        let conv = match workspace {
+            Some(ws) => format!("{ws}/{}", p.context.conversation_key),
+            None => p.context.conversation_key,
+        };
         let in_flight: Vec<&Pending> = self
             .pending
             .iter()
@@ -337,7 +301,7 @@ impl Checker<'_> {
             .any(|q| q.conversation.as_deref() == Some(conv.as_str()));
         self.require(!busy, "more handle_a2a in flight than maxConcurrency");
         self.require(!same, "two handle_a2a of one conversation in flight");
-        Some(conv)
+        Some((conv, workspace))
     }
 
     fn notification(&mut self, side: Side, method: &str, params: Option<Value>) {
@@ -416,6 +380,9 @@ impl Checker<'_> {
                     Ping::NAME => {
                         self.round_trip::<<Ping as Method>::Result>(side, "ping result", &value)
                     }
+                    WorkspaceOpen::NAME | WorkspaceClose::NAME => {
+                        self.workspace_result(&request, &value)
+                    }
                     _ if request.unserved => self.problem("an unserved host method gets -32601"),
                     other => self.host_result(other, &value),
                 }
@@ -429,6 +396,7 @@ impl Checker<'_> {
         if let Ok(r) = serde_json::from_value::<InitializeResult>(value.clone()) {
             self.initialized = true;
             self.max_concurrency = r.capabilities.concurrency();
+            self.workspaces.initialized(r.capabilities.workspaces());
             self.require(
                 molecule_protocol::version::check_backend_version(
                     "backend",

@@ -6,7 +6,7 @@ use molecule_protocol::{RequestId, code};
 use tokio::time::Instant;
 
 use super::{cancel_failure, ordinary_request, still_works};
-use crate::check::outcome::{Verdict, fail, pass, problem, skip};
+use crate::check::outcome::{Verdict, fail, pass, problem, skip, unchecked};
 use crate::check::probe;
 use crate::check::record::{Kind, Record, Side};
 use crate::check::runner::Ctx;
@@ -108,9 +108,10 @@ pub async fn in_flight(ctx: &mut Ctx<'_>) -> Verdict {
     }
     let plan = ctx.plan;
     if plan.busy_message.is_none() {
-        return skip(
-            "needs --busy-message: a message the backend works on for a few seconds, so that \
-             a request is still running when the cancel arrives",
+        return unchecked(
+            "cancel is advertised but needs --busy-message to be checked: a message the backend \
+             works on for a few seconds, so that a request is still running when the cancel \
+             arrives",
         );
     }
     let grace = plan.timers.cancel_grace;

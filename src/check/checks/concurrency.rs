@@ -6,7 +6,7 @@ use molecule_protocol::RequestId;
 use molecule_protocol::methods::{CancelReason, name};
 
 use super::{cancel_and_wait, judge_a2a};
-use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
+use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip, unchecked};
 use crate::check::plan::Plan;
 use crate::check::probe;
 use crate::check::record::Record;
@@ -154,10 +154,11 @@ pub async fn ping(ctx: &mut Ctx<'_>) -> Verdict {
     }
     let plan = ctx.plan;
     if plan.busy_message.is_none() {
-        return skip(
-            "needs --busy-message: a message the backend works on for a few seconds, so that \
-             a request is running when the ping arrives",
-        );
+        return unchecked(format!(
+            "maxConcurrency {n} is advertised but needs --busy-message to be checked: a message \
+             the backend works on for a few seconds, so that a request is running when the ping \
+             arrives"
+        ));
     }
     let cancel = ctx.caps().cancel;
     let session = ctx.start().await?;

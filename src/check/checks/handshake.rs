@@ -48,6 +48,8 @@ pub async fn handshake(ctx: &mut Ctx<'_>) -> Verdict {
         );
     }
     ctx.startups.push(took);
+    ctx.plan
+        .set_many_workspaces(info.capabilities.workspaces() > 1);
     let line = backend_line(&info);
     ctx.backend = Some(info);
     pass(format!("answered initialize in {}: {line}", human(took)))

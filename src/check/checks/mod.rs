@@ -4,9 +4,12 @@
 mod cancel;
 mod concurrency;
 mod handshake;
+mod host_calls;
 mod lifecycle;
+mod progress;
 mod requests;
 mod stream;
+mod workspaces;
 
 use std::time::Duration;
 
@@ -37,7 +40,10 @@ pub async fn run(id: CheckId, ctx: &mut Ctx<'_>) -> Verdict {
         A2aUtf8 => requests::a2a_utf8(ctx).await,
         AnswersOnce => stream::answers_once(ctx).await,
         StdoutClean => stream::stdout_clean(ctx).await,
-        HostCallsListed => stream::host_calls_listed(ctx).await,
+        HostCallsListed => host_calls::listed(ctx).await,
+        HostCallsParams => host_calls::params(ctx).await,
+        HostCallsErrors => host_calls::errors(ctx).await,
+        HostCallsScoped => host_calls::scoped(ctx).await,
         CancelAfterAnswer => cancel::after_answer(ctx).await,
         CancelUnknownId => cancel::unknown_id(ctx).await,
         ShutdownEof => lifecycle::shutdown_eof(ctx).await,
@@ -45,7 +51,8 @@ pub async fn run(id: CheckId, ctx: &mut Ctx<'_>) -> Verdict {
         ConcurrencyParallel => concurrency::parallel(ctx).await,
         ConcurrencyPing => concurrency::ping(ctx).await,
         CancelInFlight => cancel::in_flight(ctx).await,
-        ProgressInFlight => stream::progress_in_flight(ctx).await,
+        ProgressInFlight => progress::progress_in_flight(ctx).await,
+        WorkspacesMany => workspaces::many(ctx).await,
         InitTwice => handshake::init_twice(ctx).await,
         ShutdownSigterm => lifecycle::shutdown_sigterm(ctx).await,
         RunByHand => lifecycle::run_by_hand(ctx).await,

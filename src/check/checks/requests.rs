@@ -6,6 +6,7 @@ use molecule_protocol::{RequestId, RpcError, code};
 use serde_json::{Value, json};
 
 use super::{judge_a2a, still_works};
+use crate::check::language::Language;
 use crate::check::outcome::{Problem, Verdict, fail, pass, problem};
 use crate::check::probe;
 use crate::check::record::{Kind, Side};
@@ -235,15 +236,21 @@ pub async fn a2a_large(ctx: &mut Ctx<'_>) -> Verdict {
     let bytes = LARGE_BYTES.min(ctx.plan.max_message_bytes / 2);
     let text = probe::large_text("backend-check-large", bytes);
     let params = probe::text(ctx.plan, &text);
+    let language = ctx.plan.language;
     let session = ctx.start().await?;
     let what = format!("a {}-byte message", text.len());
-    let failed = |e: SessionError| {
-        hinted(
-            Problem::from(e).context(&format!("after {what}")),
-            "read lines of any length up to limits.maxMessageBytes (Python's asyncio readline \
-             stops at 64 KiB unless given a limit)",
-        )
+    let hint = match language {
+        Some(Language::Python) => {
+            "read lines of any length up to limits.maxMessageBytes (asyncio's \
+             StreamReader.readline stops at 64 KiB unless the stream is opened with a larger \
+             limit=)"
+        }
+        _ => {
+            "read lines of any length up to limits.maxMessageBytes (some line readers stop at \
+             64 KiB unless given a larger limit)"
+        }
     };
+    let failed = |e: SessionError| hinted(Problem::from(e).context(&format!("after {what}")), hint);
     let id = session
         .request(name::HANDLE_A2A, Some(params))
         .await

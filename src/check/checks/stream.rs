@@ -1,12 +1,11 @@
 //! What the backend writes over a whole session: only protocol lines, each request answered
-//! once, calls only to listed host methods, and progress only while a request runs.
+//! once, and calls only to listed host methods.
 
 use molecule_protocol::a2a::{Object, Part};
-use molecule_protocol::methods::{CancelReason, name};
+use molecule_protocol::methods::name;
 use serde_json::json;
 
-use super::{cancel_and_wait, still_works};
-use crate::check::outcome::{Problem, Verdict, fail, pass, problem, skip};
+use crate::check::outcome::{Problem, Verdict, fail, pass, problem};
 use crate::check::probe;
 use crate::check::record::{Entry, Kind, Record, Side};
 use crate::check::runner::Ctx;
@@ -146,92 +145,5 @@ fn bad_line(first: &Entry, more: usize, cap: usize) -> Verdict {
             ),
             "write logs to stderr: stdout carries protocol lines only",
         ),
-    }
-}
-
-/// `host-calls.listed`.
-pub async fn host_calls_listed(ctx: &mut Ctx<'_>) -> Verdict {
-    let plan = ctx.plan;
-    let listed = &plan.init.capabilities.host_methods;
-    let session = ctx.start().await?;
-    let _ = session
-        .call(name::HANDLE_A2A, Some(probe::text(plan, probe::HELLO)))
-        .await?;
-    still_works(session, "after a handle_a2a").await?;
-    ctx.finish().await;
-    let record = ctx.record();
-    let calls = record.host_calls();
-    if let Some((entry, method)) = calls.iter().find(|(_, m)| !listed.iter().any(|l| l == m)) {
-        let shown = if listed.is_empty() {
-            "it lists none".to_owned()
-        } else {
-            format!("it lists {}", listed.join(", "))
-        };
-        return fail(
-            format!(
-                "called the host method {method:?} (stdout line {}), which the host does not \
-                 list in capabilities.hostMethods ({shown})",
-                entry.line
-            ),
-            "call only the methods listed in initialize's capabilities.hostMethods; the host \
-             answers any other with -32601",
-        );
-    }
-    match calls.len() {
-        0 => pass("made no calls to the host"),
-        n => pass(format!("made {n} calls to the host, all to listed methods")),
-    }
-}
-
-/// `progress.in-flight`.
-pub async fn progress_in_flight(ctx: &mut Ctx<'_>) -> Verdict {
-    if !ctx.caps().progress {
-        return skip("the backend does not advertise progress");
-    }
-    let plan = ctx.plan;
-    let cancel = ctx.caps().cancel;
-    let session = ctx.start().await?;
-    let id = session
-        .request(name::HANDLE_A2A, Some(probe::busy(plan)))
-        .await?;
-    match session.answer(&id).await {
-        Ok(_) => {}
-        // A busy message that runs until cancelled: cancel it.
-        Err(SessionError::Timeout { .. }) if cancel => {
-            cancel_and_wait(session, &id, CancelReason::Deadline).await?;
-        }
-        Err(e) => return Err(e.into()),
-    }
-    still_works(session, "after the request").await?;
-    ctx.finish().await;
-    let record = ctx.record();
-    if let Some((entry, why)) = record.stray_progress().first() {
-        let about = match &entry.kind {
-            Kind::Notification {
-                about: Some(id), ..
-            } => format!(" for request {id}"),
-            _ => String::new(),
-        };
-        return fail(
-            format!(
-                "sent $/progress{about} that {why} (stdout line {})",
-                entry.line
-            ),
-            "send $/progress only while a request runs: after receiving it, before answering it",
-        );
-    }
-    let sent = record
-        .entries
-        .iter()
-        .filter(|e| {
-            e.side == Side::Backend
-                && matches!(&e.kind, Kind::Notification { method, .. } if method == name::PROGRESS)
-        })
-        .count();
-    match sent {
-        0 => pass("sent no $/progress during the request (a longer --busy-message shows more)"),
-        n => pass(format!(
-            "sent {n} $/progress notifications, each while its request ran"
-        )),
     }
 }

@@ -4,6 +4,8 @@ use std::io;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use molecule_protocol::RequestId;
+
 /// A session failed before the check could see what it wanted.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -46,6 +48,39 @@ pub enum SessionError {
         /// The first junk line the backend wrote, if any.
         junk: Option<String>,
     },
+    /// The backend answered an id the checker never sent while it waited for another.
+    #[error("{}", stray_text(.got, *.line, .preview, .waiting, *.answered_cancel, *.same_value))]
+    Stray {
+        /// The id it answered.
+        got: RequestId,
+        /// Its stdout line.
+        line: usize,
+        /// The start of that line.
+        preview: String,
+        /// What the checker waited for.
+        waiting: String,
+        /// The id was that of a `$/cancelRequest` the checker sent: it answered a notification.
+        answered_cancel: bool,
+        /// The id is the awaited one with another type (`"1"` for `1`).
+        same_value: bool,
+    },
+    /// The line that answers what the checker waited for is not a protocol line.
+    #[error(
+        "the answer to {waiting} on stdout line {line} is {}: {preview:?}",
+        cause.describe(.reason)
+    )]
+    BadAnswer {
+        /// What the checker waited for.
+        waiting: String,
+        /// Its stdout line.
+        line: usize,
+        /// Why it is not a protocol line.
+        reason: String,
+        /// What kind of line it is.
+        cause: BadCause,
+        /// The start of the line.
+        preview: String,
+    },
     /// The answer was over the advertised line cap.
     #[error(
         "the answer to {waiting} (stdout line {line}) is {len} bytes, over the {max}-byte \
@@ -61,6 +96,55 @@ pub enum SessionError {
         /// The cap.
         max: usize,
     },
+}
+
+/// Why a line that names the awaited request is not its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadCause {
+    /// Not JSON at all, though it starts like a JSON-RPC message: another write broke it.
+    Broken,
+    /// A JSON object that is not a valid JSON-RPC message.
+    Invalid,
+    /// Not UTF-8.
+    NotUtf8,
+}
+
+impl BadCause {
+    fn describe(self, reason: &str) -> String {
+        match self {
+            BadCause::Broken => format!(
+                "not valid JSON ({}); another write may have landed inside it",
+                reason.trim_start_matches("not JSON: ")
+            ),
+            BadCause::Invalid => format!("not a valid JSON-RPC message ({reason})"),
+            BadCause::NotUtf8 => reason.to_owned(),
+        }
+    }
+}
+
+fn stray_text(
+    got: &RequestId,
+    line: usize,
+    preview: &str,
+    waiting: &str,
+    answered_cancel: bool,
+    same_value: bool,
+) -> String {
+    if answered_cancel {
+        return format!(
+            "answered a $/cancelRequest for an id it never got (stdout line {line}: {preview})"
+        );
+    }
+    let mut text = format!(
+        "answered id {got}, which the host never sent (stdout line {line}: {preview}), while \
+         the checker waited for {waiting}"
+    );
+    if same_value {
+        text.push_str(&format!(
+            "; it is the same id as {waiting}, with another type: echo ids exactly as received"
+        ));
+    }
+    text
 }
 
 fn stderr_suffix(stderr: &[String]) -> String {

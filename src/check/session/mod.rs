@@ -1,14 +1,16 @@
 //! One backend process under test, driven by hand: the checker writes exactly the lines a check
-//! needs, reads and records every line the backend writes (answering its calls to the host
-//! with `-32601`, as the host does while `hostMethods` is empty), drains its stderr, and at the
-//! end closes stdin and watches how the backend goes.
+//! needs, reads and records every line the backend writes (answering its calls to the host as
+//! the scripted host says), drains its stderr, and at the end closes stdin and watches how the
+//! backend goes.
 
+mod answers;
+mod calls;
 mod ending;
 mod error;
 mod streams;
 
 pub use ending::Finished;
-pub use error::{SessionError, exit_text, human};
+pub use error::{BadCause, SessionError, exit_text, human};
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,17 +18,17 @@ use std::time::Duration;
 
 use molecule_protocol::codec::{FrameReader, write_line};
 use molecule_protocol::methods::name;
-use molecule_protocol::{
-    InitializeParams, Message, Notification, Request, RequestId, Response, RpcError,
-};
+use molecule_protocol::{InitializeParams, Message, Notification, Request, RequestId, RpcError};
 use serde_json::Value;
 use tokio::io::BufReader;
 use tokio::process::ChildStdin;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 
+use super::host::ScriptedHost;
 use super::plan::{Plan, Timers};
-use super::record::{Kind, Record, Side};
+use super::record::{Kind, Record};
+use answers::{answers, describe};
 use molecule_host::backend::BackendProcess;
 use streams::{Next, Reader, drain_stderr, lock};
 
@@ -44,6 +46,10 @@ pub struct Session {
     next_id: i64,
     /// Entries before this index have been looked at for calls to the host.
     seen: usize,
+    /// The host the checker plays.
+    host: Arc<ScriptedHost>,
+    /// Calls to the host the script holds, unanswered.
+    held: Vec<RequestId>,
     /// Spawn → the `initialize` answer, once there was one.
     pub startup: Option<Duration>,
 }
@@ -75,6 +81,8 @@ impl Session {
             spawned,
             next_id: 0,
             seen: 0,
+            host: plan.host.clone(),
+            held: Vec::new(),
             startup: None,
         })
     }
@@ -226,22 +234,8 @@ impl Session {
             {
                 let record = self.record();
                 for entry in &record.entries[index..] {
-                    match &entry.kind {
-                        Kind::Response {
-                            id: Some(got),
-                            result,
-                        } if got == id && entry.side == Side::Backend => {
-                            return Ok(result.clone());
-                        }
-                        Kind::Oversize { len, id: Some(got) } if got == id => {
-                            return Err(SessionError::TooLarge {
-                                waiting: describe(&record, id),
-                                line: entry.line,
-                                len: *len,
-                                max: self.max_message_bytes,
-                            });
-                        }
-                        _ => {}
+                    if let Some(outcome) = answers(&record, entry, id, self.max_message_bytes) {
+                        return outcome;
                     }
                 }
                 index = record.entries.len();
@@ -266,6 +260,23 @@ impl Session {
                 } => return Ok(index),
                 _ => {}
             }
+        }
+    }
+
+    /// Reads the next backend line by `deadline`: its index in the record, or `None` when the
+    /// deadline passed first. Errors when stdout ends (`waiting` says what for).
+    pub async fn next_line_by(
+        &mut self,
+        deadline: Instant,
+        waiting: &str,
+    ) -> Result<Option<usize>, SessionError> {
+        match self.reader.next(&self.record, deadline).await {
+            Next::Entry(index) => {
+                self.answer_host_calls().await;
+                Ok(Some(index))
+            }
+            Next::Elapsed => Ok(None),
+            Next::Eof => Err(self.ended(waiting.to_owned()).await),
         }
     }
 
@@ -313,36 +324,6 @@ impl Session {
             stderr: self.record().stderr_tail(5),
         }
     }
-
-    /// Answers the backend's calls to the host with `-32601`, as the host does for methods it
-    /// does not list in `hostMethods`.
-    async fn answer_host_calls(&mut self) {
-        loop {
-            let calls: Vec<(RequestId, String)> = {
-                let record = self.record();
-                let new = &record.entries[self.seen.min(record.entries.len())..];
-                new.iter()
-                    .filter_map(|e| match (&e.side, &e.kind) {
-                        (Side::Backend, Kind::Request { id, method }) => {
-                            Some((id.clone(), method.clone()))
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            };
-            let seen = self.record().entries.len();
-            self.seen = seen;
-            if calls.is_empty() || self.stdin.is_none() {
-                return;
-            }
-            for (id, method) in calls {
-                let error = RpcError::method_not_found(&method);
-                let _ = self
-                    .write(&Message::Response(Response::err(id, error)))
-                    .await;
-            }
-        }
-    }
 }
 
 /// What the checker waits for, for error messages.
@@ -360,16 +341,4 @@ fn describe_message(msg: &Message) -> String {
         Message::Notification(n) => n.method.clone(),
         Message::Response(_) => "the answer to its call to the host".into(),
     }
-}
-
-/// "ping (id 3)", from the request the checker sent.
-fn describe(record: &Record, id: &RequestId) -> String {
-    let method = record
-        .entries
-        .iter()
-        .find_map(|e| match (&e.side, &e.kind) {
-            (Side::Host, Kind::Request { id: sent, method }) if sent == id => Some(method.as_str()),
-            _ => None,
-        });
-    format!("{} (id {id})", method.unwrap_or("request"))
 }

@@ -54,6 +54,10 @@ pub fn platform_routes(app: &Arc<App>) -> Router<Arc<App>> {
             f(Endpoint::Workspace, get(workspace::get)),
         )
         .route(
+            "/workspaces/{id}/state",
+            f(Endpoint::Workspace, get(workspace::state)),
+        )
+        .route(
             "/workspaces/{id}/activity",
             f(Endpoint::Activity, get(activity::list)),
         )

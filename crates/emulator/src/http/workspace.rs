@@ -1,8 +1,8 @@
-//! `GET /workspaces/<id>` (with the removed-workspace 410), `GET /buildinfo` and
-//! `POST /workspaces/<id>/notify`.
+//! `GET /workspaces/<id>` (with the removed-workspace 410), `GET /workspaces/<id>/state`,
+//! `GET /buildinfo` and `POST /workspaces/<id>/notify`.
 
 use super::auth::workspace_auth;
-use super::error::{ApiError, ok, parse_object, read_body};
+use super::error::{ApiError, json_response, ok, parse_object, read_body};
 use crate::app::App;
 use crate::model::{NewRow, Status};
 use axum::body::Body;
@@ -46,6 +46,38 @@ pub async fn get(
     Ok(ok(
         ws.to_json(SystemTime::now(), app.config.timers.stale_after)
     ))
+}
+
+/// `GET /workspaces/<id>/state`: the short status a remote agent polls, behind the workspace
+/// gate (so a removed workspace's own, revoked, token gets `401`). What passes the gate (an admin
+/// token) gets `404` with `"deleted": true` for an unknown or removed workspace: clients take
+/// that 404 as "shut down" (docs/platform-api.md §3.5).
+pub async fn state(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ws = Uuid::parse_str(&id).ok();
+    let store = app.store();
+    workspace_auth(&app, &store, &headers, ws)?;
+    let found = ws.and_then(|ws| store.workspaces.get(&ws));
+    let Some(found) = found else {
+        let body = json!({"workspace_id": id, "deleted": true});
+        return Ok(json_response(StatusCode::NOT_FOUND, &body));
+    };
+    if found.status == Status::Removed {
+        let body = json!({"workspace_id": id, "status": "removed", "deleted": true});
+        return Ok(json_response(StatusCode::NOT_FOUND, &body));
+    }
+    let status = found
+        .effective_status(SystemTime::now(), app.config.timers.stale_after)
+        .as_str();
+    Ok(ok(json!({
+        "workspace_id": id,
+        "status": status,
+        "paused": status == "paused",
+        "deleted": false,
+    })))
 }
 
 /// `GET /buildinfo`

@@ -32,7 +32,13 @@ pub struct SupervisorConfig {
     pub stderr: StderrLimits,
     /// The backend → host methods served (advertised as `capabilities.hostMethods`).
     pub handlers: HostHandlers,
+    /// How many backend → host calls may be in flight at once (64); a call past the bound is
+    /// answered at once with 1016 (`data.class` `in_flight`).
+    pub host_calls_in_flight: usize,
 }
+
+/// The default of [`SupervisorConfig::host_calls_in_flight`].
+pub const HOST_CALLS_IN_FLIGHT: usize = 64;
 
 impl SupervisorConfig {
     /// A configuration with the documented defaults.
@@ -52,6 +58,7 @@ impl SupervisorConfig {
             restart: RestartPolicy::default(),
             stderr: StderrLimits::default(),
             handlers: HostHandlers::default(),
+            host_calls_in_flight: HOST_CALLS_IN_FLIGHT,
         }
     }
 

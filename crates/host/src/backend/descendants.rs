@@ -3,9 +3,10 @@
 //!
 //! `killpg` reaches only the group. A backend's child may call `setsid`, and once its parent
 //! exits it is reparented (to the host, which makes itself a child subreaper, see
-//! [`BackendProcess`](super::BackendProcess)), so its `ppid` no longer says where it came from. A [`Lineage`]
+//! [`orphans`](super::orphans)), so its `ppid` no longer says where it came from. A [`Lineage`]
 //! therefore remembers every descendant it has seen, by pid *and* start time, and counts as a
-//! member anything in the backend's group, anything remembered, and any child of a member.
+//! member anything in the backend's group, anything remembered, any orphan the host adopted
+//! (when the program claims them), and any child of a member.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +16,8 @@ pub use molecule_proc::{ProcInfo, descendants, process_table, read_proc, same_pr
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
+
+use super::orphans;
 
 /// The set of processes that belong to one backend, remembered across reparenting.
 #[derive(Debug)]
@@ -44,6 +47,7 @@ impl Lineage {
                 seeds.insert(p.pid);
             }
         }
+        seeds.extend(orphans::adopted(&table));
         let root = self.root;
         let members: Vec<ProcInfo> = closure(&table, &seeds, |p| p.pgid == root)
             .into_iter()

@@ -40,12 +40,13 @@ pub fn backend_env(config: &EnvConfig, vars: &HostVars) -> Vec<(OsString, OsStri
         .clone()
         .unwrap_or_else(|| std::env::vars_os().collect());
     // The `MOLECULE_` namespace belongs to the host: whatever the host was started with (its
-    // token, its platform settings) is not the backend's business.
-    let mut env: Vec<(OsString, OsString)> = base
+    // token, its platform settings) is not the backend's business. `--backend-env` passes one
+    // on deliberately.
+    let (host_vars, mut env): (Vec<_>, Vec<_>) = base
         .into_iter()
-        .filter(|(k, _)| !k.as_bytes().starts_with(b"MOLECULE_"))
         .filter(|(k, _)| !config.secrets.iter().any(|s| s == k))
-        .collect();
+        .partition(|(k, _)| k.as_bytes().starts_with(b"MOLECULE_"));
+    say_once_what_stays_with_the_host(&host_vars, &config.extra);
     let host_exe = config
         .host_exe
         .clone()
@@ -84,6 +85,29 @@ pub fn backend_env(config: &EnvConfig, vars: &HostVars) -> Vec<(OsString, OsStri
         set(&mut env, k.clone(), v.clone());
     }
     env
+}
+
+/// Names, once per process, the inherited `MOLECULE_*` variables the backend does not get (and
+/// that no `--backend-env` gives it), so that one set for the backend is not lost silently.
+fn say_once_what_stays_with_the_host(
+    host_vars: &[(OsString, OsString)],
+    extra: &[(OsString, OsString)],
+) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let names: Vec<String> = host_vars
+        .iter()
+        .filter(|(k, _)| k != TOKEN_VAR && !extra.iter().any(|(e, _)| e == k))
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .collect();
+    if !names.is_empty() {
+        ONCE.call_once(|| {
+            tracing::info!(
+                "not passed to the backend (MOLECULE_* variables are the host's; give one to the \
+                 backend with --backend-env KEY=VALUE): {}",
+                names.join(", ")
+            );
+        });
+    }
 }
 
 fn set(env: &mut Vec<(OsString, OsString)>, key: OsString, value: OsString) {

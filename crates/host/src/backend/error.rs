@@ -215,6 +215,12 @@ pub enum ProtocolViolation {
         /// The cap.
         max: usize,
     },
+    /// Its answer was not UTF-8 (SPEC §2); the id was read with the bad bytes replaced.
+    #[error("its answer is not valid UTF-8 (the first bad byte is at offset {offset} of the line)")]
+    NotUtf8 {
+        /// Where the first byte that is not UTF-8 is, counted from the line's start.
+        offset: usize,
+    },
     /// Its answer was not a well-formed JSON-RPC response.
     #[error("malformed response: {0}")]
     MalformedResponse(String),

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use molecule_protocol::code::{self, class};
 use molecule_protocol::codec::{Frame, FrameReader, sniff_id};
 use molecule_protocol::encode;
 use molecule_protocol::jsonrpc::MessageError;
 use molecule_protocol::methods::{Empty, ProgressParams, name};
-use molecule_protocol::{Message, Notification, Request, RequestId, Response, RpcError};
+use molecule_protocol::{ErrorData, Message, Notification, Request, RequestId, Response, RpcError};
 use serde::Serialize;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
@@ -31,7 +32,7 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
 ) {
     loop {
         match frames.next_frame().await {
-            Ok(Some(Frame::Line(line))) => on_line(&shared, &line),
+            Ok(Some(Frame::Line(line))) => on_line(&shared, &line).await,
             Ok(Some(Frame::Oversize { len, id })) => on_oversize(&shared, len, id),
             Ok(None) => break,
             Err(e) => {
@@ -43,10 +44,13 @@ pub(crate) async fn read_loop<R: AsyncBufRead + Unpin>(
     let _ = events.send(ConnEvent::StdoutClosed);
 }
 
-fn on_line(shared: &Arc<Endpoint>, line: &[u8]) {
+async fn on_line(shared: &Arc<Endpoint>, line: &[u8]) {
+    if let Err(e) = std::str::from_utf8(line) {
+        return on_not_utf8(shared, line, e.valid_up_to()).await;
+    }
     match Message::parse(line) {
         Ok(Message::Response(r)) => on_response(shared, r),
-        Ok(Message::Request(r)) => on_request(shared, r),
+        Ok(Message::Request(r)) => on_request(shared, r).await,
         Ok(Message::Notification(n)) => on_notification(shared, n),
         Err(e) => on_invalid(shared, line, e),
     }
@@ -89,18 +93,30 @@ fn on_response(shared: &Endpoint, r: Response) {
     }
 }
 
-fn on_request(shared: &Arc<Endpoint>, r: Request) {
+/// Serves a backend → host request as a task of its own, within the bound of calls in flight.
+/// Past the bound the reader answers at once (a ping or an unknown method as usual, a served
+/// method with 1016 `in_flight`): it never spawns more, and it never stops reading answers.
+async fn on_request(shared: &Arc<Endpoint>, r: Request) {
     let writer = shared.writer.clone();
-    let Some(handler) = shared.handlers.get(&r.method) else {
-        let result = if r.method == name::PING {
-            Ok(Empty::default())
-        } else {
-            tracing::debug!(backend = %shared.source.name, "the backend called unknown host method {:?}", r.method);
-            Err(RpcError::method_not_found(&r.method))
+    let handler = shared.handlers.get(&r.method);
+    let Ok(permit) = shared.host_calls.clone().try_acquire_owned() else {
+        shared.counters.bump(Counter::host_calls_refused);
+        let result = match handler {
+            Some(_) => Err(in_flight(shared, &r.method)),
+            None => unserved(shared, &r.method),
         };
+        // Waits only while the backend is not reading its stdin, which the write timeout ends.
+        answer(writer, r.id, result).await;
+        return;
+    };
+    let Some(handler) = handler else {
+        let result = unserved(shared, &r.method);
         // Never block the reader on the writer: a backend that is itself blocked writing to
         // stdout would deadlock with us.
-        tokio::spawn(answer(writer, r.id, result));
+        tokio::spawn(async move {
+            answer(writer, r.id, result).await;
+            drop(permit);
+        });
         return;
     };
     let request = r
@@ -108,6 +124,13 @@ fn on_request(shared: &Arc<Endpoint>, r: Request) {
         .as_ref()
         .and_then(|p| p.get("_meta")?.get("requestId")?.as_i64())
         .and_then(|id| shared.scope(id));
+    if let Err(e) = named_workspace(shared, &r.method, r.params.as_ref(), request.is_some()) {
+        tokio::spawn(async move {
+            answer(writer, r.id, Err::<Empty, _>(e)).await;
+            drop(permit);
+        });
+        return;
+    }
     let call = HostCall {
         method: r.method,
         params: r.params,
@@ -116,7 +139,65 @@ fn on_request(shared: &Arc<Endpoint>, r: Request) {
     tokio::spawn(async move {
         let result = handler.call(call).await;
         answer(writer, r.id, result).await;
+        drop(permit);
     });
+}
+
+/// SPEC §17: the workspace a call is for. This host serves one; a call that names another is
+/// refused, and so is one made outside any request by a backend that serves several workspaces
+/// without naming its workspace.
+fn named_workspace(
+    shared: &Endpoint,
+    method: &str,
+    params: Option<&serde_json::Value>,
+    scoped: bool,
+) -> Result<(), RpcError> {
+    let named = params.and_then(|p| p.get("_meta")?.get("workspaceId"));
+    match named {
+        Some(serde_json::Value::String(id)) if id.eq_ignore_ascii_case(&shared.workspace_id) => {
+            Ok(())
+        }
+        Some(other) => Err(RpcError::invalid_params(format!(
+            "{method}: _meta.workspaceId {other} names no workspace open in this process (it \
+             serves {}); nothing was done",
+            shared.workspace_id
+        ))),
+        None if !scoped && shared.many_workspaces() => Err(RpcError::invalid_params(format!(
+            "{method}: a backend that serves several workspaces names the workspace of a call \
+             made outside any request in _meta.workspaceId (SPEC §17); nothing was done"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The answer to a request no handler serves: `ping`, or `-32601`.
+fn unserved(shared: &Endpoint, method: &str) -> Result<serde_json::Value, RpcError> {
+    if method == name::PING {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    tracing::debug!(backend = %shared.source.name, "the backend called unknown host method {method:?}");
+    Err(RpcError::method_not_found(method))
+}
+
+/// 1016 `in_flight`: the backend has as many calls in flight as the host allows.
+fn in_flight(shared: &Endpoint, method: &str) -> RpcError {
+    let max = shared.host_calls_in_flight();
+    warn_limited(
+        shared,
+        format_args!(
+            "the backend has {max} host calls in flight, the most allowed; {method} refused with 1016"
+        ),
+    );
+    let data = ErrorData::default()
+        .with_retryable(true)
+        .with_class(class::IN_FLIGHT);
+    RpcError::with_data(
+        code::BUDGET_EXHAUSTED,
+        format!(
+            "{method}: {max} host calls are already in flight, the most allowed; try again once one is answered"
+        ),
+        data,
+    )
 }
 
 async fn answer<T: Serialize>(
@@ -179,11 +260,73 @@ fn on_invalid(shared: &Endpoint, line: &[u8], error: MessageError) {
         format_args!("the backend sent an invalid message ({error}): {quoted:?}"),
     );
     // A malformed answer still names its request: fail it now rather than at its timeout.
-    let looks_like_answer = !line.windows(9).any(|w| w == b"\"method\":");
-    if let (true, Some(RequestId::Number(id))) = (looks_like_answer, sniff_id(line)) {
+    if let (false, Some(RequestId::Number(id))) = (is_call(line), sniff_id(line)) {
         let violation = ProtocolViolation::MalformedResponse(error.to_string());
         shared.deliver(id, Err(CallError::Protocol(violation)));
     }
+}
+
+/// A line that is not UTF-8 breaks SPEC §2, but it usually still names its request: read with
+/// the bad bytes replaced, an answer fails its request at once and a call is answered
+/// `-32600` at once, instead of either waiting for a timeout. Failing that, an integer id at
+/// the line's start is used; a line with no readable id can only be logged.
+async fn on_not_utf8(shared: &Endpoint, line: &[u8], offset: usize) {
+    shared.counters.bump(Counter::invalid_messages);
+    let quoted = quote(line);
+    let salvaged = Message::parse(String::from_utf8_lossy(line).as_bytes());
+    let (id, what) = match salvaged {
+        Ok(Message::Request(r)) => {
+            warn_limited(
+                shared,
+                format_args!(
+                    "the backend's call {} (id {}) is not valid UTF-8 (byte {offset}); answered -32600: {quoted:?}",
+                    r.method, r.id
+                ),
+            );
+            let message = format!(
+                "{}: the request is not valid UTF-8 (the first bad byte is at offset {offset}); \
+                 nothing was done: write stdout as UTF-8",
+                r.method
+            );
+            let error: Result<Empty, _> = Err(RpcError::new(code::INVALID_REQUEST, message));
+            return answer(shared.writer.clone(), r.id, error).await;
+        }
+        Ok(Message::Notification(n)) => {
+            warn_limited(
+                shared,
+                format_args!(
+                    "the backend's notification {} is not valid UTF-8 (byte {offset}); read with the bad bytes replaced: {quoted:?}",
+                    n.method
+                ),
+            );
+            return on_notification(shared, n);
+        }
+        Ok(Message::Response(r)) => (r.id, "answer"),
+        _ if is_call(line) => (None, "line"),
+        _ => (sniff_id(line), "line"),
+    };
+    let violation = ProtocolViolation::NotUtf8 { offset };
+    match id {
+        Some(RequestId::Number(id)) if shared.deliver(id, Err(CallError::Protocol(violation))) => {
+            warn_limited(
+                shared,
+                format_args!(
+                    "the backend's {what} to request {id} is not valid UTF-8 (byte {offset}); the request failed (write stdout as UTF-8): {quoted:?}"
+                ),
+            );
+        }
+        _ => warn_limited(
+            shared,
+            format_args!(
+                "the backend wrote a {what} that is not valid UTF-8 (byte {offset}) and names no request in flight; ignored (write stdout as UTF-8): {quoted:?}"
+            ),
+        ),
+    }
+}
+
+/// Whether a line is a request or a notification rather than an answer (has a `method`).
+fn is_call(line: &[u8]) -> bool {
+    line.windows(9).any(|w| w == b"\"method\":")
 }
 
 fn on_oversize(shared: &Endpoint, len: usize, id: Option<RequestId>) {

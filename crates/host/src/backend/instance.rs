@@ -101,6 +101,8 @@ async fn launch(
         write_timeout: config.timeouts.write,
         counters: counters.clone(),
         handlers: config.handlers.clone(),
+        host_calls_in_flight: config.host_calls_in_flight,
+        workspace_id: config.workspace_id.clone(),
         source,
     };
     let (conn, tasks) = Connection::start(pipes.stdin, pipes.stdout, conn_config);
@@ -155,6 +157,8 @@ impl Instance {
         };
         // Remember the descendants it started while getting ready.
         let _ = l.control.send(Control::Scan);
+        l.conn
+            .set_many_workspaces(info.capabilities.workspaces() > 1);
         let concurrency = info.capabilities.concurrency() as usize;
         Ok(Arc::new(Instance {
             pid: l.pid,
@@ -206,19 +210,11 @@ async fn wait_exit(mut exit: watch::Receiver<Option<Arc<ExitReport>>>) -> Option
 }
 
 fn create_state_dir(config: &SupervisorConfig) -> Result<(), StartError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let path = &config.state_dir;
-    let fail = |source| StartError::StateDir {
-        path: path.clone(),
+    // A link planted in its place is refused, not followed (and its target never chmodded).
+    crate::private_dir::ensure(&config.state_dir).map_err(|source| StartError::StateDir {
+        path: config.state_dir.clone(),
         source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(fail)?;
-    // An existing directory keeps its mode on create; make sure it is private.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(fail)
+    })
 }
 
 impl Failure {

@@ -18,7 +18,8 @@
 //!   [`Supervisor::status`];
 //! - serves backend → host requests through the [`HostHandlers`] registry;
 //! - shuts down by draining, cancelling, closing stdin, SIGTERM and SIGKILL to the group, and a
-//!   sweep that leaves no descendant, even one that left the group ([`descendants()`]).
+//!   sweep that leaves no descendant, even one that left the group ([`descendants()`]);
+//! - as a container's PID 1, reaps the orphans the kernel hands it ([`OrphanReaper`]).
 //!
 //! The lower layers are public for `molecule backend-check`, which drives backends by hand:
 //! [`BackendProcess`] (spawn, the stop ladder, the sweep) and the [`descendants`](mod@descendants) module.
@@ -34,7 +35,9 @@ mod handshake;
 mod incoming;
 mod instance;
 mod manager;
+mod orphans;
 mod process;
+mod reaper;
 mod request;
 mod rpc;
 mod stats;
@@ -42,7 +45,7 @@ mod stderr;
 mod supervisor;
 
 pub use command::{BackendCommand, CommandError, Lookup};
-pub use config::{RestartPolicy, StderrLimits, SupervisorConfig, Timeouts};
+pub use config::{HOST_CALLS_IN_FLIGHT, RestartPolicy, StderrLimits, SupervisorConfig, Timeouts};
 pub use descendants::{ProcInfo, descendants, process_table};
 pub use env::{EnvConfig, HostVars, TOKEN_VAR, backend_env};
 pub use error::{
@@ -50,7 +53,9 @@ pub use error::{
 };
 pub use handlers::{HandlerFuture, HostCall, HostHandler, HostHandlers, RequestScope};
 pub use handshake::initialize_params;
+pub use orphans::claim_orphans;
 pub use process::{BackendProcess, Ladder, Pipes, StopReport, StopStep};
+pub use reaper::OrphanReaper;
 pub use stats::Stats;
 pub use stderr::StderrTail;
 pub use supervisor::{CallOptions, ShutdownReport, State, Status, Supervisor};

@@ -4,7 +4,8 @@
 //! On Linux the child gets `PR_SET_PDEATHSIG(SIGKILL)`, which fires when the parent *thread*
 //! ends; every spawn therefore happens on one dedicated thread that lives as long as the
 //! process. The same thread makes the host a child subreaper, so that a backend's orphaned
-//! descendants are reparented to the host (where the sweep can reap them) instead of to init.
+//! descendants are reparented to the host (where the sweep finds them, see
+//! [`orphans`](super::orphans)) instead of to init.
 
 use std::ffi::OsString;
 use std::io;
@@ -19,6 +20,7 @@ use tokio::time::{Instant, sleep, timeout};
 
 use super::command::BackendCommand;
 use super::descendants::{Lineage, ProcInfo};
+use super::orphans;
 
 /// How long the sweep keeps trying before it gives up on a process that will not die.
 const SWEEP_LIMIT: Duration = Duration::from_secs(5);
@@ -168,6 +170,7 @@ impl BackendProcess {
         }
         let status = self.child.wait().await?;
         self.status = Some(status);
+        orphans::reaped(self.pid);
         Ok(status)
     }
 
@@ -175,6 +178,9 @@ impl BackendProcess {
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.try_wait().ok().flatten();
+            if self.status.is_some() {
+                orphans::reaped(self.pid);
+            }
         }
         self.status
     }
@@ -344,15 +350,12 @@ async fn spawn_on_spawner_thread(cmd: Command) -> io::Result<Child> {
         std::thread::Builder::new()
             .name("molecule-spawner".into())
             .spawn(move || {
-                #[cfg(target_os = "linux")]
-                if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-                    tracing::warn!(
-                        "cannot become a child subreaper ({e}): orphans of a backend go to init"
-                    );
-                }
+                orphans::become_subreaper();
                 for mut job in rx {
                     let _guard = job.runtime.enter();
-                    let _ = job.reply.send(job.cmd.spawn());
+                    let _ = job
+                        .reply
+                        .send(orphans::spawn_leader(|| job.cmd.spawn(), Child::id));
                 }
             })
             .ok()
@@ -360,7 +363,7 @@ async fn spawn_on_spawner_thread(cmd: Command) -> io::Result<Child> {
     });
     let Some(spawner) = spawner else {
         let mut cmd = cmd;
-        return cmd.spawn();
+        return orphans::spawn_leader(|| cmd.spawn(), Child::id);
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job = SpawnJob {

@@ -7,7 +7,7 @@
 //! delivered.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use molecule_protocol::methods::{CancelParams, CancelReason, CancelRequest};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -71,6 +71,14 @@ pub(crate) struct Endpoint {
     pub(crate) max: usize,
     pub(crate) counters: Arc<Counters>,
     pub(crate) handlers: HostHandlers,
+    /// One permit per backend → host call in flight (from read to answer queued).
+    pub(crate) host_calls: Arc<Semaphore>,
+    host_calls_max: usize,
+    /// The workspace this backend serves, which its calls may name (SPEC §17).
+    pub(crate) workspace_id: String,
+    /// The backend advertised `maxWorkspaces` above 1: calls outside a request must name
+    /// their workspace.
+    many_workspaces: AtomicBool,
     pub(crate) source: Source,
     first_junk: Mutex<Option<String>>,
     pub(crate) log_limit: Mutex<RateLimit>,
@@ -89,6 +97,8 @@ pub(crate) struct ConnConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
     pub(crate) handlers: HostHandlers,
+    pub(crate) host_calls_in_flight: usize,
+    pub(crate) workspace_id: String,
     pub(crate) source: Source,
 }
 
@@ -115,6 +125,10 @@ impl Connection {
             max: config.max_message_bytes,
             counters: config.counters,
             handlers: config.handlers,
+            host_calls: Arc::new(Semaphore::new(config.host_calls_in_flight.max(1))),
+            host_calls_max: config.host_calls_in_flight.max(1),
+            workspace_id: config.workspace_id,
+            many_workspaces: AtomicBool::new(false),
             source: config.source,
             first_junk: Mutex::new(None),
             log_limit: Mutex::new(RateLimit::new(100, Duration::from_secs(10))),
@@ -236,6 +250,11 @@ impl Connection {
         self.close.cancel();
     }
 
+    /// Records that the backend serves several workspaces (its handshake said so).
+    pub(crate) fn set_many_workspaces(&self, many: bool) {
+        self.shared.many_workspaces.store(many, Ordering::Relaxed);
+    }
+
     /// The first non-protocol line the backend wrote to stdout, for start-up errors.
     pub(crate) fn first_junk(&self) -> Option<String> {
         self.shared
@@ -285,6 +304,16 @@ impl Endpoint {
             .waiting
             .get(&id)
             .and_then(|p| p.scope.clone())
+    }
+
+    /// Whether the backend advertised `maxWorkspaces` above 1.
+    pub(crate) fn many_workspaces(&self) -> bool {
+        self.many_workspaces.load(Ordering::Relaxed)
+    }
+
+    /// How many backend → host calls may be in flight at once.
+    pub(crate) fn host_calls_in_flight(&self) -> usize {
+        self.host_calls_max
     }
 
     /// Remembers the first junk line.

@@ -55,6 +55,8 @@ counters! {
     unknown_responses,
     /// Responses for an id already answered, cancelled or timed out.
     duplicate_responses,
+    /// Backend → host calls refused because the bound of calls in flight was reached.
+    host_calls_refused,
     /// Stderr lines read.
     stderr_lines,
     /// Stderr lines read but not logged because of the rate limit.

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use molecule_protocol::methods::{CancelReason, name};
+use molecule_protocol::methods::{CancelReason, WorkspaceRef, name};
 use molecule_protocol::time::format_rfc3339_millis;
 use molecule_protocol::{HandleA2aParams, HandleA2aResult, InitializeResult};
 use serde_json::Value;
@@ -184,6 +184,11 @@ impl Supervisor {
         loop {
             let (instance, _permit) = self.acquire(&opts, true).await?;
             let hard = self.hard_timeout(&mut params, &opts);
+            // SPEC §17: a backend that serves several workspaces is told each message's.
+            if instance.info.capabilities.workspaces() > 1 && params.workspace.is_none() {
+                let id = self.handle.shared.config.workspace_id.clone();
+                params.workspace = Some(WorkspaceRef::new(id));
+            }
             let idle = if instance.info.capabilities.progress {
                 self.handle.shared.config.timeouts.idle
             } else {

@@ -4,10 +4,11 @@
 //! Every refusal is one line naming the flag and the environment variable to fix.
 
 use crate::backend::{self, BackendCommand, RestartPolicy};
-use crate::platform::{PlatformConfig, Secret};
+use crate::platform::{PlatformConfig, Secret, TokenSource};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::error::ConnectError;
 use super::settings::Settings;
 
 /// The environment variable that may hold the token.
@@ -78,6 +79,26 @@ pub enum TokenSetting {
     },
     /// None was given: use the token a previous run saved in the state directory, if any.
     Saved,
+}
+
+impl TokenSetting {
+    /// The token source: the file, the value, or the token saved in `state_dir` by an earlier
+    /// run (none there is [`ConfigError::NoToken`]).
+    pub fn source(&self, state_dir: &Path) -> Result<TokenSource, ConnectError> {
+        Ok(match self {
+            TokenSetting::File(path) => TokenSource::from_file(path)?,
+            TokenSetting::Value { token, origin } => {
+                TokenSource::from_value(token.expose(), origin)?
+            }
+            TokenSetting::Saved => {
+                let saved = state_dir.join(super::statedir::TOKEN_FILE);
+                if !saved.exists() {
+                    return Err(ConfigError::NoToken.into());
+                }
+                TokenSource::from_file(saved)?
+            }
+        })
+    }
 }
 
 /// How to run the backend.

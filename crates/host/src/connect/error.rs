@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::backend::{CommandError, StartError};
 use crate::exit::{self, HasExitCode};
+use crate::platform::diagnose::Fault;
 use crate::platform::{self, PlatformError, TokenError};
 
 use super::config::ConfigError;
@@ -54,6 +55,9 @@ pub enum ConnectError {
     /// A platform call failed for good (404/410 on the workspace, a rejected token, …).
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    /// The platform cannot be reached at the API URL, or what answers there is no platform.
+    #[error("{0}")]
+    Contact(Fault),
     /// The platform registered the workspace in another delivery mode than poll.
     #[error(
         "the platform registered the workspace with delivery_mode {mode:?}, not \"poll\": \
@@ -79,6 +83,8 @@ impl HasExitCode for ConnectError {
             ConnectError::State(e) => e.exit_code(),
             ConnectError::BackendStart(e) => e.exit_code(),
             ConnectError::Platform(e) => e.exit_code(),
+            // What cures it is a setting: --api-url, SSL_CERT_FILE, a proxy variable.
+            ConnectError::Contact(_) => exit::CONFIG,
             ConnectError::NotPollMode { .. } | ConnectError::Runtime(_) => exit::INTERNAL,
         }
     }

@@ -1,7 +1,7 @@
 //! The heartbeat task: `POST /registry/heartbeat` every interval, on its own task, so that a
 //! slow backend, a slow poll or the rate limiter (heartbeats are never paced) cannot delay it.
 //! A failed beat is logged (a refusal loudly) and the next one goes out on time: a heartbeat
-//! error never stops the loop or the host.
+//! error never stops the loop or the host (a refused token is the feed's to judge).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Status;
-use crate::platform::{ErrorClass, PlatformClient};
+use crate::platform::{ErrorClass, PlatformClient, PlatformError};
 
 use super::health::Health;
 
@@ -42,6 +42,16 @@ pub async fn run(
                     uptime_seconds = beat.uptime_seconds,
                     active_tasks = beat.active_tasks,
                     "heartbeat"
+                );
+            }
+            // Whether a refused token ends the host is the feed's call (it asks whether the
+            // workspace was removed first); promising here that heartbeats go on would be
+            // contradicted a moment later by the exit.
+            Ok(Err(e @ PlatformError::Unauthorized { .. })) => {
+                failing = true;
+                tracing::warn!(
+                    "the platform refused a heartbeat: {e}; the next read of the activity feed \
+                     decides: if it is refused too, the host stops (exit 4)"
                 );
             }
             Ok(Err(e)) if e.class() == ErrorClass::Permanent => {

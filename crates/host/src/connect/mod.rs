@@ -12,7 +12,8 @@
 //! - [`statedir`]: the 0700 state directory and its lock; [`state`]: the [`state::Ledger`] of
 //!   settled rows (two cursors: the poll's in-memory fetch position, and the saved contiguous
 //!   settled prefix plus the rows settled above it), its file and its writer task;
-//! - [`startup`]: buildinfo, the workspace check, registration; [`heartbeat`] and [`health`];
+//! - [`contact`]: the first contact (buildinfo, the workspace), its failure said as one line;
+//! - [`startup`]: registration; [`heartbeat`] and [`health`];
 //! - `feed`: the poll loop, read-backs (first start, lost cursor) and late-row re-reads;
 //! - [`inbound`]: what a row is; [`uploads`]: canvas files;
 //! - `engine`: moves rows from fetched to settled: a pure core that decides (ledger, delivery
@@ -21,6 +22,7 @@
 //! - [`hooks`]: the seams for `molecule dev` and the peer calls; `run`: [`serve`].
 
 pub mod config;
+pub mod contact;
 mod dry_run;
 mod engine;
 mod error;

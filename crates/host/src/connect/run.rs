@@ -1,8 +1,9 @@
 //! [`serve`]: one `molecule connect`, from start-up to shutdown.
 //!
 //! Start-up order: lock the state directory and load the state (a bad file stops here, before
-//! the platform is touched) → log `/buildinfo` → `GET /workspaces/<id>` (404 and 410 end the
-//! host before anything else touches the platform) → start the backend (its `agentCard` fills
+//! the platform is touched) → the first contact: `/buildinfo`, `GET /workspaces/<id>` (404 and
+//! 410 end the host before anything else touches the platform; a platform that cannot be reached
+//! is said at once, `contact`) → start the backend (its `agentCard` fills
 //! the registration) → register as poll → heartbeat task → poll.
 //!
 //! Shutdown (first SIGINT/SIGTERM, or a fatal error): polling stops, nothing new is delivered,
@@ -21,7 +22,8 @@ use crate::backoff::Backoff;
 use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
 use crate::signal::Shutdown;
 
-use super::config::{Config, ConfigError, TokenSetting};
+use super::config::{Config, TokenSetting};
+use super::contact::{Contact, Patience, first_contact};
 use super::engine::{Core, Engine, Inputs, Rules, Wiring, backend_of};
 use super::error::ConnectError;
 use super::feed::{Intake, Link, Poller, wakes_the_poller};
@@ -41,8 +43,12 @@ pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(
     let client = PlatformClient::new(config.platform.clone(), token_source(&config.token, &dir)?)?;
     let t = &config.settings.timers;
     let policy = RetryPolicy::forever(t.retry_base, t.retry_max);
-    startup::log_buildinfo(&client).await;
-    let Some(workspace) = startup::check_workspace(&client, &policy, &shutdown.graceful).await?
+    let patience = match config.dry_run {
+        true => Patience::Bounded(3),
+        false => Patience::Daemon,
+    };
+    let Some(Contact { workspace, .. }) =
+        first_contact(&client, &policy, patience, &shutdown.graceful).await?
     else {
         return Ok(());
     };
@@ -267,17 +273,7 @@ fn feed(
 }
 
 fn token_source(setting: &TokenSetting, dir: &StateDir) -> Result<TokenSource, ConnectError> {
-    Ok(match setting {
-        TokenSetting::File(path) => TokenSource::from_file(path)?,
-        TokenSetting::Value { token, origin } => TokenSource::from_value(token.expose(), origin)?,
-        TokenSetting::Saved => {
-            let saved = dir.token_file();
-            if !saved.exists() {
-                return Err(ConfigError::NoToken.into());
-            }
-            TokenSource::from_file(saved)?
-        }
-    })
+    setting.source(dir.path())
 }
 
 fn supervisor_config(

@@ -1,6 +1,6 @@
-//! The platform side of start-up: log which platform answers, check the workspace exists
-//! before anything else touches it (registering an unknown id would create one), and register
-//! as a poll-mode workspace, again every hour in case someone switched the mode.
+//! The platform side of start-up once the first contact (`contact`) found the workspace
+//! (registering an unknown id would create one): the agent card, and registering as a
+//! poll-mode workspace, again every hour in case someone switched the mode.
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,37 +13,6 @@ use crate::platform::{
 };
 
 use super::error::ConnectError;
-
-/// Logs the platform's `/buildinfo` (its version); a failure is only logged.
-pub async fn log_buildinfo(client: &PlatformClient) {
-    match client.buildinfo().await {
-        Ok(info) => tracing::info!(
-            platform = %client.config().api_url(),
-            git_sha = info.git_sha.as_deref().unwrap_or("unknown"),
-            "platform build"
-        ),
-        Err(e) => tracing::warn!("cannot read the platform's /buildinfo: {e}"),
-    }
-}
-
-/// `GET /workspaces/<id>`, retried through transient errors: 404 and 410 end the host.
-/// `Ok(None)` means the host was asked to stop meanwhile.
-pub async fn check_workspace(
-    client: &PlatformClient,
-    policy: &RetryPolicy,
-    cancel: &CancellationToken,
-) -> Result<Option<WorkspaceInfo>, ConnectError> {
-    let id = client.config().workspace_id();
-    match retry(Call::GetWorkspace, policy, cancel, || {
-        client.get_workspace(id)
-    })
-    .await
-    {
-        Ok(info) => Ok(Some(info)),
-        Err(PlatformError::Cancelled { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// The agent card: the workspace's name, and what the backend says about itself.
 pub fn agent_card(workspace: &WorkspaceInfo, backend: &InitializeResult) -> AgentCard {

@@ -1,13 +1,12 @@
-//! The state directory: where it is, created 0700, and the advisory lock that lets one
-//! `molecule connect` at a time use it.
+//! The state directory: where it is, created 0700 and refused when another user could change
+//! it ([`private_dir`]), and the advisory lock that lets one `molecule connect` at a time use it.
 //!
 //! The lock is `flock` on `<state>/lock`: the kernel releases it however the process ends, so a
 //! crash never leaves a stale lock behind. The holder writes its pid into the file so a second
 //! instance can name it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -15,6 +14,7 @@ use uuid::Uuid;
 
 use super::config::ConfigError;
 use super::error::ConnectError;
+use crate::private_dir;
 
 /// A locked state directory; the lock is held until this is dropped.
 #[derive(Debug)]
@@ -27,14 +27,7 @@ impl StateDir {
     /// Resolves the directory (`explicit`, else `molecule/<workspace>` under the user's state
     /// directory, else under the local data directory), creates it 0700 and takes the lock.
     pub fn open(explicit: Option<&Path>, workspace: Uuid) -> Result<StateDir, ConnectError> {
-        let path = match explicit {
-            Some(p) => p.to_owned(),
-            None => dirs::state_dir()
-                .or_else(dirs::data_local_dir)
-                .ok_or(ConfigError::NoStateDir)?
-                .join("molecule")
-                .join(workspace.to_string()),
-        };
+        let path = resolve(explicit, workspace)?;
         create_private_dir(&path).map_err(|source| ConnectError::StateDir {
             path: path.clone(),
             source,
@@ -55,7 +48,7 @@ impl StateDir {
 
     /// Where a token minted by the platform is saved.
     pub fn token_file(&self) -> PathBuf {
-        self.path.join("token")
+        self.path.join(TOKEN_FILE)
     }
 
     /// The backend's own state directory.
@@ -69,17 +62,26 @@ impl StateDir {
     }
 }
 
-/// Creates `path` and its missing parents, and makes `path` itself mode 0700.
+/// The name of the saved token in the state directory.
+pub const TOKEN_FILE: &str = "token";
+
+/// Where the state directory is: `explicit`, else `molecule/<workspace>` under the user's state
+/// directory, else under the local data directory.
+pub fn resolve(explicit: Option<&Path>, workspace: Uuid) -> Result<PathBuf, ConfigError> {
+    Ok(match explicit {
+        Some(p) => p.to_owned(),
+        None => dirs::state_dir()
+            .or_else(dirs::data_local_dir)
+            .ok_or(ConfigError::NoStateDir)?
+            .join("molecule")
+            .join(workspace.to_string()),
+    })
+}
+
+/// Creates `path` and its missing parents, and makes sure only this user can change it
+/// ([`private_dir::ensure`]).
 pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)?;
-    let mode = fs::metadata(path)?.permissions().mode() & 0o777;
-    if mode != 0o700 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    private_dir::ensure(path)
 }
 
 fn lock(dir: &Path) -> Result<Flock<File>, ConnectError> {
@@ -88,14 +90,7 @@ fn lock(dir: &Path) -> Result<Flock<File>, ConnectError> {
         path: path.clone(),
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io_err)?;
+    let file = private_dir::open_nofollow(&path).map_err(io_err)?;
     let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
@@ -119,6 +114,8 @@ fn lock(dir: &Path) -> Result<Flock<File>, ConnectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_second_lock_is_refused_with_the_holders_pid() {

@@ -107,11 +107,13 @@ pub fn now_secs() -> u64 {
 
 fn save(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     create_private_dir(dir)?;
+    // A link in the name's place is an error, never a way to write elsewhere.
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()

@@ -1,5 +1,6 @@
-//! The per-backend budget of peer calls: at most N started in any window (a minute), so a
-//! backend in a loop cannot spend the platform's rate limit, which polling and heartbeats share.
+//! The per-backend budget of peer calls and `user/notify`: at most N started in any window (a
+//! minute), so a backend in a loop can neither spend the platform's rate limit, which polling
+//! and heartbeats share, nor flood its peers or the person's chat.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -1,5 +1,5 @@
 //! The handlers of the five host methods and what every call goes through: the params read
-//! strictly enough to refuse bad ids, the budget for peer calls, and the calling request's
+//! strictly enough to refuse bad ids, the budget for peer calls and `user/notify`, and the calling request's
 //! scope (its deadline bounds the call, its end cancels it with `-32800`).
 
 use std::sync::Arc;
@@ -76,7 +76,9 @@ impl Peers {
         let params = call
             .params
             .unwrap_or_else(|| Value::Object(Default::default()));
-        if call.method.starts_with("peers/") {
+        // Everything that writes to another party is budgeted: a looping backend could
+        // otherwise flood its peers or the person's chat. `workspace/info` only reads.
+        if call.method.starts_with("peers/") || call.method == name::USER_NOTIFY {
             self.spend(&call.method)?;
         }
         match call.method.as_str() {
@@ -100,7 +102,7 @@ impl Peers {
                 class: class::BUDGET,
                 what: method.to_owned(),
                 target: None,
-                detail: format!("the peer-call budget of {limit} calls a minute is spent"),
+                detail: format!("the host-call budget of {limit} calls a minute is spent"),
                 status: None,
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
                 message_id: None,

@@ -11,7 +11,8 @@
 //! - [`waiters`]: the waiting calls and the row interceptor;
 //! - [`enrich`]: sender names and roles for older platforms;
 //! - [`budget`]: peer calls per minute; [`error`]: codes 1010–1016;
-//! - [`socket`] and [`path`]: the NDJSON socket and where it lives.
+//! - [`socket`] and [`path`]: the NDJSON socket and where it lives; [`stale`]: the sockets
+//!   killed hosts left there.
 
 pub mod budget;
 pub mod enrich;
@@ -21,6 +22,7 @@ pub mod path;
 pub mod send;
 pub mod settings;
 pub mod socket;
+pub mod stale;
 mod state;
 pub mod waiters;
 

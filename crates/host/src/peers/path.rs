@@ -4,7 +4,6 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
@@ -45,23 +44,10 @@ pub fn fits(path: &Path) -> bool {
     path.as_os_str().as_bytes().len() <= MAX_PATH
 }
 
-/// Creates `dir` (and its parents) and makes sure it is ours and 0700.
+/// Creates `dir` (and its parents) and makes sure it is ours and 0700
+/// ([`crate::private_dir::ensure`]).
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::symlink_metadata(dir)?;
-    if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a directory owned by this user",
-            dir.display()
-        )));
-    }
-    if meta.permissions().mode() & 0o777 != 0o700 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    crate::private_dir::ensure(dir)
 }
 
 #[cfg(test)]

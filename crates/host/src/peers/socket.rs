@@ -3,7 +3,8 @@
 //!
 //! NDJSON JSON-RPC 2.0 with no handshake; calls carry no request scope. The socket is 0600 in a
 //! 0700 directory ([`super::path`]); a socket left by a killed host is replaced, one held by a
-//! live host is left alone (this host then takes a name with its pid). At most
+//! live host is left alone (this host then takes a name with its pid), and the sockets of
+//! other dead hosts are removed at start ([`super::stale`]). At most
 //! `socket_clients` clients are connected (more are disconnected at once) and `socket_calls`
 //! calls in flight (more wait, which stops reading from their client). A client's calls live
 //! only as long as its connection: at EOF (the client closed or died) they are cancelled and any
@@ -27,6 +28,7 @@ use uuid::Uuid;
 
 use super::Peers;
 use super::path::{directories, fits, names, private_dir, short_name};
+use super::stale;
 use crate::backend::HostCall;
 
 /// A serving host socket; dropping it stops serving and removes the file.
@@ -77,6 +79,7 @@ fn bind(workspace: Uuid, xdg: Option<OsString>) -> std::io::Result<(PathBuf, Uni
             last = std::io::Error::other(format!("{}: {e}", dir.display()));
             continue;
         }
+        stale::sweep(&dir);
         let [own, with_pid] = names(workspace);
         for name in [own, with_pid, short_name(workspace)] {
             let path = dir.join(name);

@@ -271,6 +271,14 @@ impl PlatformClient {
         }
     }
 
+    /// Sends `req` and returns the answer's status and headers, leaving its body unread: a
+    /// probe of a route whose body never ends (the event stream).
+    pub(super) async fn head_only(&self, req: &Request) -> Result<(u16, HeaderMap), PlatformError> {
+        let token = self.inner.token.current();
+        let resp = self.send_head(req, token.as_ref()).await?;
+        Ok((resp.status().as_u16(), resp.headers().clone()))
+    }
+
     fn headers(&self, token: Option<&Secret>) -> HeaderMap {
         let cfg = &self.inner.cfg;
         let mut h = HeaderMap::new();
@@ -319,8 +327,15 @@ impl PlatformClient {
             },
             _ => {
                 if let Some(loc) = reply.headers.get(header::LOCATION) {
-                    let loc = String::from_utf8_lossy(loc.as_bytes());
-                    excerpt = format!("redirected to {loc}; check --api-url");
+                    let location = String::from_utf8_lossy(loc.as_bytes()).into_owned();
+                    if (300..400).contains(&status) {
+                        return PlatformError::Redirected {
+                            call,
+                            status,
+                            location,
+                        };
+                    }
+                    excerpt = format!("redirected to {location}; check --api-url");
                 }
                 PlatformError::Permanent {
                     call,

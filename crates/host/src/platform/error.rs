@@ -150,6 +150,16 @@ pub enum PlatformError {
         /// The start of the body.
         excerpt: String,
     },
+    /// A 3xx answer: the host follows no redirect, so the API URL must be the final one.
+    #[error("{call}: HTTP {status}: redirected to {location}; use the final URL as --api-url")]
+    Redirected {
+        /// The call.
+        call: Call,
+        /// The status.
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
     /// 410 on the activity feed: the `since_id` cursor row no longer exists.
     #[error("{call}: HTTP 410: the activity cursor row is gone (pruned or foreign){}", fmt_excerpt(.excerpt))]
     CursorGone {
@@ -266,9 +276,9 @@ impl PlatformError {
             } => Some(*s),
             PlatformError::RateLimited { .. } => Some(429),
             PlatformError::Unauthorized { .. } => Some(401),
-            PlatformError::Permanent { status, .. } | PlatformError::Decode { status, .. } => {
-                Some(*status)
-            }
+            PlatformError::Permanent { status, .. }
+            | PlatformError::Decode { status, .. }
+            | PlatformError::Redirected { status, .. } => Some(*status),
             PlatformError::CursorGone { .. } | PlatformError::Removed { .. } => Some(410),
             PlatformError::NoSuchWorkspace { .. } => Some(404),
             _ => None,
@@ -282,7 +292,8 @@ impl crate::exit::HasExitCode for PlatformError {
             PlatformError::Unauthorized { .. } => crate::exit::AUTH,
             PlatformError::NoSuchWorkspace { .. } => crate::exit::NO_SUCH_WORKSPACE,
             PlatformError::Removed { .. } => crate::exit::WORKSPACE_REMOVED,
-            PlatformError::Token(_) => crate::exit::CONFIG,
+            // A redirect is the --api-url's fault, not the platform's.
+            PlatformError::Token(_) | PlatformError::Redirected { .. } => crate::exit::CONFIG,
             _ => crate::exit::INTERNAL,
         }
     }

@@ -9,6 +9,7 @@
 //! - [`types`]: the request and response bodies, read tolerantly.
 //! - [`error`]: one error enum, classified transient / rate-limited / permanent, plus the
 //!   answers with their own meaning (cursor gone, no such workspace, removed).
+//! - [`diagnose`]: why a first contact failed, as one line with the cause and the remedy.
 //! - [`retry`](mod@retry): capped exponential backoff with jitter that honours `Retry-After`.
 //! - [`limiter`]: the client-side rate limiter with a heartbeat reserve.
 //! - [`post()`]: posting a message (a reply to an agent or a canvas message), retried until it
@@ -55,6 +56,7 @@
 mod calls;
 mod client;
 pub mod config;
+pub mod diagnose;
 pub mod error;
 pub mod events;
 pub mod limiter;

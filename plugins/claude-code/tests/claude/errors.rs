@@ -223,3 +223,70 @@ fn an_unsupported_claude_version_fails_start_up_and_says_which_to_install() {
         );
     }
 }
+
+/// `--check` (what `molecule doctor` asks): one JSON line per check, the credentials looked for
+/// in the environment and the login file, never printed; exit 1 when one fails.
+#[test]
+fn check_says_whether_claude_is_found_supported_and_logged_in() {
+    let rig = Rig::new();
+    let home = rig.dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let run = |version: &str, key: Option<&str>| {
+        let mut cmd = rig.command(&["--check"]);
+        cmd.env("FAKE_CLAUDE_VERSION", version)
+            .env("HOME", &home)
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CLAUDE_CODE_OAUTH_TOKEN")
+            .env_remove("ANTHROPIC_AUTH_TOKEN")
+            .env_remove("CLAUDE_CODE_USE_BEDROCK")
+            .env_remove("CLAUDE_CODE_USE_VERTEX");
+        match key {
+            Some(k) => cmd.env("ANTHROPIC_API_KEY", k),
+            None => cmd.env_remove("ANTHROPIC_API_KEY"),
+        };
+        let out = cmd.output().expect("run");
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        (out.status.code(), lines)
+    };
+    let (code, lines) = run("2.1.332", Some("sk-ant-secret"));
+    assert_eq!(code, Some(0), "{lines:#?}");
+    let statuses: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["check"].as_str().unwrap_or(""),
+                l["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("claude.found", "ok"),
+            ("claude.version", "ok"),
+            ("claude.login", "ok")
+        ]
+    );
+    assert!(!format!("{lines:?}").contains("sk-ant-secret"));
+
+    let (code, lines) = run("2.1.100", None);
+    assert_eq!(code, Some(1));
+    assert_eq!(lines[1]["status"], "fail");
+    assert!(
+        lines[1]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("is Claude Code 2.1.100")
+    );
+    let login = lines[2]["message"].as_str().unwrap_or("");
+    assert!(login.starts_with("claude is not logged in"), "{login}");
+
+    // A login made with `claude` and /login leaves this file.
+    std::fs::create_dir_all(home.join(".claude")).expect("dir");
+    std::fs::write(home.join(".claude/.credentials.json"), "{}").expect("write");
+    let (code, lines) = run("2.1.332", None);
+    assert_eq!(code, Some(0), "{lines:#?}");
+}

@@ -7,7 +7,8 @@
 //! - a text part comes back as the same text prefixed `echo: `;
 //! - data and file parts come back unchanged;
 //! - a message that is itself an automatic reply (`context.inReplyTo` set) gets no reply, so two
-//!   echo workspaces never ping-pong.
+//!   echo workspaces never ping-pong;
+//! - one process serves up to [`MAX_WORKSPACES`] workspaces (SPEC §17).
 
 use molecule_plugin::protocol::a2a::Part;
 use molecule_plugin::protocol::methods::{AgentCard, BackendInfo, Skill};
@@ -22,6 +23,10 @@ pub const PREFIX: &str = "echo: ";
 /// so the limit only bounds the memory of a burst.
 pub const MAX_CONCURRENCY: u32 = 64;
 
+/// How many workspaces one echo process serves (SPEC §17): it keeps nothing per workspace, so
+/// a fleet of echo workspaces shares a process.
+pub const MAX_WORKSPACES: u32 = 1024;
+
 /// The echo backend.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Echo;
@@ -34,6 +39,7 @@ impl Backend for Echo {
     fn capabilities(&self) -> BackendCapabilities {
         BackendCapabilities::default()
             .with_max_concurrency(MAX_CONCURRENCY)
+            .with_max_workspaces(MAX_WORKSPACES)
             .with_cancel(true)
     }
 

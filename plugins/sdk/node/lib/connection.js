@@ -8,9 +8,19 @@ const { LineReader } = require('./framing.js');
 const { reply } = require('./parts.js');
 const { requestContext } = require('./context.js');
 const { log } = require('./log.js');
+const { Workspaces, firstWorkspace, openedWorkspace } = require('./workspace.js');
 
 const validId = (id) => typeof id === 'string' || Number.isInteger(id);
 const cancelledError = () => ({ code: codes.REQUEST_CANCELLED, message: 'request cancelled by the host' });
+
+/** The answer to a request whose handler let a host's error escape: the host's own code
+ * (1010-1016; a retryable one stays retryable), or -32800 when the request was cancelled. */
+function passedOn(e, req) {
+  if (!(e instanceof HostCallError) || !Number.isInteger(e.code)) return null;
+  if (e.code === codes.REQUEST_CANCELLED && req.controller.signal.aborted) return cancelledError();
+  if (e.code < 1010 || e.code > 1016) return null;
+  return e.data && typeof e.data === 'object' ? { code: e.code, message: e.message, data: e.data } : { code: e.code, message: e.message };
+}
 
 /** One conversation with the host over a readable and a writable stream. */
 class Connection {
@@ -27,6 +37,7 @@ class Connection {
     this.callSeq = 0;
     this.closed = false;
     this.hostMethods = [];
+    this.workspaces = new Workspaces();
     this.lastWrite = Promise.resolve();
   }
 
@@ -108,6 +119,8 @@ class Connection {
       this.initialize(id, params);
     } else if (method === 'ping') {
       this.respond(id, {});
+    } else if ((method === 'workspace/open' || method === 'workspace/close') && (this.backend.maxWorkspaces || 1) > 1) {
+      this.workspaceRequest(id, method, params);
     } else if (method !== 'handle_a2a') {
       this.respond(id, undefined, { code: codes.METHOD_NOT_FOUND, message: `method not found: ${method}` });
     } else if (!params || typeof params.message !== 'object' || !Array.isArray((params.message || {}).parts)
@@ -133,6 +146,7 @@ class Connection {
       return this.respond(id, undefined, error.toError());
     }
     this.hostMethods = ((params.capabilities || {}).hostMethods || []).slice();
+    this.workspaces.start(firstWorkspace(params));
     const limit = (params.limits || {}).maxMessageBytes;
     if (Number.isInteger(limit) && limit > 0) this.maxOut = limit;
     const result = {
@@ -140,6 +154,7 @@ class Connection {
       backend: { name: b.name || 'node-backend', version: b.version || '0.0.0' },
       capabilities: { maxConcurrency: b.maxConcurrency || 1, cancel: b.cancel !== false, progress: !!b.progress },
     };
+    if ((b.maxWorkspaces || 1) > 1) result.capabilities.maxWorkspaces = b.maxWorkspaces;
     if (b.description) result.backend.description = b.description;
     if (b.agentCard) result.agentCard = b.agentCard;
     this.ready = true;
@@ -164,9 +179,34 @@ class Connection {
     this.respond(req.id, result, error);
   }
 
+  /** workspace/open and workspace/close (SPEC §17). */
+  async workspaceRequest(id, method, params) {
+    try {
+      if (method === 'workspace/open') {
+        const ws = openedWorkspace(params);
+        const card = this.backend.openWorkspace ? await this.backend.openWorkspace(ws) : undefined;
+        if (!this.workspaces.add(ws)) throw new BackendError(codes.INVALID_REQUEST, `workspace ${ws.id} is open already`);
+        return this.respond(id, card ? { agentCard: card } : {});
+      }
+      const closed = this.workspaces.remove(((params || {}).workspace || {}).id);
+      if (!closed) throw new BackendError(codes.INVALID_PARAMS, `workspace ${JSON.stringify((params || {}).workspace)} is not open in this process`);
+      if (this.backend.closeWorkspace) await this.backend.closeWorkspace(closed);
+      return this.respond(id, {});
+    } catch (e) {
+      const error = e instanceof BackendError ? e
+        : new BackendError(e instanceof TypeError ? codes.INVALID_PARAMS : codes.INTERNAL_ERROR, String(e && e.message));
+      return this.respond(id, undefined, error.toError());
+    }
+  }
+
   startHandler(id, params) {
+    const workspace = this.workspaces.ofRequest(params);
+    if (!workspace) {
+      this.respond(id, undefined, { code: codes.INVALID_PARAMS, message: `workspace ${JSON.stringify(params.workspace)} is not open in this process` });
+      return;
+    }
     const req = { id, controller: new AbortController(), answered: false, done: null };
-    const ctx = requestContext(this, req, params);
+    const ctx = requestContext(this, req, params, workspace, (this.backend.maxWorkspaces || 1) > 1);
     this.inflight.set(id, req);
     req.done = Promise.resolve()
       .then(() => this.backend.handleA2a(params, ctx))
@@ -181,6 +221,8 @@ class Connection {
       .catch((e) => {
         if (e instanceof Cancelled || (e && e.name === 'AbortError')) return this.answer(req, undefined, cancelledError());
         if (e instanceof BackendError) return this.answer(req, undefined, e.toError());
+        const passed = passedOn(e, req);
+        if (passed) return this.answer(req, undefined, passed);
         log(`handleA2a failed: ${e && e.stack ? e.stack : e}`);
         return this.answer(req, undefined, { code: codes.INTERNAL_ERROR, message: `handler failed: ${e && e.message}` });
       })
@@ -188,13 +230,14 @@ class Connection {
   }
 
   /** Calls a host method listed in the host's `capabilities.hostMethods`. */
-  callHost(method, params, { timeoutMs, origin } = {}) {
+  callHost(method, params, { timeoutMs, origin, workspace } = {}) {
     if (!this.hostMethods.includes(method)) {
       return Promise.reject(new HostCallError(`the host does not offer "${method}" (it offers: ${this.hostMethods.join(', ')})`));
     }
     if (this.closed) return Promise.reject(new HostCallError('the connection to the host is closed'));
     const p = { ...(params || {}) };
     if (origin !== undefined) p._meta = { ...(p._meta || {}), requestId: origin };
+    else if (workspace !== undefined) p._meta = { ...(p._meta || {}), workspaceId: workspace };
     const id = `backend-${++this.callSeq}`;
     return new Promise((resolve, reject) => {
       const call = { resolve, reject, timer: null };

@@ -4,12 +4,16 @@
 const { Cancelled } = require('./errors.js');
 const { peerCalls } = require('./peers.js');
 
-/** The context of request `req` (`{ id, controller, answered }`) served by `conn`. */
-function requestContext(conn, req, params) {
+/** The context of request `req` (`{ id, controller, answered }`) served by `conn`, for
+ * `workspace`; `many`: the backend serves several workspaces, so a call it makes outside the
+ * request (`callHostDetached`) names the workspace. */
+function requestContext(conn, req, params, workspace = null, many = false) {
   const { id, controller } = req;
   const deadline = Date.parse((params.context || {}).deadline);
   const ctx = {
     id,
+    /** The workspace the request is for (SPEC §17): `{ id, name, stateDir, hostSocket }`. */
+    workspace,
     signal: controller.signal,
     deadline: Number.isNaN(deadline) ? null : new Date(deadline),
     get cancelled() { return controller.signal.aborted; },
@@ -28,6 +32,9 @@ function requestContext(conn, req, params) {
       conn.write({ jsonrpc: '2.0', method: '$/progress', params: p });
     },
     callHost: (method, callParams, options) => conn.callHost(method, callParams, { ...options, origin: id }),
+    /** Calls the host outside this request (its workspace named when the backend serves several). */
+    callHostDetached: (method, callParams, options) =>
+      conn.callHost(method, callParams, { ...options, workspace: many && workspace ? workspace.id : undefined }),
   };
   return Object.assign(ctx, peerCalls(ctx.callHost, () => conn.hostMethods, (params.context || {}).idempotencyKey));
 }

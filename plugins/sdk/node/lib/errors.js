@@ -42,7 +42,7 @@ class HostCallError extends Error {
 }
 
 /** A peer call failed. `cls` is the host's `data.class` (`unauthorized`, `not_found`, `removed`,
- * `unreachable`, `server_error`, `rejected`, `bad_response`, `wait_timeout`, `budget`), or
+ * `unreachable`, `server_error`, `rejected`, `bad_response`, `wait_timeout`, `budget`, `in_flight`), or
  * `invalid_params`, `not_offered`, `connection`; `retryable`, `retryAfterMs`, `messageId` (set
  * when a wait timed out after the message was sent), `target` and `status` come from its data. */
 class PeerError extends HostCallError {

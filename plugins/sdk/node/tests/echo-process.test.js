@@ -11,7 +11,7 @@ test('the handshake advertises the echo', async () => {
   const init = await echo.initialize();
   assert.equal(init.protocolVersion, 1);
   assert.equal(init.backend.name, 'molecule-echo-node');
-  assert.deepEqual(init.capabilities, { maxConcurrency: 16, cancel: true, progress: false });
+  assert.deepEqual(init.capabilities, { maxConcurrency: 16, cancel: true, progress: false, maxWorkspaces: 1024 });
   assert.equal(init.agentCard.skills.length, 1);
   echo.closeStdin();
   assert.equal(await echo.waitExit(), 0);

@@ -40,6 +40,7 @@ from .framing import Frame, Line, Oversize, read_frames
 from .parts import data_part, message_text, no_reply, parts_text, reply, text_part
 from .process import run, serve
 from .wire import HandlerResult, JsonObject, Part, RequestId
+from .workspace import Workspace
 
 __version__ = "0.1.0"
 
@@ -47,7 +48,7 @@ __all__ = [
     "Backend", "BackendError", "Cancelled", "Connection", "Frame", "HandlerResult", "HostCallError",
     "HostLink", "JsonObject", "Line", "Oversize", "Part", "PeerError", "RequestContext",
     "RequestId", "call_message_id", "data_part", "message_text", "no_reply", "parts_text",
-    "read_frames", "reply", "run", "serve", "text_part",
+    "read_frames", "reply", "run", "serve", "text_part", "Workspace",
     "PROTOCOL_VERSION", "DEFAULT_MAX_MESSAGE_BYTES", "PEER_CALLS_NAMESPACE",
     "PARSE_ERROR", "INVALID_REQUEST", "METHOD_NOT_FOUND", "INVALID_PARAMS", "INTERNAL_ERROR",
     "NOT_INITIALIZED", "REQUEST_CANCELLED", "BUSY", "RATE_LIMITED", "UPSTREAM_UNAVAILABLE",

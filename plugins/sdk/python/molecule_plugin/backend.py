@@ -7,6 +7,7 @@ from .codes import METHOD_NOT_FOUND
 from .context import RequestContext
 from .errors import BackendError
 from .wire import HandlerResult, JsonObject
+from .workspace import Workspace
 
 
 class Backend:
@@ -18,6 +19,9 @@ class Backend:
     description: Optional[str] = None
     agent_card: Optional[JsonObject] = None
     max_concurrency: int = 1
+    # Above 1: one process serves up to this many workspaces (SPEC §17); each request names
+    # its workspace (ctx.workspace), and open_workspace / close_workspace hear of the others.
+    max_workspaces: int = 1
     cancel: bool = True
     progress: bool = False
     # Seconds a cancelled handler may take to return by itself (watching ctx.cancelled);
@@ -26,6 +30,16 @@ class Backend:
 
     def initialize(self, params: JsonObject) -> None:
         """Called with the host's initialize params before answering; raise to refuse."""
+
+    def open_workspace(self, workspace: Workspace) -> Optional[JsonObject]:
+        """The host added a workspace to this process (only when ``max_workspaces`` is above
+        1). Prepare what it needs; return its own agent card if it differs from
+        ``agent_card``; raise ``BackendError`` to refuse it."""
+        return None
+
+    def close_workspace(self, workspace: Workspace) -> None:
+        """The host took a workspace from this process, after its requests ended: release
+        what is held for it, and stop using its state directory."""
 
     def handle_a2a(self, params: JsonObject, ctx: RequestContext) -> HandlerResult:
         """Answers one message: return ``reply(...)``, ``no_reply()``, or raise

@@ -10,14 +10,15 @@ import time
 from typing import IO, Any, Dict, List, Optional, Tuple, Union
 
 from .backend import Backend
-from .codes import (DEFAULT_MAX_MESSAGE_BYTES, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST,
-                    METHOD_NOT_FOUND, NOT_INITIALIZED, PROTOCOL_VERSION, REPLY_TOO_LARGE,
-                    REQUEST_CANCELLED)
+from .codes import (BUDGET_EXHAUSTED, DEFAULT_MAX_MESSAGE_BYTES, INTERNAL_ERROR, INVALID_PARAMS,
+                    INVALID_REQUEST, METHOD_NOT_FOUND, NOT_INITIALIZED, PROTOCOL_VERSION,
+                    REPLY_TOO_LARGE, REQUEST_CANCELLED, UNAUTHORIZED)
 from .context import RequestContext
 from .errors import BackendError, Cancelled, HostCallError
 from .framing import Oversize, read_frames
 from .parts import reply
 from .wire import JsonObject, RequestId
+from .workspace import Workspace, Workspaces
 
 Job = Tuple[RequestContext, JsonObject]
 
@@ -37,6 +38,19 @@ def _valid_id(value: Any) -> bool:
 def _log(message: str) -> None:
     sys.stderr.write("molecule_plugin: warning: %s\n" % message)
     sys.stderr.flush()
+
+
+def _passed_on(ctx: RequestContext, e: HostCallError) -> Optional[JsonObject]:
+    """The answer to a request whose handler let a host's error escape: the host's own code
+    (1010–1016, retryable ones stay retryable), or -32800 when the request was cancelled."""
+    if e.code == REQUEST_CANCELLED and ctx.cancelled.is_set():
+        return _cancelled_answer(ctx.id)
+    if isinstance(e.code, int) and UNAUTHORIZED <= e.code <= BUDGET_EXHAUSTED:
+        error: JsonObject = {"code": e.code, "message": str(e)}
+        if isinstance(e.data, dict):
+            error["data"] = e.data
+        return {"jsonrpc": "2.0", "id": ctx.id, "error": error}
+    return None
 
 
 def _cancelled_answer(request_id: RequestId) -> JsonObject:
@@ -64,6 +78,7 @@ class Connection:
         self._call_seq = 0
         self._closed = False
         self.host_methods: List[str] = []
+        self.workspaces = Workspaces()
 
     def write(self, message: JsonObject) -> None:
         """Writes one message as a line; an answer over the host's limit becomes error 1007."""
@@ -155,6 +170,8 @@ class Connection:
             return self._initialize(rid, params)
         if method == "ping":
             return self._respond(rid, {})
+        if method in ("workspace/open", "workspace/close") and self.backend.max_workspaces > 1:
+            return self._workspace_request(rid, method, params)
         if method != "handle_a2a":
             return self._respond(rid, error={"code": METHOD_NOT_FOUND,
                                              "message": "method not found: %s" % method})
@@ -165,12 +182,36 @@ class Connection:
                                  "invalid params: handle_a2a needs message.parts and context"})
         self._start_handler(rid, params)
 
+    def _workspace_request(self, rid: RequestId, method: str, params: Any) -> None:
+        """``workspace/open`` and ``workspace/close`` (SPEC §17)."""
+        try:
+            if method == "workspace/open":
+                ws = Workspace.opened(params)
+                card = self.backend.open_workspace(ws)
+                if not self.workspaces.open(ws):
+                    raise BackendError(INVALID_REQUEST, "workspace %s is open already" % ws.id)
+                return self._respond(rid, {"agentCard": card} if card else {})
+            closed = self.workspaces.close(str(params["workspace"]["id"]))
+            if closed is None:
+                raise BackendError(INVALID_PARAMS, "workspace %s is not open in this process"
+                                   % params["workspace"]["id"])
+            self.backend.close_workspace(closed)
+            self._respond(rid, {})
+        except BackendError as e:
+            self._respond(rid, error=e.to_error())
+        except (KeyError, TypeError) as e:
+            self._respond(rid, error={"code": INVALID_PARAMS, "message": "invalid params: %r" % e})
+
     def _start_handler(self, rid: RequestId, params: JsonObject) -> None:
+        workspace = self.workspaces.of_request(params)
+        if workspace is None:
+            return self._respond(rid, error={"code": INVALID_PARAMS, "message":
+                                 "workspace %s is not open in this process" % params["workspace"]})
         with self._lock:
             if rid in self._inflight:
                 return self._respond(rid, error={"code": INVALID_REQUEST,
                                                  "message": "request id %r is already in flight" % (rid,)})
-            ctx = RequestContext(self, rid, params)
+            ctx = RequestContext(self, rid, params, workspace)
             self._inflight[rid] = ctx
             reuse = self._idle > 0
             self._idle -= 1 if reuse else 0
@@ -199,6 +240,7 @@ class Connection:
             return self._respond(rid, error=err.to_error())
         caps = params.get("capabilities") or {}
         self.host_methods = list(caps.get("hostMethods") or [])
+        self.workspaces.start(Workspace.first(params))
         limit = (params.get("limits") or {}).get("maxMessageBytes")
         if isinstance(limit, int) and limit > 0:
             self._max_out = limit
@@ -212,6 +254,8 @@ class Connection:
             "backend": {"name": b.name, "version": b.version},
             "capabilities": {"maxConcurrency": b.max_concurrency, "cancel": b.cancel,
                              "progress": b.progress}}
+        if b.max_workspaces > 1:
+            result["capabilities"]["maxWorkspaces"] = b.max_workspaces
         if b.description:
             result["backend"]["description"] = b.description
         if b.agent_card:
@@ -257,20 +301,32 @@ class Connection:
             return _cancelled_answer(ctx.id)
         except BackendError as e:
             return {"jsonrpc": "2.0", "id": ctx.id, "error": e.to_error()}
+        except HostCallError as e:
+            passed = _passed_on(ctx, e)
+            if passed is not None:
+                return passed
+            _log("handle_a2a failed: %r" % e)
+            return {"jsonrpc": "2.0", "id": ctx.id,
+                    "error": {"code": INTERNAL_ERROR, "message": "handler failed: %s" % e}}
         except Exception as e:  # any other failure is the backend's bug: say so, keep serving
             _log("handle_a2a failed: %r" % e)
             return {"jsonrpc": "2.0", "id": ctx.id,
                     "error": {"code": INTERNAL_ERROR, "message": "handler failed: %s" % e}}
 
     def call_host(self, method: str, params: Optional[JsonObject] = None,
-                  timeout: Optional[float] = None, origin: Optional[RequestId] = None) -> Any:
-        """Calls a host method listed in the host's ``capabilities.hostMethods``."""
+                  timeout: Optional[float] = None, origin: Optional[RequestId] = None,
+                  workspace: Optional[str] = None) -> Any:
+        """Calls a host method listed in the host's ``capabilities.hostMethods``; ``origin``
+        is the request it is made for, ``workspace`` the workspace of a call made outside any
+        request (a backend that serves several must name it, SPEC §17)."""
         if method not in self.host_methods:
             raise HostCallError("the host does not offer %r (it offers: %s)"
                                 % (method, ", ".join(self.host_methods)))
         params = dict(params or {})
         if origin is not None:
             params["_meta"] = dict(params.get("_meta") or {}, requestId=origin)
+        elif workspace is not None:
+            params["_meta"] = dict(params.get("_meta") or {}, workspaceId=workspace)
         call = _Call()
         with self._lock:
             if self._closed:

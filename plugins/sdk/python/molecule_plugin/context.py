@@ -11,6 +11,7 @@ from typing import Any, List, Optional, Protocol
 from .codes import PEER_CALLS_NAMESPACE
 from .errors import Cancelled, HostCallError, PeerError
 from .wire import JsonObject, Part, RequestId
+from .workspace import Workspace
 
 class HostLink(Protocol):
     """The side of the connection a request's context uses: writing to the host and calling
@@ -39,8 +40,11 @@ def _parse_deadline(text: Any) -> Optional[float]:
 class RequestContext:
     """What a handler knows about its request: id, cancellation, deadline, progress, host calls."""
 
-    def __init__(self, conn: HostLink, request_id: RequestId, params: JsonObject) -> None:
+    def __init__(self, conn: HostLink, request_id: RequestId, params: JsonObject,
+                 workspace: Optional[Workspace] = None) -> None:
         self.id, self._conn = request_id, conn
+        # The workspace the request is for (SPEC §17): keep per-workspace state apart by its id.
+        self.workspace = workspace
         self.cancelled = threading.Event()  # set on cancel, and once the request is answered
         context = params.get("context") or {}
         self.deadline = _parse_deadline(context.get("deadline"))

@@ -86,7 +86,7 @@ class HostCallError(Exception):
 class PeerError(HostCallError):
     """A peer call failed. ``cls`` is the host's ``data.class`` (``unauthorized``,
     ``not_found``, ``removed``, ``unreachable``, ``server_error``, ``rejected``,
-    ``bad_response``, ``wait_timeout``, ``budget``), or ``invalid_params``, ``not_offered``,
+    ``bad_response``, ``wait_timeout``, ``budget``, ``in_flight``), or ``invalid_params``, ``not_offered``,
     ``connection``; ``retryable``, ``retry_after_ms``, ``message_id`` (set when a wait timed out
     after the message was sent), ``target`` and ``status`` come from the host's data."""
 

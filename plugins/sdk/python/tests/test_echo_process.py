@@ -14,7 +14,8 @@ def test_handshake_advertises_the_echo():
     assert init["protocolVersion"] == 1
     assert init["backend"] == {"name": "molecule-echo-python", "version": "0.1.0",
                                "description": 'Replies with whatever it is sent, text prefixed "echo: ".'}
-    assert init["capabilities"] == {"maxConcurrency": 16, "cancel": True, "progress": False}
+    assert init["capabilities"] == {"maxConcurrency": 16, "cancel": True, "progress": False,
+                                    "maxWorkspaces": 1024}
     assert len(init["agentCard"]["skills"]) == 1
     echo.close_stdin()
     assert echo.wait_exit() == 0

@@ -1,6 +1,7 @@
 //! The [`Backend`] trait: what a backend author implements.
 
 use crate::context::RequestContext;
+use crate::workspace::Workspace;
 use molecule_protocol::methods::{AgentCard, BackendInfo, InitializeParams};
 use molecule_protocol::{BackendCapabilities, HandleA2aParams, HandleA2aResult, RpcError};
 use std::future::Future;
@@ -45,6 +46,25 @@ pub trait Backend: Send + Sync + 'static {
         params: HandleA2aParams,
         cx: RequestContext,
     ) -> impl Future<Output = Result<HandleA2aResult, RpcError>> + Send;
+
+    /// A workspace was added to this process (`workspace/open`, SPEC §17): only a backend whose
+    /// capabilities advertise `maxWorkspaces` above 1 is called. Prepare what the workspace
+    /// needs, and return its own agent card if it differs from [`Backend::agent_card`]. An error
+    /// refuses the workspace (the host gives it a process of its own).
+    fn open_workspace(
+        &self,
+        workspace: &Workspace,
+    ) -> impl Future<Output = Result<Option<AgentCard>, RpcError>> + Send {
+        let _ = workspace;
+        async { Ok(None) }
+    }
+
+    /// A workspace was taken from this process (`workspace/close`), after its requests ended:
+    /// release what is held for it, and stop using its state directory.
+    fn close_workspace(&self, workspace: &Workspace) -> impl Future<Output = ()> + Send {
+        let _ = workspace;
+        async {}
+    }
 
     /// How long a handler may go on after its request is cancelled, to wind down and answer by
     /// itself (watching [`RequestContext::cancelled`]). Zero, the default, drops the handler's

@@ -3,8 +3,10 @@
 use crate::host::HostHandle;
 use crate::outbox::Outbox;
 use crate::peers::{Peers, SendCounter};
+use crate::workspace::Workspace;
 use molecule_protocol::methods::{Progress, ProgressParams};
 use molecule_protocol::{RequestId, encode};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -12,6 +14,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 /// and a handle for calls to the host.
 pub struct RequestContext {
     id: RequestId,
+    workspace: Arc<Workspace>,
     token: CancellationToken,
     deadline: Option<SystemTime>,
     outbox: Outbox,
@@ -22,6 +25,7 @@ pub struct RequestContext {
 impl RequestContext {
     pub(crate) fn new(
         id: RequestId,
+        workspace: Arc<Workspace>,
         token: CancellationToken,
         deadline: Option<SystemTime>,
         outbox: Outbox,
@@ -30,6 +34,7 @@ impl RequestContext {
     ) -> RequestContext {
         RequestContext {
             id,
+            workspace,
             token,
             deadline,
             outbox,
@@ -41,6 +46,13 @@ impl RequestContext {
     /// The JSON-RPC id of the request.
     pub fn id(&self) -> &RequestId {
         &self.id
+    }
+
+    /// The workspace the request is for: the one `handle_a2a` names, or the one of
+    /// `initialize` (SPEC §17). Keep per-workspace state apart by its id; its `state_dir` is
+    /// where this workspace's files belong.
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
     }
 
     /// Completes when the host cancels the request, or once the request has been answered.

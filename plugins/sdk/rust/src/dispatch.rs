@@ -3,12 +3,17 @@
 
 use crate::backend::Backend;
 use crate::context::RequestContext;
+use crate::env::HostEnv;
 use crate::host::HostHandle;
 use crate::log;
 use crate::outbox::response_line;
 use crate::serve::Connection;
+use crate::workspace::Workspace;
 use futures_util::FutureExt;
-use molecule_protocol::methods::{CancelParams, Empty, InitializeParams, InitializeResult, name};
+use molecule_protocol::methods::{
+    CancelParams, Empty, InitializeParams, InitializeResult, WorkspaceCloseParams,
+    WorkspaceOpenParams, WorkspaceOpenResult, name,
+};
 use molecule_protocol::time::parse_rfc3339;
 use molecule_protocol::{
     HandleA2aParams, HandleA2aResult, Notification, Request, RequestId, RpcError, code,
@@ -35,6 +40,12 @@ impl<B: Backend> Connection<B> {
                 self.answer::<()>(&id, Err(error)).await;
             }
             (true, name::PING) => self.answer(&id, Ok(&Empty::default())).await,
+            (true, name::WORKSPACE_OPEN) if self.many_workspaces => {
+                self.open_workspace(id, params).await
+            }
+            (true, name::WORKSPACE_CLOSE) if self.many_workspaces => {
+                self.close_workspace(id, params).await
+            }
             (true, name::HANDLE_A2A) => match parse_params::<HandleA2aParams>(params) {
                 Ok(params) => self.start_handler(id, params).await,
                 Err(e) => self.answer::<()>(&id, Err(e)).await,
@@ -80,12 +91,15 @@ impl<B: Backend> Connection<B> {
         }
         self.link
             .set_offered(params.capabilities.host_methods.clone());
+        let capabilities = self.backend.capabilities();
+        self.many_workspaces = capabilities.workspaces() > 1;
+        self.workspaces
+            .start(Workspace::first(&params.workspace, &HostEnv::from_env()));
         let limit = params.limits.max_message_bytes;
         if limit > 0 {
             self.max_line = usize::try_from(limit).unwrap_or(usize::MAX);
         }
-        let mut result = InitializeResult::new(self.backend.info())
-            .with_capabilities(self.backend.capabilities());
+        let mut result = InitializeResult::new(self.backend.info()).with_capabilities(capabilities);
         result.agent_card = self.backend.agent_card();
         self.ready = true;
         self.answer(&id, Ok(&result)).await;
@@ -99,12 +113,21 @@ impl<B: Backend> Connection<B> {
             );
             return self.answer::<()>(&id, Err(error)).await;
         }
+        let Some(workspace) = self.workspaces.of_request(params.workspace.as_ref()) else {
+            let named = params.workspace.as_ref().map_or("", |w| w.id.as_str());
+            let error = RpcError::invalid_params(format!(
+                "workspace {named} is not open in this process (it was never opened, or closed)"
+            ));
+            return self.answer::<()>(&id, Err(error)).await;
+        };
         let token = CancellationToken::new();
         self.inflight.insert(id.clone(), token.clone());
         let deadline = parse_rfc3339(&params.context.deadline);
-        let host = HostHandle::new(self.link.clone(), Some(id.clone()));
+        let named = self.many_workspaces.then(|| workspace.id.clone());
+        let host = HostHandle::new(self.link.clone(), Some(id.clone())).for_workspace(named);
         let cx = RequestContext::new(
             id.clone(),
+            workspace,
             token.clone(),
             deadline,
             self.outbox.clone(),
@@ -123,6 +146,52 @@ impl<B: Backend> Connection<B> {
                 .await;
             id
         });
+    }
+}
+
+impl<B: Backend> Connection<B> {
+    /// `workspace/open` (SPEC §17): the backend prepares it, then it is served.
+    async fn open_workspace(&mut self, id: RequestId, params: Option<Value>) {
+        let params = match parse_params::<WorkspaceOpenParams>(params) {
+            Ok(p) => p,
+            Err(e) => return self.answer::<()>(&id, Err(e)).await,
+        };
+        let workspace = Workspace::opened(&params);
+        let card = match self.backend.open_workspace(&workspace).await {
+            Ok(card) => card,
+            Err(e) => return self.answer::<()>(&id, Err(e)).await,
+        };
+        if !self.workspaces.open(workspace) {
+            let error = RpcError::new(
+                code::INVALID_REQUEST,
+                format!("workspace {} is open already", params.workspace.id),
+            );
+            return self.answer::<()>(&id, Err(error)).await;
+        }
+        let mut result = WorkspaceOpenResult::default();
+        result.agent_card = card;
+        self.answer(&id, Ok(&result)).await;
+    }
+
+    /// `workspace/close`: no request names it any more; the backend releases it.
+    async fn close_workspace(&mut self, id: RequestId, params: Option<Value>) {
+        let params = match parse_params::<WorkspaceCloseParams>(params) {
+            Ok(p) => p,
+            Err(e) => return self.answer::<()>(&id, Err(e)).await,
+        };
+        match self.workspaces.close(&params.workspace.id) {
+            Some(workspace) => {
+                self.backend.close_workspace(&workspace).await;
+                self.answer(&id, Ok(&Empty::default())).await;
+            }
+            None => {
+                let error = RpcError::invalid_params(format!(
+                    "workspace {} is not open in this process",
+                    params.workspace.id
+                ));
+                self.answer::<()>(&id, Err(error)).await;
+            }
+        }
     }
 }
 

@@ -18,6 +18,9 @@ pub struct HostEnv {
     pub workspace_id: Option<String>,
     /// `MOLECULE_STATE_DIR`: a private (0700) directory for the backend's own state.
     pub state_dir: Option<PathBuf>,
+    /// `MOLECULE_HOST_SOCKET`: the Unix socket serving the host methods to the tools the
+    /// backend starts.
+    pub host_socket: Option<PathBuf>,
 }
 
 impl HostEnv {
@@ -42,6 +45,7 @@ impl HostEnv {
             host_exe: text("MOLECULE_HOST_EXE").map(PathBuf::from),
             workspace_id: text("MOLECULE_WORKSPACE_ID"),
             state_dir: text("MOLECULE_STATE_DIR").map(PathBuf::from),
+            host_socket: text("MOLECULE_HOST_SOCKET").map(PathBuf::from),
         }
     }
 }
@@ -72,6 +76,7 @@ mod tests {
                 host_exe: Some("/usr/bin/molecule".into()),
                 workspace_id: None,
                 state_dir: Some("/var/lib/m/ws".into()),
+                host_socket: None,
             }
         );
         assert!(!HostEnv::from_vars([]).under_host);

@@ -141,16 +141,30 @@ impl Drop for PendingGuard<'_> {
 pub struct HostHandle {
     link: Arc<HostLink>,
     origin: Option<RequestId>,
+    /// The workspace its calls are for, named in `_meta.workspaceId` on calls tied to no
+    /// request (a backend that serves several workspaces, SPEC §17).
+    workspace: Option<String>,
 }
 
 impl HostHandle {
     pub(crate) fn new(link: Arc<HostLink>, origin: Option<RequestId>) -> HostHandle {
-        HostHandle { link, origin }
+        HostHandle {
+            link,
+            origin,
+            workspace: None,
+        }
     }
 
-    /// A handle whose calls are not tied to any request.
+    /// The same handle, its calls for `workspace`.
+    pub(crate) fn for_workspace(mut self, workspace: Option<String>) -> HostHandle {
+        self.workspace = workspace;
+        self
+    }
+
+    /// A handle whose calls are not tied to any request (they stay tied to the request's
+    /// workspace, when the backend serves several).
     pub fn detached(&self) -> HostHandle {
-        HostHandle::new(self.link.clone(), None)
+        HostHandle::new(self.link.clone(), None).for_workspace(self.workspace.clone())
     }
 
     /// The peer calls through this handle. Their message ids are not derived: use
@@ -229,7 +243,8 @@ impl HostHandle {
         serde_json::from_value(result).map_err(shape)
     }
 
-    /// Adds `_meta.requestId` (the request being handled) to the params.
+    /// Adds `_meta.requestId` (the request being handled) to the params, or, on a call tied
+    /// to no request, `_meta.workspaceId` when the handle names its workspace.
     fn with_meta(&self, method: &str, params: Value) -> Result<Value, HostCallError> {
         let mut obj = match params {
             Value::Object(obj) => obj,
@@ -241,14 +256,19 @@ impl HostHandle {
                 });
             }
         };
-        if let Some(origin) = &self.origin {
-            let meta = obj
-                .entry("_meta")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(meta) = meta {
-                let id = serde_json::to_value(origin).unwrap_or(Value::Null);
-                meta.insert("requestId".to_owned(), id);
-            }
+        let entry = match (&self.origin, &self.workspace) {
+            (Some(origin), _) => (
+                "requestId",
+                serde_json::to_value(origin).unwrap_or_default(),
+            ),
+            (None, Some(ws)) => ("workspaceId", Value::String(ws.clone())),
+            (None, None) => return Ok(Value::Object(obj)),
+        };
+        let meta = obj
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(meta) = meta {
+            meta.insert(entry.0.to_owned(), entry.1);
         }
         Ok(Value::Object(obj))
     }

@@ -65,8 +65,11 @@
 //!   `initialize` (`capabilities.hostMethods`); the call carries the request's id.
 //! - **Delegate to other workspaces.** [`RequestContext::peers`] lists the workspace's peers,
 //!   messages them and writes to the person in the canvas ([`peers`]).
-//! - **Know its deadline and environment.** [`RequestContext::deadline`], and [`HostEnv`] for
-//!   the workspace id and a private state directory.
+//! - **Know its deadline and workspace.** [`RequestContext::deadline`], and
+//!   [`RequestContext::workspace`] for the workspace's id and private state directory.
+//! - **Serve several workspaces in one process.** Advertise `maxWorkspaces` in
+//!   [`Backend::capabilities`]; each request then names its [`Workspace`], and
+//!   [`Backend::open_workspace`] and [`Backend::close_workspace`] hear of the others.
 //!
 //! Requests run concurrently, each in a task of its own, up to the `maxConcurrency` the
 //! backend advertises (1 by default). When stdin closes, in-flight handlers get
@@ -112,6 +115,7 @@ pub mod reply;
 mod serve;
 mod stdio;
 pub mod testing;
+mod workspace;
 
 /// The protocol's types, re-exported so that backends need only this crate.
 pub use molecule_protocol as protocol;
@@ -125,6 +129,7 @@ pub use host::{HostCallError, HostHandle};
 pub use serve::{ServeOptions, serve, serve_with};
 pub use stdio::{Threads, run, run_with, serve_stdio};
 pub use tokio_util::sync::CancellationToken;
+pub use workspace::Workspace;
 
 /// The README's example, compiled as a doctest so the crate's front page cannot go stale.
 #[cfg(doctest)]

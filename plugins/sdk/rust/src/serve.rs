@@ -11,6 +11,7 @@ use crate::error::ServeError;
 use crate::host::{Answer, HostLink};
 use crate::log;
 use crate::outbox::{Outbox, spawn_writer};
+use crate::workspace::Workspaces;
 use molecule_protocol::codec::{DEFAULT_MAX_MESSAGE_BYTES, Frame, FrameReader};
 use molecule_protocol::{Message, RequestId, RpcError, code, encode};
 use std::collections::HashMap;
@@ -101,6 +102,8 @@ where
         inflight: HashMap::new(),
         tasks: JoinSet::new(),
         options,
+        workspaces: Workspaces::default(),
+        many_workspaces: false,
     };
     conn.run(input, writer).await
 }
@@ -120,6 +123,10 @@ pub(crate) struct Connection<B> {
     /// The handler tasks; each yields its request id once it has answered.
     pub(crate) tasks: JoinSet<RequestId>,
     pub(crate) options: ServeOptions,
+    /// The workspaces open in this process.
+    pub(crate) workspaces: Workspaces,
+    /// The backend advertised `maxWorkspaces` above 1 (SPEC §17).
+    pub(crate) many_workspaces: bool,
 }
 
 type Writer = JoinHandle<io::Result<()>>;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::key::KeyRecord;
+use crate::private_dir;
 
 /// The version this host writes and reads.
 pub const VERSION: u32 = 1;
@@ -133,7 +134,7 @@ impl crate::exit::HasExitCode for StateError {
 /// by a crash mid-write is removed.
 pub fn load(path: &Path, workspace: Uuid) -> Result<Option<StateFile>, StateError> {
     let _ = fs::remove_file(temp_path(path));
-    let text = match fs::read_to_string(path) {
+    let text = match read_nofollow(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -191,13 +192,10 @@ pub fn save(path: &Path, state: &StateFile) -> Result<(), StateError> {
     };
     let bytes = serde_json::to_vec(state).map_err(|e| io(std::io::Error::other(e)))?;
     let temp = temp_path(path);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(io)?;
+    // A temporary file left by a crash is removed (a link, not its target) and the new one
+    // created exclusively, so a planted link is never written through.
+    let _ = fs::remove_file(&temp);
+    let mut file = private_dir::create_new(&temp).map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
@@ -206,6 +204,17 @@ pub fn save(path: &Path, state: &StateFile) -> Result<(), StateError> {
         File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
     }
     Ok(())
+}
+
+/// Reads `path`, refusing to follow a link in its last component.
+fn read_nofollow(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn temp_path(path: &Path) -> PathBuf {

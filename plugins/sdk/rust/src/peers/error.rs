@@ -27,6 +27,8 @@ pub enum PeerErrorClass {
     WaitTimeout,
     /// `budget`: too many peer calls this minute.
     Budget,
+    /// `in_flight`: too many calls to the host in flight at once; retry once one is answered.
+    InFlight,
     /// The host refused the params (`-32602`).
     InvalidParams,
     /// The host does not offer the method (not in `hostMethods`).
@@ -49,6 +51,7 @@ impl PeerErrorClass {
             class::BAD_RESPONSE => PeerErrorClass::BadResponse,
             class::WAIT_TIMEOUT => PeerErrorClass::WaitTimeout,
             class::BUDGET => PeerErrorClass::Budget,
+            class::IN_FLIGHT => PeerErrorClass::InFlight,
             other => PeerErrorClass::Other(other.to_owned()),
         }
     }

@@ -10,3 +10,4 @@ mod peers;
 mod protocol;
 mod shutdown;
 mod support;
+mod workspaces;
