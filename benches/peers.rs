@@ -1,11 +1,15 @@
 //! Peer calls through `molecule connect` on the emulator (rate limit off): two hosts with the
 //! Rust echo as their backends; calls are made on host A's socket (`MOLECULE_HOST_SOCKET`).
 //! Prints the latency (p50/p90/max) of `peers/list`, and of a synchronous `peers/send` round
-//! trip with `waitMs` (A → platform → B's feed → B's echo → A's feed → the waiting call) at
-//! two poll intervals: the round trip is dominated by the two hosts' polls.
+//! trip with `waitMs` (A → platform → B's feed → B's echo → A's feed → the waiting call): with
+//! the event stream (the defaults), and without it at a 20 ms and at the default 1 s poll
+//! interval, where the round trip is dominated by the two hosts' polls.
 //!
 //! `cargo bench --bench peers`. `MOLECULE_BENCH_CALLS` sets the sample (default 100; a tenth
-//! of it at the default 1 s poll interval).
+//! of it at the 1 s poll interval).
+
+#[path = "support/host.rs"]
+mod host;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -13,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use molecule_emulator::{CreatedWorkspace, DeliveryMode, Emulator, EmulatorConfig, WorkspaceSpec};
+use molecule_emulator::{CreatedWorkspace, Emulator};
 use serde_json::{Value, json};
 
-const MOLECULE: &str = env!("CARGO_BIN_EXE_molecule");
+use host::{MOLECULE, setup, stop};
 
 fn main() -> anyhow::Result<()> {
     let calls: usize = std::env::var("MOLECULE_BENCH_CALLS")
@@ -31,31 +35,48 @@ fn main() -> anyhow::Result<()> {
         println!(
             "peer calls on the emulator (rate limit off), Rust echo backends, via A's host socket"
         );
-        for (poll, n) in [("20ms", calls), ("1s", (calls / 10).max(3))] {
-            run(poll, n).await?;
+        let slow = (calls / 10).max(3);
+        let configs: [(&str, &[&str], usize); 3] = [
+            ("event stream (defaults)", &[], calls),
+            (
+                "no event stream, 20 ms poll",
+                &["--no-event-stream", "--poll-interval", "20ms"],
+                calls,
+            ),
+            (
+                "no event stream, 1 s poll (as before)",
+                &["--no-event-stream"],
+                slow,
+            ),
+        ];
+        for (name, flags, n) in configs {
+            run(name, flags, n).await?;
         }
         Ok(())
     })
 }
 
-async fn run(poll: &str, n: usize) -> anyhow::Result<()> {
-    let emu = Emulator::start(EmulatorConfig::default()).await?;
-    let spec = |name: &str, parent| WorkspaceSpec {
-        name: Some(name.into()),
-        parent_id: parent,
-        delivery_mode: Some(DeliveryMode::Poll),
-        ..WorkspaceSpec::default()
-    };
-    let a = emu.create_workspace(spec("a", None))?;
-    let b = emu.create_workspace(spec("b", Some(a.id)))?;
-    let dir = tempfile::tempdir()?;
-    let host_a = host(&emu, &a, dir.path(), poll)?;
-    let host_b = host(&emu, &b, dir.path(), poll)?;
+async fn run(name: &str, flags: &[&str], n: usize) -> anyhow::Result<()> {
+    // A asks B: B is the peer under A.
+    let s = setup().await?;
+    let (emu, a, b, dir) = (s.emu, s.main, s.peer, s.dir);
+    let host_a = host(&emu, &a, dir.path(), flags)?;
+    let host_b = host(&emu, &b, dir.path(), flags)?;
     let socket = wait_socket(
         &dir.path()
             .join("run/molecule")
             .join(format!("{}.sock", a.id)),
     )?;
+    if flags.is_empty() {
+        // Both hosts' streams open: the emulator counts them.
+        let open = |id| {
+            emu.workspace_state(id)
+                .is_some_and(|s| s["event_streams"] == 1)
+        };
+        while !(open(a.id) && open(b.id)) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     let stream = UnixStream::connect(&socket)?;
     let list = json!({"jsonrpc": "2.0", "id": 0, "method": "peers/list"});
     call(&stream, &list)?;
@@ -75,7 +96,7 @@ async fn run(poll: &str, n: usize) -> anyhow::Result<()> {
         anyhow::ensure!(r["result"]["queued"] == false, "peers/send failed: {r}");
         sends.push(t.elapsed());
     }
-    println!("poll interval {poll}, {n} calls each:");
+    println!("{name}, {n} calls each:");
     report("  peers/list", &mut lists);
     report("  peers/send round trip (waitMs)", &mut sends);
     for child in [host_a, host_b] {
@@ -85,7 +106,12 @@ async fn run(poll: &str, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn host(emu: &Emulator, ws: &CreatedWorkspace, dir: &Path, poll: &str) -> anyhow::Result<Child> {
+fn host(
+    emu: &Emulator,
+    ws: &CreatedWorkspace,
+    dir: &Path,
+    flags: &[&str],
+) -> anyhow::Result<Child> {
     let own = dir.join(ws.id.to_string());
     std::fs::create_dir_all(&own)?;
     std::fs::write(own.join("token"), &ws.token)?;
@@ -95,7 +121,8 @@ fn host(emu: &Emulator, ws: &CreatedWorkspace, dir: &Path, poll: &str) -> anyhow
         .args(["--backend-cmd", &format!("{MOLECULE} echo-backend")])
         .args(["--token-file", &own.join("token").display().to_string()])
         .args(["--state-dir", &own.join("state").display().to_string()])
-        .args(["--poll-interval", poll, "--peer-calls-per-minute", "100000"])
+        .args(["--peer-calls-per-minute", "100000"])
+        .args(flags)
         .env("XDG_RUNTIME_DIR", dir.join("run"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -137,13 +164,4 @@ fn report(what: &str, samples: &mut [Duration]) {
         ms(at(0.9)),
         ms(at(1.0))
     );
-}
-
-fn stop(mut child: Child) -> anyhow::Result<()> {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )?;
-    child.wait()?;
-    Ok(())
 }

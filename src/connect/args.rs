@@ -16,6 +16,12 @@ Heartbeats (every --heartbeat-interval) report error_rate: the share of the rows
 last 5 minutes that failed in the backend (a crash, a timeout, an error answer), with the latest
 such failure as sample_error. While the backend's crash-loop breaker is open, error_rate is 1.
 
+Messages are fetched as they arrive: the host keeps the platform's event stream open and reads
+the activity feed when an event says a message came in. The feed stays the only truth: it is
+read every --safety-poll-interval besides, in case an event was lost, and every --poll-interval
+while the stream is down or the platform has none (said once in the log). --no-event-stream
+turns the stream off.
+
 Delivery is at least once: a crash can make the backend see a message again (same
 idempotencyKey), and a reply re-sent after a crash carries the same messageId. Only newer
 platforms deduplicate replies on messageId, and only for poll-mode targets; canvas replies are
@@ -64,9 +70,17 @@ pub struct ConnectArgs {
     /// directory, molecule/<workspace-id>].
     #[arg(long, value_name = "DIR", env = "MOLECULE_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// How often the activity feed is polled when it has nothing more [default: 1s].
+    /// How often the activity feed is polled when it has nothing more, while the event stream
+    /// is not live [default: 1s].
     #[arg(long, value_name = "DURATION", env = "MOLECULE_POLL_INTERVAL")]
     pub poll_interval: Option<String>,
+    /// While the event stream is live, how often the feed is read anyway, in case an event was
+    /// lost [default: 30s].
+    #[arg(long, value_name = "DURATION", env = "MOLECULE_SAFETY_POLL_INTERVAL")]
+    pub safety_poll_interval: Option<String>,
+    /// Do not use the platform's event stream: poll every --poll-interval.
+    #[arg(long, env = "MOLECULE_NO_EVENT_STREAM")]
+    pub no_event_stream: bool,
     /// How often the host heartbeats; under 90s, after which the platform marks the workspace
     /// stale [default: 20s].
     #[arg(long, value_name = "DURATION", env = "MOLECULE_HEARTBEAT_INTERVAL")]
@@ -152,6 +166,12 @@ pub struct TuningArgs {
     /// How far back that read looks.
     #[arg(long, hide = true, env = "MOLECULE_OVERLAP_WINDOW")]
     pub overlap_window: Option<String>,
+    /// Reopen an event stream that has been silent this long.
+    #[arg(long, hide = true, env = "MOLECULE_EVENT_STREAM_IDLE_TIMEOUT")]
+    pub event_stream_idle_timeout: Option<String>,
+    /// How often a platform without an event stream is asked again.
+    #[arg(long, hide = true, env = "MOLECULE_EVENT_STREAM_RETRY")]
+    pub event_stream_retry: Option<String>,
     /// How often the workspace registers again.
     #[arg(long, hide = true, env = "MOLECULE_REREGISTER_INTERVAL")]
     pub reregister_interval: Option<String>,

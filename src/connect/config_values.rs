@@ -18,6 +18,10 @@ pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigErro
     }
     numbers(args, c)?;
     c.settings.poll.ack = args.ack;
+    let (timers, stream) = (&c.settings.timers, &mut c.settings.poll.stream);
+    stream.enabled = !args.no_event_stream;
+    stream.reconnect_base = timers.retry_base;
+    stream.reconnect_max = timers.retry_max;
     c.platform.timeouts.request = c.settings.timers.http_timeout;
     c.platform.timeouts.a2a = c.settings.timers.reply_timeout;
     Ok(())
@@ -26,8 +30,11 @@ pub(super) fn apply(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigErro
 fn durations(args: &ConnectArgs, c: &mut Config) -> Result<(), ConfigError> {
     let (t, s, b) = (&args.tuning, &mut c.settings, &mut c.backend);
     #[rustfmt::skip]
-    let table: [(&Option<String>, &'static str, &mut Duration); 27] = [
+    let table: [(&Option<String>, &'static str, &mut Duration); 30] = [
         (&args.poll_interval, "--poll-interval", &mut s.poll.interval),
+        (&args.safety_poll_interval, "--safety-poll-interval", &mut s.poll.stream.safety_interval),
+        (&t.event_stream_idle_timeout, "--event-stream-idle-timeout", &mut s.poll.stream.idle_timeout),
+        (&t.event_stream_retry, "--event-stream-retry", &mut s.poll.stream.unsupported_retry),
         (&args.heartbeat_interval, "--heartbeat-interval", &mut s.timers.heartbeat),
         (&args.since, "--since", &mut s.poll.since),
         (&args.request_timeout, "--request-timeout", &mut b.timeouts.request),
@@ -128,6 +135,8 @@ mod tests {
         let c = from_args(
             &args(|a| {
                 a.poll_interval = Some("250ms".into());
+                a.safety_poll_interval = Some("2m".into());
+                a.tuning.retry_base = Some("10ms".into());
                 a.batch_size = Some("500".into());
                 a.tuning.window = Some("7".into());
             }),
@@ -135,6 +144,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.settings.poll.interval, Duration::from_millis(250));
+        let stream = &c.settings.poll.stream;
+        assert!(stream.enabled);
+        assert_eq!(stream.safety_interval, Duration::from_secs(120));
+        assert_eq!(stream.reconnect_base, Duration::from_millis(10));
+        assert_eq!(stream.idle_timeout, Duration::from_secs(300));
+        let off = from_args(&args(|a| a.no_event_stream = true), |_| None).unwrap();
+        assert!(!off.settings.poll.stream.enabled);
         assert_eq!(c.settings.poll.batch_size, 500);
         assert_eq!(c.settings.poll.window, 7);
         assert_eq!(c.settings.timers.heartbeat, Duration::from_secs(20));

@@ -16,7 +16,7 @@ pub const DEFAULT_PORT: u16 = 7357;
 
 /// `molecule dev [--backend-cmd CMD] [--port N] [--data FILE] ...`
 #[derive(Clone, Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
 pub struct DevArgs {
     /// The backend to run, as a command line [default: the echo built into molecule].
     #[arg(long, value_name = "COMMAND", env = "MOLECULE_BACKEND_CMD")]
@@ -63,6 +63,12 @@ pub struct DevTimers {
     /// The host's poll interval.
     #[arg(long, hide = true, value_name = "MS")]
     pub poll_interval_ms: Option<u64>,
+    /// The host's safety poll interval while the event stream is live.
+    #[arg(long, hide = true, value_name = "MS")]
+    pub safety_poll_interval_ms: Option<u64>,
+    /// The host polls without the event stream.
+    #[arg(long, hide = true)]
+    pub no_event_stream: bool,
     /// The host's heartbeat interval.
     #[arg(long, hide = true, value_name = "MS")]
     pub heartbeat_interval_ms: Option<u64>,

@@ -186,11 +186,17 @@ fn apply_timers(args: &DevArgs, config: &mut Config) {
     if let Some(d) = ms(t.heartbeat_interval_ms) {
         s.timers.heartbeat = d;
     }
+    if let Some(d) = ms(t.safety_poll_interval_ms) {
+        s.poll.stream.safety_interval = d;
+    }
+    s.poll.stream.enabled = !t.no_event_stream;
     if let Some(d) = ms(t.retry_base_ms) {
         s.timers.retry_base = d;
+        s.poll.stream.reconnect_base = d;
     }
     if let Some(d) = ms(t.retry_max_ms) {
         s.timers.retry_max = d;
+        s.poll.stream.reconnect_max = d;
     }
     if let Some(d) = ms(t.flush_interval_ms) {
         s.timers.flush = d;

@@ -15,7 +15,9 @@ Who sends:
 With --wait the reply is printed when it arrives: for a workspace sender it is the message in
 the sender's own feed whose metadata.molecule.inReplyTo is the sent messageId; for the canvas it
 is the first message the agent posts to its chat after this one (the platform does not link the
-two, so with several people typing at once it may be another's answer). A message is retried on
+two, so with several people typing at once it may be another's answer). The feed is read when
+the platform's event stream says a row was written to it, and every few seconds besides
+(several times a second when the platform has no stream). A message is retried on
 transient errors with the same messageId: newer platforms deliver it once to a polling agent.
 
 Exit codes:
@@ -29,7 +31,7 @@ Exit codes:
 
 /// `molecule send <workspace-id> "text"`.
 #[derive(Clone, Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, args_override_self = true)]
 pub struct SendArgs {
     /// The workspace to send to.
     #[arg(value_name = "WORKSPACE_ID")]
@@ -63,9 +65,16 @@ pub struct SendArgs {
     /// The organisation id, sent as X-Molecule-Org-Id.
     #[arg(long, value_name = "ID", env = "MOLECULE_ORG_ID")]
     pub org_id: Option<String>,
-    /// How often the feed is read while waiting, in milliseconds.
+    /// How often the feed is read while waiting and the event stream is not live, in
+    /// milliseconds.
     #[arg(long, hide = true, value_name = "MS", default_value_t = 200)]
     pub poll_interval_ms: u64,
+    /// How often the feed is read while waiting and the event stream is live, in milliseconds.
+    #[arg(long, hide = true, value_name = "MS", default_value_t = 5000)]
+    pub safety_poll_ms: u64,
+    /// Wait without the event stream.
+    #[arg(long, hide = true)]
+    pub no_event_stream: bool,
     /// First retry delay of a failed call, in milliseconds.
     #[arg(long, hide = true, value_name = "MS", default_value_t = 500)]
     pub retry_base_ms: u64,

@@ -13,6 +13,8 @@ use molecule_host::platform::{
     A2aAnswer, Call, PlatformClient, PlatformConfig, PlatformError, RetryPolicy, TokenSource, retry,
 };
 
+use molecule_host::wake::StreamSettings;
+
 use super::args::SendArgs;
 use super::auth::{self, Identity, Sender};
 use super::error::SendError;
@@ -37,7 +39,7 @@ pub async fn run(
     let waiter = match wait {
         Some(_) => Some(
             retry(Call::Activity, &s.policy, &s.cancel, || {
-                Waiter::before_sending(s.client.clone(), s.sender, &message_id)
+                Waiter::before_sending(s.client.clone(), s.sender, &message_id, stream(args))
             })
             .await
             .map_err(|e| s.refused(e))?,
@@ -74,6 +76,18 @@ pub async fn run(
     } else {
         text_of(&reply)
     })
+}
+
+/// How the wait uses the event stream: read every few seconds while it is live, reconnect on
+/// the retry schedule of the other calls.
+fn stream(args: &SendArgs) -> StreamSettings {
+    StreamSettings {
+        enabled: !args.no_event_stream,
+        safety_interval: Duration::from_millis(args.safety_poll_ms),
+        reconnect_base: Duration::from_millis(args.retry_base_ms),
+        reconnect_max: Duration::from_secs(5),
+        ..StreamSettings::default()
+    }
 }
 
 /// The client and how its calls are retried and their errors named.

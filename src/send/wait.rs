@@ -1,15 +1,24 @@
 //! Waiting for the reply to a sent message, by reading a feed from a cursor taken before the
-//! message was sent.
+//! message was sent. Between reads the wait rests on the feed's event stream: it reads again as
+//! soon as a row is written to that feed, and at the poll interval when the stream is down
+//! (every few seconds besides while it is live, since an event can be lost).
 //!
 //! - A workspace sender: its own feed, for the message whose `metadata.molecule.inReplyTo` is
 //!   the sent `messageId` (SPEC §11.1).
 //! - The canvas: the target's feed, for the first `notify` row after the row of the sent
 //!   message (SPEC §11.2; the platform keeps no link between the two).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
-use molecule_host::platform::{ActivityQuery, ActivityRow, PlatformClient, PlatformError};
+use molecule_host::platform::{
+    ActivityQuery, ActivityRow, PlatformClient, PlatformError, PlatformEvent,
+};
+use molecule_host::wake::{StreamSettings, Wake, follow};
 
 use super::auth::Sender;
 
@@ -31,14 +40,19 @@ pub struct Waiter {
     client: PlatformClient,
     cursor: Option<String>,
     looking: Looking,
+    wake: Wake,
+    /// Ends the stream follower with the wait.
+    _stream: DropGuard,
 }
 
 impl Waiter {
-    /// Takes the cursor (the newest row of the feed `client` reads) before `message_id` is sent.
+    /// Takes the cursor (the newest row of the feed `client` reads) before `message_id` is sent,
+    /// and starts following the feed's event stream (`stream`).
     pub async fn before_sending(
         client: PlatformClient,
         sender: Sender,
         message_id: &str,
+        stream: StreamSettings,
     ) -> Result<Waiter, PlatformError> {
         let query = ActivityQuery {
             activity_type: Some("a2a_receive".into()),
@@ -58,21 +72,31 @@ impl Waiter {
                 seen_ours: false,
             },
         };
+        let cancel = CancellationToken::new();
+        let rows: molecule_host::wake::Filter = Arc::new(|e: &PlatformEvent| {
+            e.kind == PlatformEvent::ACTIVITY_LOGGED
+                && e.field("activity_type").is_none_or(|t| t == "a2a_receive")
+        });
+        let (wake, _) = follow(client.clone(), stream, rows, cancel.clone());
         Ok(Waiter {
             client,
             cursor,
             looking,
+            wake,
+            _stream: cancel.drop_guard(),
         })
     }
 
-    /// Reads the feed every `interval` until the reply is there (`Some`, the A2A message) or
-    /// `deadline` passes (`None`). Transient errors are waited out; others end the wait.
+    /// Reads the feed when the stream says a row was written, or every `interval` (while the
+    /// stream is not live), until the reply is there (`Some`, the A2A message) or `deadline`
+    /// passes (`None`). Transient errors are waited out; others end the wait.
     pub async fn wait(
         mut self,
         deadline: Instant,
-        interval: std::time::Duration,
+        interval: Duration,
     ) -> Result<Option<Value>, PlatformError> {
         loop {
+            let read = Instant::now();
             match self.read_once().await {
                 Ok(Some(reply)) => return Ok(Some(reply)),
                 Ok(None) => {}
@@ -82,10 +106,10 @@ impl Waiter {
                 }
                 Err(e) => return Err(e),
             }
-            if Instant::now() + interval > deadline {
+            if Instant::now() >= deadline {
                 return Ok(None);
             }
-            tokio::time::sleep(interval).await;
+            let _ = tokio::time::timeout_at(deadline, self.wake.rest(read, interval)).await;
         }
     }
 

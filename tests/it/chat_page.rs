@@ -210,7 +210,7 @@ async fn the_chat_page_talks_as_a_person_and_as_the_peer_and_shows_the_state() {
     assert!(has_bubble(&v, "in", "canvas → agent"), "{v}");
 
     let state = "return ['state-registered','state-status','state-heartbeat','state-backlog',\
-        'state-error','state-id'].map(id => document.getElementById(id).textContent)";
+        'state-error','state-id','state-stream'].map(id => document.getElementById(id).textContent)";
     let s = browser
         .until("the state panel", state, |v| v[3].as_str() == Some("0"))
         .await;
@@ -220,6 +220,7 @@ async fn the_chat_page_talks_as_a_person_and_as_the_peer_and_shows_the_state() {
     assert!(beat == "just now" || beat.ends_with(" ago"), "{s}");
     assert_eq!(s[4], "none", "{s}");
     assert_eq!(s[5], dev.agent.as_str(), "{s}");
+    assert_eq!(s[6], "live", "the host's event stream is open: {s}");
 
     // As the peer workspace.
     browser

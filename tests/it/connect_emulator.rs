@@ -14,13 +14,13 @@ use uuid::Uuid;
 use super::connect_host::{Host, Site, TEST_BACKEND, echo, write_private};
 use super::support::wait::until;
 
-struct Pair {
-    emu: Emulator,
-    main: CreatedWorkspace,
-    peer: CreatedWorkspace,
+pub(super) struct Pair {
+    pub emu: Emulator,
+    pub main: CreatedWorkspace,
+    pub peer: CreatedWorkspace,
 }
 
-async fn pair(compat: Compat) -> Pair {
+pub(super) async fn pair(compat: Compat) -> Pair {
     let emu = Emulator::start(EmulatorConfig::for_compat(compat))
         .await
         .expect("emulator");
@@ -38,7 +38,7 @@ async fn pair(compat: Compat) -> Pair {
 }
 
 /// A host serving `ws` on the emulator with `backend`.
-fn serve(
+pub(super) fn serve(
     emu: &Emulator,
     ws: &CreatedWorkspace,
     site: &Site,
@@ -64,11 +64,11 @@ fn texts(feed: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn feed(emu: &Emulator, id: Uuid) -> Vec<Value> {
+pub(super) fn feed(emu: &Emulator, id: Uuid) -> Vec<Value> {
     emu.feed(id).expect("a workspace")
 }
 
-fn says(text: &str) -> DevMessage {
+pub(super) fn says(text: &str) -> DevMessage {
     DevMessage {
         text: text.into(),
         ..DevMessage::default()

@@ -322,6 +322,17 @@ pub fn run(args: &[String]) -> (Option<i32>, String) {
     )
 }
 
+/// Runs `molecule` with `args` to completion; returns the exit code, stdout and stderr.
+pub fn run_out(args: &[String]) -> (Option<i32>, String, String) {
+    let out = Command::new(MOLECULE)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
 /// Whether process `pid` is gone (or a zombie).
 pub fn gone(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))

@@ -231,6 +231,10 @@ async fn dry_run_proves_backend_platform_and_token_and_changes_nothing() {
         stdout.contains("backend:    molecule-echo") && stdout.contains("token:      accepted"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("events:     unavailable (GET /workspaces/<id>/events/stream: HTTP 404)"),
+        "a platform without the stream: {stdout}"
+    );
     assert_eq!(platform.polls().await.len(), 1, "one authenticated read");
     assert!(
         platform.calls("POST", "/registry/").await.is_empty(),

@@ -52,7 +52,15 @@ async fn gone_once_makes_the_host_recover_its_cursor_and_keep_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_tokens_end_the_host_with_the_auth_exit_code() {
-    let mut dev = Dev::start(&["--fault-revoke-after", "300ms"]).await;
+    // The revocation is noticed at the next poll; with the event stream live that is the
+    // safety poll (a revoked token does not end an open stream).
+    let mut dev = Dev::start(&[
+        "--fault-revoke-after",
+        "300ms",
+        "--safety-poll-interval-ms",
+        "100",
+    ])
+    .await;
     let (code, err) = exit_of(&mut dev).await;
     assert_eq!(code, Some(4), "the auth exit code:\n{err}");
     assert!(logged(&dev, "armed fault: tokens revoked"), "{err}");
@@ -66,7 +74,13 @@ async fn revoked_tokens_end_the_host_with_the_auth_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_workspace_ends_the_host_with_the_removed_exit_code() {
-    let mut dev = Dev::start(&["--fault-remove-after", "300ms"]).await;
+    let mut dev = Dev::start(&[
+        "--fault-remove-after",
+        "300ms",
+        "--safety-poll-interval-ms",
+        "100",
+    ])
+    .await;
     let (code, err) = exit_of(&mut dev).await;
     assert_eq!(code, Some(6), "the workspace-removed exit code:\n{err}");
     assert!(logged(&dev, "armed fault: workspace removed"), "{err}");

@@ -25,6 +25,31 @@ async fn round_trip(dev: &Dev) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_and_send_wait_get_their_messages_through_the_event_streams() {
+    // Every poll ten minutes apart, in the host and in `molecule send`: within the deadline
+    // only the event streams can have fetched the messages and the replies.
+    let slow = ["--poll-interval-ms", "600000"];
+    let mut dev = Dev::start(&[&slow[..], &["--safety-poll-interval-ms", "600000"]].concat()).await;
+    until("the host's event stream", || {
+        dev.events().iter().any(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("event stream live"))
+        })
+    })
+    .await;
+    let wait = [&slow[..], &["--safety-poll-ms", "600000", "--wait", "20"]].concat();
+    let o = dev.send("streamed from the canvas", &wait);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "echo: streamed from the canvas");
+    let as_peer = [&["--as", dev.peer.as_str()][..], &wait].concat();
+    let o = dev.send("streamed from the peer", &as_peer);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "echo: streamed from the peer");
+    assert_eq!(dev.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_echo_answers_the_canvas_and_the_peer_and_stops_cleanly() {
     let mut dev = Dev::start(&[]).await;
     let banner = dev.stdout().join("\n");

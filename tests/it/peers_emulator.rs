@@ -1,7 +1,7 @@
 //! Peer calls between two real `molecule connect` processes on the local platform emulator:
 //! each backend asks the other with `waitMs`, the answers land in the askers' own feeds and
-//! complete their calls synchronously; on the older platform, senders are enriched from the
-//! registry.
+//! complete their calls synchronously (by polling, and by the event stream alone); on the older
+//! platform, senders are enriched from the registry.
 
 use molecule_emulator::{
     Compat, CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs,
@@ -34,7 +34,7 @@ pub(super) async fn pair(compat: Compat) -> (Emulator, CreatedWorkspace, Created
     (emu, a, b)
 }
 
-fn serve(emu: &Emulator, ws: &CreatedWorkspace, site: &Site) -> Host {
+fn serve(emu: &Emulator, ws: &CreatedWorkspace, site: &Site, extra: &[&str]) -> Host {
     write_private(&site.token_file(), &ws.token);
     let mut args: Vec<String> = ["--log-format", "json", "connect", &ws.id.to_string()]
         .iter()
@@ -55,7 +55,12 @@ fn serve(emu: &Emulator, ws: &CreatedWorkspace, site: &Site) -> Host {
         .map(|s| s.to_string()),
     );
     args.extend(["--state-dir".to_owned(), state]);
-    args.extend(FAST.iter().chain(PEER_FAST).map(|s| s.to_string()));
+    args.extend(
+        FAST.iter()
+            .chain(PEER_FAST)
+            .chain(extra)
+            .map(|s| s.to_string()),
+    );
     Host::start_with(
         &args,
         &[(
@@ -90,12 +95,26 @@ fn ask(other: &CreatedWorkspace, question: &str) -> DevMessage {
 
 #[tokio::test]
 async fn two_hosts_delegate_to_each_other_and_get_answers_synchronously() {
+    delegate_both_ways(&["--no-event-stream"], "serving").await;
+}
+
+#[tokio::test]
+async fn two_hosts_delegating_get_their_answers_through_the_event_stream() {
+    // Polls minutes apart: within the test's deadline only the stream can fetch the messages
+    // and the answers the waiting calls take.
+    let flags = ["--poll-interval", "10m", "--safety-poll-interval", "10m"];
+    delegate_both_ways(&flags, "event stream live").await;
+}
+
+/// Each of two hosts asks the other with `waitMs`; `ready` is the log line after which a host
+/// serves.
+async fn delegate_both_ways(extra: &[&str], ready: &str) {
     let (emu, a, b) = pair(Compat::New).await;
     let (site_a, site_b) = (Site::new(), Site::new());
-    let host_a = serve(&emu, &a, &site_a);
-    let host_b = serve(&emu, &b, &site_b);
-    host_a.wait_log("serving", |_| true).await;
-    host_b.wait_log("serving", |_| true).await;
+    let host_a = serve(&emu, &a, &site_a, extra);
+    let host_b = serve(&emu, &b, &site_b, extra);
+    host_a.wait_log(ready, |_| true).await;
+    host_b.wait_log(ready, |_| true).await;
     emu.send(a.id, SendAs::Canvas, ask(&b, "what do you know?"))
         .await
         .expect("to a");
@@ -140,7 +159,7 @@ async fn two_hosts_delegate_to_each_other_and_get_answers_synchronously() {
 async fn on_the_older_platform_senders_are_named_from_the_registry() {
     let (emu, a, b) = pair(Compat::Old).await;
     let site = Site::new();
-    let host = serve(&emu, &b, &site);
+    let host = serve(&emu, &b, &site, &[]);
     host.wait_log("serving", |_| true).await;
     let says = |text: &str| DevMessage {
         text: text.into(),

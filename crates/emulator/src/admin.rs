@@ -108,7 +108,15 @@ pub fn mint_token(app: &App, id: Uuid) -> Result<String, StoreError> {
     store.mint_token(id, TokenKind::Api)
 }
 
-/// A workspace's state as the chat page shows it; `None` when unknown.
+/// Closes every open event stream of `id` now; returns how many there were.
+pub fn cut_streams(app: &App, id: Uuid) -> usize {
+    let n = app.events.cut(id);
+    app.stats.streams_cut(n);
+    n
+}
+
+/// A workspace's state as the chat page shows it (`event_streams`: the streams open for it);
+/// `None` when unknown.
 pub fn workspace_state(app: &App, id: Uuid) -> Option<Value> {
     let store = app.store();
     let ws = store.workspaces.get(&id)?;
@@ -149,6 +157,7 @@ pub fn workspace_state(app: &App, id: Uuid) -> Option<Value> {
         "error_rate": hb.error_rate,
         "last_error": (!hb.sample_error.is_empty()).then_some(&hb.sample_error),
         "backlog": backlog,
+        "event_streams": app.events.open(id),
         "last_cursor": ws.last_cursor,
         "last_polled_at": ts(ws.last_polled_at),
         "last_acked_seq": ws.last_acked_seq,

@@ -1,14 +1,15 @@
-//! The state every request handler shares: settings, the store, faults, the rate limiter and
-//! the chat log.
+//! The state every request handler shares: settings, the store, faults, the rate limiter, the
+//! event streams' hub and the chat log.
 
 use super::chat::ChatLog;
 use super::config::EmulatorConfig;
+use super::events::Hub;
 use super::faults::Injector;
 use super::limiter::RateLimiter;
 use super::model::Workspace;
 use super::stats::Stats;
 use super::store::Store;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 use uuid::Uuid;
 
@@ -34,7 +35,9 @@ pub struct App {
     /// Client for forwarding to push-mode workspaces.
     pub http: reqwest::Client,
     /// Counters for tests and benchmarks.
-    pub stats: Stats,
+    pub stats: Arc<Stats>,
+    /// The subscribers of the event streams.
+    pub events: Arc<Hub>,
 }
 
 impl App {

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_dev/workspaces/{id}/tokens", post(token))
         .route("/_dev/workspaces/{id}/revoke-tokens", post(revoke))
         .route("/_dev/workspaces/{id}/gone-once", post(gone_once))
+        .route("/_dev/workspaces/{id}/cut-streams", post(cut_streams))
         .route("/_dev/workspaces/{id}/feed", get(feed))
         .route("/_dev/workspaces/{id}/send", post(send))
         .route("/_dev/workspaces/{id}/uploads", post(upload))
@@ -102,6 +103,14 @@ async fn gone_once(
 ) -> Result<Response, ApiError> {
     app.store().gone_once.insert(ws_id(&id)?);
     Ok(ok(json!({"status": "armed"})))
+}
+
+async fn cut_streams(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let n = admin::cut_streams(&app, ws_id(&id)?);
+    Ok(ok(json!({"cut": n})))
 }
 
 async fn feed(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The platform endpoints faults can target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     /// `POST /registry/register`
@@ -36,6 +36,9 @@ pub enum Endpoint {
     Peers,
     /// `GET /buildinfo`
     Buildinfo,
+    /// `GET /workspaces/<id>/events/stream` (the faults of a rule hit the opening request;
+    /// [`StreamFaults`] hit the events).
+    Events,
 }
 
 /// Probabilities (0 to 1) of each fault for one endpoint, or for all of them.
@@ -58,8 +61,20 @@ pub struct FaultRule {
     pub latency_ms: u64,
 }
 
-/// The fault settings: a seed and a list of rules (the first rule naming an endpoint wins over
-/// a catch-all rule).
+/// Faults of the event streams' events (every stream, every workspace).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamFaults {
+    /// Probability (0 to 1) that an event is dropped on its way to a stream; 1 drops them all.
+    pub drop: f64,
+    /// Close each stream once this many events have been written to it.
+    pub cut_after: Option<u64>,
+    /// Hold each event this many milliseconds before writing it.
+    pub delay_ms: u64,
+}
+
+/// The fault settings: a seed, a list of rules (the first rule naming an endpoint wins over
+/// a catch-all rule), and the event streams' faults.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultConfig {
@@ -69,6 +84,8 @@ pub struct FaultConfig {
     pub rules: Vec<FaultRule>,
     /// Deterministic hostile answers ([`super::hostile`]), served before any rule is drawn.
     pub hostile: Vec<HostileRule>,
+    /// Faults of the events on the event streams.
+    pub stream: StreamFaults,
 }
 
 impl FaultConfig {
@@ -81,6 +98,7 @@ impl FaultConfig {
                 ..rule
             }],
             hostile: Vec::new(),
+            stream: StreamFaults::default(),
         }
     }
 }
@@ -153,6 +171,24 @@ impl Injector {
             return None;
         }
         hostile::take(&mut g.0.hostile, endpoint)
+    }
+
+    /// The event streams' faults now.
+    pub fn stream(&self) -> StreamFaults {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .stream
+            .clone()
+    }
+
+    /// Whether the next event is dropped (draws only while a drop rate is set).
+    pub fn drop_event(&self) -> bool {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (config, rng) = &mut *g;
+        let p = config.stream.drop;
+        p > 0.0 && rng.f64() < p
     }
 
     /// Draws the plan for one request to `endpoint`. With no matching rule nothing is drawn, so
@@ -245,11 +281,25 @@ mod tests {
                     ..FaultRule::default()
                 },
             ],
-            hostile: Vec::new(),
+            ..FaultConfig::default()
         });
         assert_eq!(inj.plan(Endpoint::Heartbeat).fault, None);
         assert_eq!(inj.plan(Endpoint::A2a).fault, Some(Fault::DropAfter));
         inj.set(FaultConfig::default());
         assert_eq!(inj.plan(Endpoint::A2a), Plan::default());
+    }
+
+    #[test]
+    fn stream_faults_read_from_json_and_drop_at_their_rate() {
+        let cfg: FaultConfig =
+            serde_json::from_str(r#"{"seed":5,"stream":{"drop":0.5,"cut_after":3}}"#).unwrap();
+        assert_eq!(cfg.stream.cut_after, Some(3));
+        let inj = Injector::new(cfg);
+        let dropped = (0..1000).filter(|_| inj.drop_event()).count();
+        assert!((400..600).contains(&dropped), "{dropped} of 1000 at 50%");
+        inj.set(serde_json::from_str(r#"{"stream":{"drop":1}}"#).unwrap());
+        assert!((0..100).all(|_| inj.drop_event()));
+        inj.set(FaultConfig::default());
+        assert!(!inj.drop_event() && inj.stream() == StreamFaults::default());
     }
 }

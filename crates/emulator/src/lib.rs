@@ -25,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod dev_api;
 pub mod dev_guard;
+pub mod events;
 pub mod faults;
 pub mod hostile;
 pub mod http;
@@ -38,7 +39,7 @@ pub mod tokens;
 
 pub use admin::{CreatedWorkspace, DevMessage, SendAs, WorkspaceSpec};
 pub use config::{ArmedFaults, Compat, EmulatorConfig, Limits, TenantGuard, Timers};
-pub use faults::{Endpoint, FaultConfig, FaultRule};
+pub use faults::{Endpoint, FaultConfig, FaultRule, StreamFaults};
 pub use hostile::HostileRule;
 pub use model::DeliveryMode;
 pub use stats::StatsSnapshot;
@@ -115,7 +116,9 @@ impl Emulator {
                 source,
             })?),
         };
-        let store = Store::open(config.compat, db)?;
+        let stats = Arc::new(stats::Stats::default());
+        let events = Arc::new(events::Hub::new(stats.clone()));
+        let store = Store::open(config.compat, db, events.clone())?;
         let admin_token = match (&config.admin_token, store.meta("admin_token")?) {
             (Some(t), _) => t.clone(),
             (None, Some(t)) => t,
@@ -134,7 +137,8 @@ impl Emulator {
             limiter: config.rate_limit_per_minute.map(limiter::RateLimiter::new),
             chat: chat::ChatLog::default(),
             http: reqwest::Client::new(),
-            stats: stats::Stats::default(),
+            stats,
+            events,
             config,
         });
         let router = http::platform_routes(&app)
@@ -250,6 +254,11 @@ impl Emulator {
     /// Runs the retention job now; returns how many rows were pruned.
     pub fn prune_now(&self) -> Result<usize, EmulatorError> {
         Ok(admin::prune_now(&self.app)?)
+    }
+
+    /// Closes every open event stream of a workspace now; returns how many there were.
+    pub fn cut_streams(&self, id: Uuid) -> usize {
+        admin::cut_streams(&self.app, id)
     }
 
     /// Replaces the fault settings (and reseeds).

@@ -109,7 +109,8 @@ pub struct Workspace {
     pub generation: i64,
     /// Newer platform: the highest acked `seq`, which governs soft retention.
     pub last_acked_seq: i64,
-    /// The last `since_id` the workspace polled with (for the backlog figure).
+    /// The newest row a cursor read of the workspace returned, or its `since_id` when it
+    /// returned none: what the workspace has fetched (for the backlog figure).
     pub last_cursor: Option<Uuid>,
     /// When it last read its activity feed.
     pub last_polled_at: Option<SystemTime>,

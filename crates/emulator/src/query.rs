@@ -170,8 +170,14 @@ pub fn read_feed(
         }
     };
     if let Some((id, _)) = cursor {
+        // A host woken by the event stream polls again only later: what it fetched, not the
+        // cursor it sent, is what the backlog counts from.
+        let fetched = picked
+            .last()
+            .and_then(|&i| Some(store.feeds.get(&workspace)?.rows.get(i)?.id))
+            .unwrap_or(id);
         store.workspaces.entry(workspace).and_modify(|w| {
-            w.last_cursor = Some(id);
+            w.last_cursor = Some(fetched);
         });
     }
     store.workspaces.entry(workspace).and_modify(|w| {

@@ -1,15 +1,20 @@
 //! The emulator's state: workspaces, tokens, activity feeds and staged uploads, kept in memory
 //! and, when a data file is configured, written through to SQLite before a request is answered.
 //!
+//! Every row written (and every write the newer platform deduplicates, which still commits)
+//! is followed by an `ACTIVITY_LOGGED` event on the workspace's event streams.
+//!
 //! Each feed is a deque in insert order. `created_at` is strictly increasing and `seq` is a
 //! global counter, so insert order is also `(created_at, seq)` order, and retention always
 //! prunes a prefix.
 
 use super::config::Compat;
 use super::db::{Db, DbError};
+use super::events::Hub;
 use super::model::{NewRow, Row, Status, Token, TokenKind, Upload, Workspace};
 use super::tokens::{hash_token, mint_token};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
@@ -71,11 +76,12 @@ pub struct Store {
     next_seq: i64,
     last_created: SystemTime,
     db: Option<Db>,
+    events: Arc<Hub>,
 }
 
 impl Store {
-    /// An empty store, or the contents of `db`.
-    pub fn open(compat: Compat, db: Option<Db>) -> Result<Store, StoreError> {
+    /// An empty store, or the contents of `db`, announcing new rows on `events`.
+    pub fn open(compat: Compat, db: Option<Db>, events: Arc<Hub>) -> Result<Store, StoreError> {
         let mut store = Store {
             compat,
             workspaces: HashMap::new(),
@@ -87,6 +93,7 @@ impl Store {
             next_seq: 1,
             last_created: SystemTime::UNIX_EPOCH,
             db: None,
+            events,
         };
         if let Some(db) = &db {
             let loaded = db.load()?;
@@ -147,7 +154,8 @@ impl Store {
     }
 
     /// Writes a row into its workspace's feed. On the newer platform a row whose messageId is
-    /// already in that feed is not written again: the existing row is kept as it was.
+    /// already in that feed is not written again: the existing row is kept as it was. Either
+    /// way the write is announced on the event streams (the platform's upsert commits too).
     pub fn insert_row(&mut self, new: NewRow) -> Result<Inserted, StoreError> {
         if self.compat.is_new()
             && let Some(mid) = &new.message_id
@@ -156,8 +164,10 @@ impl Store {
                 .get(&new.workspace_id)
                 .and_then(|f| f.by_message_id.get(mid))
         {
+            let id = *id;
+            self.events.activity_logged(&new);
             return Ok(Inserted {
-                id: *id,
+                id,
                 deduplicated: true,
             });
         }
@@ -180,6 +190,8 @@ impl Store {
             db.put_row(&row)?;
         }
         self.index_row(row);
+        // Sent under the store's lock: a reader woken by it reads a feed that has the row.
+        self.events.activity_logged(&new);
         Ok(Inserted {
             id,
             deduplicated: false,

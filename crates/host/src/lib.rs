@@ -17,3 +17,4 @@ pub mod peers;
 pub mod platform;
 pub mod private_dir;
 pub mod signal;
+pub mod wake;

@@ -114,12 +114,13 @@ pub async fn tenant_guard(State(app): State<Arc<App>>, req: Request, next: Next)
     }
 }
 
-/// Fault injection for one endpoint.
+/// Fault injection for one endpoint (and the count of its requests).
 pub async fn faults(
     State((app, endpoint)): State<(Arc<App>, Endpoint)>,
     req: Request,
     next: Next,
 ) -> Response {
+    app.stats.request(endpoint);
     if let Some(rule) = app.faults.hostile(endpoint) {
         tracing::debug!(?endpoint, status = ?rule.status, "emulator: a hostile answer");
         app.stats.hostile();

@@ -4,6 +4,7 @@ pub mod a2a;
 pub mod activity;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod middleware;
 pub mod normalize;
 pub mod registry;
@@ -61,6 +62,10 @@ pub fn platform_routes(app: &Arc<App>) -> Router<Arc<App>> {
             f(Endpoint::Activity, get(activity::list)),
         )
         .route("/workspaces/{id}/a2a", f(Endpoint::A2a, post(a2a::proxy)))
+        .route(
+            "/workspaces/{id}/events/stream",
+            f(Endpoint::Events, get(events::stream)),
+        )
         .route(
             "/workspaces/{id}/notify",
             f(Endpoint::Notify, post(workspace::notify)),

@@ -1,6 +1,7 @@
 //! `--dry-run`: everything up to serving, without changing anything on the platform. The
 //! backend has started and answered its handshake; the workspace exists; one authenticated read
-//! of the activity feed proves the token. A summary goes to stdout.
+//! of the activity feed proves the token; the event stream is opened and closed once. A
+//! summary goes to stdout.
 
 use std::io::Write;
 
@@ -49,6 +50,7 @@ pub async fn run(
             info.capabilities.concurrency(),
             config.backend.command.display
         ),
+        format!("events:     {}", events(client, config).await),
         format!("state:      {}", dir.path().display()),
         format!(
             "start:      {}",
@@ -68,4 +70,26 @@ pub async fn run(
         let _ = writeln!(out, "{line}");
     }
     Ok(())
+}
+
+/// Whether messages will be fetched as they arrive: the event stream, opened once.
+async fn events(client: &PlatformClient, config: &Config) -> String {
+    let poll = &config.settings.poll;
+    let every = |d: std::time::Duration| format!("{} ms", d.as_millis());
+    if !poll.stream.enabled {
+        return format!(
+            "off (--no-event-stream): the feed is read every {}",
+            every(poll.interval)
+        );
+    }
+    match client.event_stream().await {
+        Ok(_) => format!(
+            "live: messages are fetched as they arrive (the feed is read every {} besides)",
+            every(poll.stream.safety_interval)
+        ),
+        Err(e) => format!(
+            "unavailable ({e}): the feed is read every {}",
+            every(poll.interval)
+        ),
+    }
 }

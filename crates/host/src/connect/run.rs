@@ -30,10 +30,11 @@ use super::config::{Config, TokenSetting};
 use super::contact::{Contact, Patience, first_contact};
 use super::engine::{Core, Engine, Inputs, Rules, Wiring, backend_of};
 use super::error::ConnectError;
-use super::feed::{Intake, Link, Poller};
+use super::feed::{Intake, Link, Poller, wakes_the_poller};
 use super::health::Health;
 use super::hooks::Hooks;
-use super::state::{Ledger, StateWriter, file};
+use super::settings::Settings;
+use super::state::{Ledger, RowKey, StateWriter, file};
 use super::statedir::StateDir;
 use super::{dry_run, heartbeat, startup};
 
@@ -112,6 +113,7 @@ struct Tasks {
     rereg: JoinHandle<()>,
     engine: JoinHandle<()>,
     poller: JoinHandle<Result<(), ConnectError>>,
+    stream: Option<JoinHandle<()>>,
     stopping: CancellationToken,
     abandon: CancellationToken,
     /// Holds the state directory's lock until the host has stopped.
@@ -152,6 +154,9 @@ impl Running {
         skip.abort();
         if !poller_done {
             joined.push(("poller", tasks.poller.await.map(|_| ())));
+        }
+        if let Some(stream) = tasks.stream {
+            joined.push(("event stream", stream.await));
         }
         joined.push(("re-registration", tasks.rereg.await));
         tasks.beats.cancel();
@@ -206,22 +211,15 @@ impl Running {
         );
         let (batches, batches_rx) = mpsc::channel(1);
         let engine = engine.run(batches_rx, inputs, stopping.clone(), abandon.clone());
-        let backoff = Backoff::new(t.retry_base, t.retry_max);
         let link = Link { batches, intake };
-        let poller = Poller::new(
-            client,
-            settings.poll.clone(),
-            backoff,
-            stopping.clone(),
-            link,
-            cursor,
-        );
+        let (poller, stream) = feed(client, &settings, link, cursor, &stopping);
         let tasks = Tasks {
             heartbeat: tokio::spawn(heartbeat),
             beats,
             rereg: tokio::spawn(rereg),
             engine: tokio::spawn(engine),
             poller: tokio::spawn(poller.run(pending_late)),
+            stream,
             stopping,
             abandon,
             _dir: dir,
@@ -263,6 +261,35 @@ impl Running {
 fn panic_of(task: &'static str, e: &tokio::task::JoinError) -> ConnectError {
     tracing::error!("the {task} task failed: {e}");
     ConnectError::Panicked { task }
+}
+
+/// The poll loop, resting on the event stream's follower (also returned, when it runs).
+fn feed(
+    client: PlatformClient,
+    settings: &Settings,
+    link: Link,
+    cursor: Option<RowKey>,
+    stopping: &CancellationToken,
+) -> (Poller, Option<JoinHandle<()>>) {
+    let own = client.config().workspace_id();
+    let (wake, stream) = crate::wake::follow(
+        client.clone(),
+        settings.poll.stream.clone(),
+        wakes_the_poller(own),
+        stopping.clone(),
+    );
+    let t = &settings.timers;
+    let backoff = Backoff::new(t.retry_base, t.retry_max);
+    let poller = Poller::new(
+        client,
+        settings.poll.clone(),
+        backoff,
+        stopping.clone(),
+        link,
+        cursor,
+        wake,
+    );
+    (poller, stream)
 }
 
 fn token_source(setting: &TokenSetting, dir: &StateDir) -> Result<TokenSource, ConnectError> {

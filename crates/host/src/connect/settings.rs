@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::wake::StreamSettings;
+
 /// The heartbeat interval must stay below this: the platform marks a workspace stale after
 /// 90 seconds without one.
 pub const HEARTBEAT_LIMIT: Duration = Duration::from_secs(90);
@@ -18,8 +20,11 @@ pub const MAX_LOOKBACK: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Polling the activity feed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PollSettings {
-    /// Wait between polls that found nothing more (1 s).
+    /// Wait between polls that found nothing more, while the event stream is not live (1 s).
     pub interval: Duration,
+    /// The event stream: on by default; while it is live the feed is read when an event says
+    /// a message arrived, and every `stream.safety_interval` (30 s) besides.
+    pub stream: StreamSettings,
     /// Rows per page (100; at most 500).
     pub batch_size: u32,
     /// A first start reads messages this far back (10 min).
@@ -29,7 +34,8 @@ pub struct PollSettings {
     pub since_max_rows: usize,
     /// Most rows fetched and not yet settled; fetching stops while it is reached (1,000).
     pub window: usize,
-    /// How often the recent feed is read again for rows that became visible late (30 s).
+    /// How often the recent feed is read again for rows that became visible late (30 s), as
+    /// long as the newest row fetched is recent enough for that to find anything.
     pub overlap_interval: Duration,
     /// How far back that read looks (60 s).
     pub overlap_window: Duration,
@@ -43,6 +49,7 @@ impl Default for PollSettings {
     fn default() -> Self {
         PollSettings {
             interval: Duration::from_secs(1),
+            stream: StreamSettings::default(),
             batch_size: 100,
             since: Duration::from_secs(600),
             since_max_rows: 10_000,

@@ -1,12 +1,14 @@
 //! The request pipeline every platform call goes through: the rate limiter, the headers, one
-//! HTTP exchange with a capped body, the token re-read after a 401, and the classification of
-//! what came back. The typed calls built on it are in `calls.rs`.
+//! HTTP exchange with a capped body (or, for the event stream, a body left open), the token
+//! re-read after a 401, and the classification of what came back. The typed calls built on it
+//! are in `calls.rs` and `events.rs`.
 
 use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
 use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
 use super::token::{Secret, TokenError, TokenSource, store_token};
+use super::transport::{read_capped, transport_error, with_causes};
 use crate::logsafe::{QUOTE_MAX, clean, clean_bytes};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
@@ -44,6 +46,17 @@ pub(super) struct Request {
     /// A 2xx answer is a page of rows, scanned as it arrives within these limits (the body
     /// cap is then the page's byte budget, not a reason to fail it), past these known ids.
     pub rows: Option<(PageLimits, Vec<String>)>,
+    /// A 2xx answer's body is left open to be read as a stream; `timeout` then bounds only the
+    /// wait for the response head.
+    pub stream: bool,
+}
+
+/// What an exchange produced.
+pub(super) enum Answer {
+    /// A response whose body has been read (every non-2xx, and 2xx unless streaming).
+    Read(Reply),
+    /// A 2xx response to a streaming request, its body unread.
+    Stream(reqwest::Response),
 }
 
 /// A response whose body has been read.
@@ -64,6 +77,11 @@ impl PlatformClient {
         let http = reqwest::Client::builder()
             .user_agent(cfg.user_agent())
             .connect_timeout(cfg.timeouts.connect)
+            // The event stream is silent while nothing happens: keepalive probes find a peer
+            // that vanished without closing (and keep NAT entries alive) within about 90 s.
+            .tcp_keepalive(Duration::from_secs(30))
+            .tcp_keepalive_interval(Duration::from_secs(15))
+            .tcp_keepalive_retries(4u32)
             // A redirect usually means a mistyped --api-url (http for https); say so rather
             // than replay a POST elsewhere.
             .redirect(reqwest::redirect::Policy::none())
@@ -119,7 +137,8 @@ impl PlatformClient {
     pub(super) fn class_for(&self, call: Call) -> CallClass {
         self.class.unwrap_or(match call {
             Call::Heartbeat | Call::Register => CallClass::Heartbeat,
-            Call::Activity | Call::AckActivity => CallClass::Poll,
+            // The stream is a way to poll sooner: opening it waits with the polls.
+            Call::Activity | Call::AckActivity | Call::EventStream => CallClass::Poll,
             Call::ListPeers | Call::Discover => CallClass::Peer,
             _ => CallClass::Reply,
         })
@@ -135,20 +154,32 @@ impl PlatformClient {
             timeout: self.inner.cfg.timeouts.request,
             max_body: self.inner.cfg.limits.max_response_bytes,
             rows: None,
+            stream: false,
+        }
+    }
+
+    /// Sends `req` and reads the whole answer (see [`PlatformClient::exchange`]).
+    pub(super) async fn execute(&self, req: Request) -> Result<Reply, PlatformError> {
+        match self.exchange(&req).await? {
+            Answer::Read(reply) => Ok(reply),
+            Answer::Stream(_) => Err(PlatformError::InvalidArgument {
+                call: req.call,
+                reason: "a streaming answer where a body was expected".into(),
+            }),
         }
     }
 
     /// Sends `req`; after a 401 re-reads the token file once and, if the token now differs
     /// from the one that was refused (this call's re-read or a concurrent one changed it),
     /// sends it again. A 401 that stands becomes [`PlatformError::Unauthorized`].
-    pub(super) async fn execute(&self, req: Request) -> Result<Reply, PlatformError> {
+    pub(super) async fn exchange(&self, req: &Request) -> Result<Answer, PlatformError> {
         let mut reread = false;
         loop {
             let sent = self.inner.token.current();
-            let reply = self.send_once(&req, sent.as_ref()).await?;
-            if reply.status != 401 {
-                return Ok(reply);
-            }
+            let reply = match self.send_once(req, sent.as_ref()).await? {
+                Answer::Read(reply) if reply.status == 401 => reply,
+                answer => return Ok(answer),
+            };
             if !reread {
                 reread = true;
                 self.inner.token.reload()?;
@@ -172,26 +203,20 @@ impl PlatformClient {
         &self,
         req: &Request,
         token: Option<&Secret>,
-    ) -> Result<Reply, PlatformError> {
+    ) -> Result<Answer, PlatformError> {
         let class = self.class_for(req.call);
         self.inner.limiter.acquire(class, req.call).await;
-        let mut builder = self
-            .inner
-            .http
-            .request(req.method.clone(), req.url.clone())
-            .timeout(req.timeout)
-            .headers(self.headers(token));
-        if let Some(body) = &req.body {
-            builder = builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
         let started = Instant::now();
-        let mut resp = builder
-            .send()
-            .await
-            .map_err(|e| transport_error(req.call, &e))?;
+        let mut resp = self.send_head(req, token).await?;
         let status = resp.status().as_u16();
+        if req.stream && resp.status().is_success() {
+            self.inner.limiter.observe(
+                &RateLimitHeaders::parse(resp.headers(), SystemTime::now()),
+                req.call,
+            );
+            tracing::debug!(call = %req.call, status, "platform stream opened");
+            return Ok(Answer::Stream(resp));
+        }
         let headers = std::mem::take(resp.headers_mut());
         let body = match &req.rows {
             Some((limits, known)) if (200..300).contains(&status) => {
@@ -230,22 +255,54 @@ impl PlatformClient {
             bytes = reply.body.len(),
             "platform call"
         );
-        Ok(reply)
+        Ok(Answer::Read(reply))
+    }
+
+    /// Sends the request and waits for the response head.
+    async fn send_head(
+        &self,
+        req: &Request,
+        token: Option<&Secret>,
+    ) -> Result<reqwest::Response, PlatformError> {
+        let mut headers = self.headers(token);
+        if req.stream {
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+        let mut builder = self
+            .inner
+            .http
+            .request(req.method.clone(), req.url.clone())
+            .headers(headers);
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        if !req.stream {
+            let sent = builder.timeout(req.timeout).send().await;
+            return sent.map_err(|e| transport_error(req.call, &e));
+        }
+        // reqwest's timeout would also cut the body: a stream's head alone is bounded.
+        match tokio::time::timeout(req.timeout, builder.send()).await {
+            Ok(sent) => sent.map_err(|e| transport_error(req.call, &e)),
+            Err(_) => Err(PlatformError::Transient {
+                call: req.call,
+                cause: Transport::Timeout,
+                retry_after: None,
+                excerpt: "no response head in time".into(),
+            }),
+        }
     }
 
     /// Sends `req` and returns the answer's status and headers, leaving its body unread: a
     /// probe of a route whose body never ends (the event stream).
     pub(super) async fn head_only(&self, req: &Request) -> Result<(u16, HeaderMap), PlatformError> {
         let token = self.inner.token.current();
-        let resp = self
-            .inner
-            .http
-            .request(req.method.clone(), req.url.clone())
-            .timeout(req.timeout)
-            .headers(self.headers(token.as_ref()))
-            .send()
-            .await
-            .map_err(|e| transport_error(req.call, &e))?;
+        let resp = self.send_head(req, token.as_ref()).await?;
         Ok((resp.status().as_u16(), resp.headers().clone()))
     }
 
@@ -363,37 +420,6 @@ impl Reply {
     }
 }
 
-fn transport_error(call: Call, e: &reqwest::Error) -> PlatformError {
-    // A connect timeout is a connection failure: nothing was sent (callers that must not
-    // repeat a request that may have been processed rely on the difference).
-    let cause = if e.is_connect() {
-        Transport::Connect
-    } else if e.is_timeout() {
-        Transport::Timeout
-    } else {
-        Transport::Io
-    };
-    // The URL in reqwest's message carries no secret; the chain names the OS error.
-    PlatformError::Transient {
-        call,
-        cause,
-        retry_after: None,
-        excerpt: with_causes(e),
-    }
-}
-
-/// `e`'s message followed by those of its sources, `: `-separated.
-fn with_causes(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    clean(&text, 300)
-}
-
 /// Reads a page of rows through the scanner, stopping as soon as it has its page.
 async fn read_rows(
     call: Call,
@@ -406,22 +432,4 @@ async fn read_rows(
         }
     }
     Ok(scanner.finish())
-}
-
-async fn read_capped(
-    call: Call,
-    mut resp: reqwest::Response,
-    max: u64,
-) -> Result<Vec<u8>, PlatformError> {
-    if resp.content_length().is_some_and(|n| n > max) {
-        return Err(PlatformError::TooLarge { call, limit: max });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, &e))? {
-        if body.len() as u64 + chunk.len() as u64 > max {
-            return Err(PlatformError::TooLarge { call, limit: max });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -88,6 +88,9 @@ pub struct Limits {
     pub max_response_bytes: u64,
     /// The largest staged upload downloaded (the canvas caps a chat upload at 50 MB).
     pub max_upload_bytes: u64,
+    /// The largest event kept from the event stream; a larger one (a message with a big
+    /// inline file in its `request_body`) is only counted as "something happened".
+    pub max_event_bytes: usize,
 }
 
 impl Default for Limits {
@@ -95,6 +98,7 @@ impl Default for Limits {
         Limits {
             max_response_bytes: 64 << 20,
             max_upload_bytes: 50_000_000,
+            max_event_bytes: 1 << 20,
         }
     }
 }

@@ -286,6 +286,7 @@ pub async fn event_stream_route(
         .endpoint(&["workspaces", &own, "events", "stream"]);
     let mut req = client.request(super::Call::EventStream, reqwest::Method::GET, url);
     req.timeout = wait;
+    req.stream = true;
     let (status, headers) = client.head_only(&req).await?;
     if !(200..300).contains(&status) {
         return Ok(StreamRoute::Status(status));

@@ -14,11 +14,14 @@
 //! - [`limiter`]: the client-side rate limiter with a heartbeat reserve.
 //! - [`post()`]: posting a message (a reply to an agent or a canvas message), retried until it
 //!   is accepted or refused for good.
+//! - [`events`]: the per-workspace event stream ([`PlatformClient::event_stream`]), a hint to
+//!   read the feed sooner, parsed by the I/O-free [`sse`] parser.
 //!
 //! A 401 re-reads a token file once before it becomes [`PlatformError::Unauthorized`]; callers
 //! that must tell a revoked token from a removed workspace then ask `get_workspace` (410).
 //! Rate-limiter classes: heartbeat and register are never paced, replies and notifications stop
-//! at the heartbeat reserve, peer calls and polls earlier ([`PlatformClient::with_class`]
+//! at the heartbeat reserve, peer calls and polls (opening the event stream counts as a poll)
+//! earlier ([`PlatformClient::with_class`]
 //! re-classes a handle).
 //!
 //! ```no_run
@@ -55,17 +58,21 @@ mod client;
 pub mod config;
 pub mod diagnose;
 pub mod error;
+pub mod events;
 pub mod limiter;
 mod post;
 pub mod retry;
 mod rows;
 pub mod rowscan;
+pub mod sse;
 pub mod token;
+mod transport;
 pub mod types;
 
 pub use client::PlatformClient;
 pub use config::{ConfigError, Limits, PlatformConfig, Timeouts};
 pub use error::{Call, ErrorClass, PlatformError, Transport};
+pub use events::{EventStream, PlatformEvent, StreamItem};
 pub use limiter::{CallClass, RateLimitConfig, RateLimiter};
 pub use post::{Posted, ReplyBody, post};
 pub use retry::{RetryPolicy, retry};

@@ -6,7 +6,9 @@
 //! It pauses while the engine takes no rows: while the backend's crash-loop breaker is open
 //! (the engine decides; rows stay queued on the platform) and while the window of unsettled
 //! rows is full. A full page is followed by the next poll at once, so a backlog drains at
-//! backend speed.
+//! backend speed. Between polls it rests on the event stream's [`Wake`]: until an event says
+//! a message arrived, or for the safety interval while the stream is live, the poll interval
+//! while it is not.
 
 use std::time::SystemTime;
 
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::platform::{PlatformClient, PlatformError, is_row_id};
+use crate::wake::Wake;
 
 use super::super::error::ConnectError;
 use super::super::settings::{MAX_LOOKBACK, PollSettings};
@@ -81,10 +84,16 @@ pub struct Poller {
     pub(super) cancel: CancellationToken,
     pub(super) link: Link,
     mode: Mode,
+    wake: Wake,
+    /// When the cursor last moved, and whether an overlap re-read has run long enough after
+    /// that to have seen every late row below it (then no other one is needed until it moves).
+    head_moved: Instant,
+    overlap_done: bool,
 }
 
 impl Poller {
-    /// A poller starting at the saved `cursor`, or from the `--since` window without one.
+    /// A poller starting at the saved `cursor`, or from the `--since` window without one,
+    /// resting between polls on `wake`.
     pub fn new(
         client: PlatformClient,
         settings: PollSettings,
@@ -92,6 +101,7 @@ impl Poller {
         cancel: CancellationToken,
         link: Link,
         cursor: Option<RowKey>,
+        wake: Wake,
     ) -> Self {
         let mode = match cursor {
             Some(c) if is_row_id(&c.id) => Mode::Cursor(c),
@@ -125,6 +135,9 @@ impl Poller {
             cancel,
             link,
             mode,
+            wake,
+            head_moved: Instant::now(),
+            overlap_done: false,
         }
     }
 
@@ -134,10 +147,11 @@ impl Poller {
         let mut cursor_500s = 0;
         let mut next_overlap = Instant::now() + self.settings.overlap_interval;
         while self.ready().await {
-            if Instant::now() >= next_overlap {
+            if Instant::now() >= next_overlap && !self.overlap_done {
                 next_overlap = Instant::now() + self.settings.overlap_interval;
                 self.overlap().await;
             }
+            let polled = Instant::now();
             let limit = self
                 .link
                 .intake
@@ -153,7 +167,7 @@ impl Poller {
                     self.backoff.reset();
                     cursor_500s = 0;
                     if !again {
-                        self.pause(self.settings.interval).await;
+                        self.rest(polled).await;
                     }
                 }
                 Err(e) => self.on_error(e, &mut cursor_500s).await?,
@@ -174,7 +188,7 @@ impl Poller {
         let head = newest_cursor(&rows);
         let newest = rows.iter().map(|(k, _)| k).max().cloned();
         match (&head, newest) {
-            (Some(h), _) => self.mode = Mode::Cursor(h.clone()),
+            (Some(h), _) => self.move_head(h.clone()),
             (None, Some(newest)) if full => {
                 tracing::warn!(
                     "a whole page of rows without a usable id: reading on by time from the newest"
@@ -212,7 +226,7 @@ impl Poller {
         } else {
             tracing::info!(rows = found, cursor = %seed.id, "first start: read the --since window");
         }
-        self.mode = Mode::Cursor(seed);
+        self.move_head(seed);
         Ok(true)
     }
 
@@ -283,12 +297,24 @@ impl Poller {
         };
     }
 
+    fn move_head(&mut self, head: RowKey) {
+        self.mode = Mode::Cursor(head);
+        self.head_moved = Instant::now();
+        self.overlap_done = false;
+    }
+
     async fn overlap(&mut self) {
         let Mode::Cursor(head) = &self.mode else {
             return;
         };
+        // A row stamped before the head becomes visible within the overlap window of being
+        // stamped, so by then of the head's arrival: a read begun after that sees them all.
+        let last = Instant::now() >= self.head_moved + self.settings.overlap_window;
         match late::overlap(&self.client, head, self.settings.overlap_window).await {
-            Ok(rows) => self.send(rows, None, true, Vec::new()).await,
+            Ok(rows) => {
+                self.overlap_done = last;
+                self.send(rows, None, true, Vec::new()).await;
+            }
             Err(e) => tracing::debug!("the overlap re-read failed (tried again later): {e}"),
         }
     }
@@ -354,6 +380,15 @@ impl Poller {
                 changed = self.link.intake.changed() => if changed.is_err() { return false },
                 () = self.cancel.cancelled() => return false,
             }
+        }
+    }
+
+    /// Rests after a poll that began at `polled` and found nothing more.
+    async fn rest(&mut self, polled: Instant) {
+        let interval = self.settings.interval;
+        tokio::select! {
+            _ = self.wake.rest(polled, interval) => {}
+            () = self.cancel.cancelled() => {}
         }
     }
 
