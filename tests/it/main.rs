@@ -3,11 +3,12 @@
 //! them:
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
-//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `new_backend`,
-//!   `peers_*`, `send_errors` and `service_unit` start the binary as a user would, with real
-//!   backends;
-//!   `check_*`, `chat_page`, `durations`, `echo_backend`, `emulator_cli`, `mcp_*`, `peers_*`,
-//!   `doctor*` and `send_errors` start the binary as a user would, with real backends;
+//!   `check_*`, `chat_page`, `cli_*`, `doctor*`, `durations`, `echo_backend`, `emulator_cli`,
+//!   `mcp_*`, `new_backend`, `peers_*`, `send_errors` and `service_unit` start the binary as a
+//!   user would, with real backends;
+//! - **the repository's own scripts and docs**: `ci_script` and `docs_troubleshooting` check
+//!   that `.ci/run` parses and runs the README's test command, and that every error line the
+//!   host prints has a troubleshooting entry;
 //! - **the host library in process, real backends**: `backend_*` drive the supervisor
 //!   (`molecule_host::backend`) over real backend processes; `connect_in_process` runs
 //!   `molecule_host::connect::serve` with hooks, as `molecule dev` does;
@@ -21,6 +22,7 @@ mod backend_lifecycle;
 mod backend_requests;
 mod backend_start;
 mod chat_page;
+mod ci_script;
 mod check_answers;
 mod check_echo;
 mod check_faults;
