@@ -239,8 +239,14 @@ pub async fn send(
         }
         SendAs::Workspace(w) => Caller::Workspace(w),
     };
-    if let (Some(ctx), SendAs::Workspace(_)) = (&msg.context_id, from) {
-        message["contextId"] = json!(ctx);
+    if let SendAs::Workspace(_) = from {
+        if let Some(ctx) = &msg.context_id {
+            message["contextId"] = json!(ctx);
+        }
+        // Sent as a molecule host's peer would send it (`molecule send`, `peers/send`): a new
+        // message at hop 0. Without the mark, a receiving host's loop guard counts each one as
+        // a foreign agent's and stops answering after `--foreign-reply-limit` of them.
+        message["metadata"] = json!({"molecule": {"hops": 0}});
     }
     params["message"] = message;
     let body =
