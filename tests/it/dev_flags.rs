@@ -109,7 +109,11 @@ async fn retention_prunes_rows_and_the_host_recovers_its_pruned_cursor() {
         (!has_old(&dev.feed(&dev.agent).await)).then_some(())
     })
     .await;
-    assert!(logged(&dev, "activity rows past retention"));
+    // The line follows the prune's commit, so the feed can show the row gone before it.
+    until("the prune's log line", || {
+        logged(&dev, "activity rows past retention")
+    })
+    .await;
     until("the 410 recovery of the pruned cursor", || {
         logged(&dev, "the cursor row is gone from the platform (410)")
     })
