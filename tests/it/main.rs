@@ -79,6 +79,7 @@ mod emulator_support;
 #[path = "../../build/git_commit.rs"]
 mod git_commit;
 mod mcp_server;
+mod metrics_status;
 mod mcp_support;
 mod net_proxy_tls;
 mod net_support;
