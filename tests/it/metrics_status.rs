@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::check_support::interpreter;
 use super::connect_emu::Emu;
-use super::connect_host::{Host, Site, TEST_BACKEND, run_out};
+use super::connect_host::{Host, Site, TEST_BACKEND, run, run_out};
 use super::support::wait::until_some;
 
 /// One GET over a fresh connection: (status code, head, body).
@@ -166,4 +166,16 @@ fn status_without_a_running_connect_exits_3_and_a_bad_id_2() {
     let (code, _, err) = run_out(&["status".into(), "not-a-uuid".into()]);
     assert_eq!(code, Some(2));
     assert!(err.contains("invalid workspace id"), "{err}");
+}
+
+#[test]
+fn a_metrics_address_in_use_is_a_configuration_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let site = Site::new();
+    let mut args = site.args("http://127.0.0.1:9", TEST_BACKEND);
+    args.extend(["--metrics-addr".into(), addr.clone()]);
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("cannot listen on --metrics-addr {addr}")), "{err}");
 }
