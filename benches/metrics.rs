@@ -21,7 +21,10 @@ fn main() -> anyhow::Result<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let (rows, scrapes) = (num("MOLECULE_BENCH_ROWS", 200), num("MOLECULE_BENCH_SCRAPES", 1000));
+    let (rows, scrapes) = (
+        num("MOLECULE_BENCH_ROWS", 200),
+        num("MOLECULE_BENCH_SCRAPES", 1000),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -35,7 +38,9 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(rows: usize, scrapes: Option<usize>) -> anyhow::Result<()> {
     let s = setup().await?;
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string();
     let extra: Vec<&str> = match scrapes {
         Some(_) => vec!["--metrics-addr", &addr],
         None => Vec::new(),

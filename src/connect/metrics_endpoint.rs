@@ -130,8 +130,16 @@ fn route(head: &str, metrics: &Metrics) -> (&'static str, &'static str, String) 
         "/healthz" => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" => match metrics.readiness() {
             Ok(()) => ("200 OK", TEXT, "ready\n".into()),
-            Err(why) => ("503 Service Unavailable", TEXT, format!("not ready: {why}\n")),
+            Err(why) => (
+                "503 Service Unavailable",
+                TEXT,
+                format!("not ready: {why}\n"),
+            ),
         },
-        _ => ("404 Not Found", TEXT, "try /metrics, /healthz or /readyz\n".into()),
+        _ => (
+            "404 Not Found",
+            TEXT,
+            "try /metrics, /healthz or /readyz\n".into(),
+        ),
     }
 }

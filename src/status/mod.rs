@@ -24,8 +24,10 @@ pub const NOT_RUNNING: u8 = 3;
 
 /// `molecule status`.
 #[derive(Clone, Debug, clap::Args)]
-#[command(after_help = "Exit codes:\n  0  every workspace shown is running\n  2  a bad id, \
-                        or no state directory\n  3  not running, stale, or no workspace found")]
+#[command(
+    after_help = "Exit codes:\n  0  every workspace shown is running\n  2  a bad id, \
+                        or no state directory\n  3  not running, stale, or no workspace found"
+)]
 pub struct StatusArgs {
     /// The workspace; without it, every workspace under the default state root.
     #[arg(value_name = "WORKSPACE_ID")]
@@ -106,7 +108,9 @@ fn dirs_of(args: &StatusArgs) -> Result<Vec<PathBuf>, String> {
         return Ok(vec![dir.clone()]);
     }
     if let Some(id) = id {
-        return Ok(vec![statedir::resolve(None, id).map_err(|e| e.to_string())?]);
+        return Ok(vec![
+            statedir::resolve(None, id).map_err(|e| e.to_string())?,
+        ]);
     }
     let root = root().ok_or("cannot find a state directory for this user: give --state-dir")?;
     let Ok(entries) = std::fs::read_dir(&root) else {

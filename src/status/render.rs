@@ -17,7 +17,12 @@ pub fn all(reports: &[Report], now: SystemTime) -> String {
 fn one(r: &Report, now: u64) -> String {
     let mut out = String::new();
     let Some(s) = &r.status else {
-        let _ = writeln!(out, "{}: {}", r.state_dir.display(), r.liveness.replace('_', " "));
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            r.state_dir.display(),
+            r.liveness.replace('_', " ")
+        );
         if let Some(e) = &r.error {
             let _ = writeln!(out, "  {e}");
         }
@@ -30,7 +35,11 @@ fn one(r: &Report, now: u64) -> String {
             s.pid,
             ago(now, s.written_ms)
         ),
-        _ => format!("not running (pid {} last wrote {} ago)", s.pid, ago(now, s.written_ms)),
+        _ => format!(
+            "not running (pid {} last wrote {} ago)",
+            s.pid,
+            ago(now, s.written_ms)
+        ),
     };
     let _ = writeln!(out, "workspace {}  {head}", s.workspace);
     for (name, value) in lines(s, now) {
@@ -41,11 +50,17 @@ fn one(r: &Report, now: u64) -> String {
 }
 
 fn lines(s: &Snapshot, now: u64) -> Vec<(&'static str, String)> {
-    let when = |t: Option<u64>| t.map_or_else(|| "never".into(), |t| format!("{} ago", ago(now, t)));
+    let when =
+        |t: Option<u64>| t.map_or_else(|| "never".into(), |t| format!("{} ago", ago(now, t)));
     let b = &s.backend;
     let mut v = vec![
         ("state", s.state.clone()),
-        ("ready", s.not_ready.as_ref().map_or("yes".into(), |w| format!("no: {w}"))),
+        (
+            "ready",
+            s.not_ready
+                .as_ref()
+                .map_or("yes".into(), |w| format!("no: {w}")),
+        ),
         ("platform", s.platform_url.clone()),
         ("registered", if s.registered { "yes" } else { "no" }.into()),
         ("heartbeat", when(s.last_heartbeat_ms)),
@@ -54,7 +69,11 @@ fn lines(s: &Snapshot, now: u64) -> Vec<(&'static str, String)> {
             "rows",
             format!(
                 "{} received, {} answered, {} failed; backlog {}, in flight {}, cursor lag {}",
-                s.rows_received, s.rows_answered, s.rows_failed, s.backlog, s.in_flight,
+                s.rows_received,
+                s.rows_answered,
+                s.rows_failed,
+                s.backlog,
+                s.in_flight,
                 s.cursor_lag_rows
             ),
         ),
@@ -70,13 +89,19 @@ fn lines(s: &Snapshot, now: u64) -> Vec<(&'static str, String)> {
         ("event stream", s.stream.clone()),
     ];
     if let Some(rl) = s.rate_limit {
-        v.push(("rate limit", format!("{} of {} left", rl.remaining, rl.limit)));
+        v.push((
+            "rate limit",
+            format!("{} of {} left", rl.remaining, rl.limit),
+        ));
     }
     if let Some(addr) = &s.metrics_addr {
         v.push(("metrics", format!("http://{addr}/metrics")));
     }
     if let Some(e) = &s.last_error {
-        v.push(("last error", format!("{} ago: {}", ago(now, e.at_ms), e.text)));
+        v.push((
+            "last error",
+            format!("{} ago: {}", ago(now, e.at_ms), e.text),
+        ));
     }
     v
 }

@@ -28,7 +28,10 @@ fn the_ci_script_runs_the_readme_test_command() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
     let script = std::fs::read_to_string(root().join(".ci/run")).expect(".ci/run");
     let command = "cargo test --workspace";
-    assert!(readme.contains(command), "README.md no longer gives `{command}`");
+    assert!(
+        readme.contains(command),
+        "README.md no longer gives `{command}`"
+    );
     assert!(
         script.lines().any(|l| l.trim() == command),
         ".ci/run does not run the README's test command `{command}` on a line of its own"

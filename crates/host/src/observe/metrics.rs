@@ -121,7 +121,11 @@ fn classic(open: &str) -> String {
         match meta {
             Some((p, rest)) => {
                 let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                let total = if counters.contains(name) { "_total" } else { "" };
+                let total = if counters.contains(name) {
+                    "_total"
+                } else {
+                    ""
+                };
                 let _ = writeln!(out, "{p}{name}{total} {tail}");
             }
             None => {
@@ -150,7 +154,13 @@ impl Collector for WorkspaceCollector {
         let live = self.0.live();
         let snaps: Vec<(Labels, Snapshot, Arc<Vitals>)> = live
             .into_iter()
-            .map(|v| (vec![("workspace", v.workspace().to_string())], v.snapshot(), v))
+            .map(|v| {
+                (
+                    vec![("workspace", v.workspace().to_string())],
+                    v.snapshot(),
+                    v,
+                )
+            })
             .collect();
         for family in FAMILIES {
             let kind = match family.counter {
@@ -285,7 +295,9 @@ const FAMILIES: &[Family] = &[
         counter: false,
         read: |s, _| {
             let left = s.rate_limit.map(|r| i64::from(r.remaining));
-            left.into_iter().map(|n| (Vec::new(), Value::Gauge(n))).collect()
+            left.into_iter()
+                .map(|n| (Vec::new(), Value::Gauge(n)))
+                .collect()
         },
     },
     Family {
@@ -294,7 +306,10 @@ const FAMILIES: &[Family] = &[
         counter: false,
         read: |s, _| {
             let limit = s.rate_limit.map(|r| i64::from(r.limit));
-            limit.into_iter().map(|n| (Vec::new(), Value::Gauge(n))).collect()
+            limit
+                .into_iter()
+                .map(|n| (Vec::new(), Value::Gauge(n)))
+                .collect()
         },
     },
     Family {
@@ -324,15 +339,23 @@ const FAMILIES: &[Family] = &[
         help: "Seconds since the last successful read of the activity feed",
         counter: false,
         read: |s, _| {
-            let age = s.last_poll_ms.map(|t| s.written_ms.saturating_sub(t) as i64 / 1000);
-            age.into_iter().map(|n| (Vec::new(), Value::Gauge(n))).collect()
+            let age = s
+                .last_poll_ms
+                .map(|t| s.written_ms.saturating_sub(t) as i64 / 1000);
+            age.into_iter()
+                .map(|n| (Vec::new(), Value::Gauge(n)))
+                .collect()
         },
     },
     Family {
         name: "uptime_seconds",
         help: "Seconds since the connect started",
         counter: false,
-        read: |s, _| one(Value::Gauge((s.written_ms.saturating_sub(s.started_ms) / 1000) as i64)),
+        read: |s, _| {
+            one(Value::Gauge(
+                (s.written_ms.saturating_sub(s.started_ms) / 1000) as i64,
+            ))
+        },
     },
 ];
 
@@ -345,24 +368,47 @@ mod tests {
     fn every_series_is_labelled_by_workspace_and_the_histogram_counts_rows() {
         let metrics = Metrics::new();
         let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        let va = Vitals::new(a, "http://p".into(), Duration::from_secs(1), Duration::from_secs(2));
-        let vb = Vitals::new(b, "http://p".into(), Duration::from_secs(1), Duration::from_secs(2));
+        let va = Vitals::new(
+            a,
+            "http://p".into(),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        );
+        let vb = Vitals::new(
+            b,
+            "http://p".into(),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        );
         metrics.add(&va);
         metrics.add(&vb);
         va.received(2);
         va.handled("replied", None, Duration::from_millis(30));
-        va.handled("error_reply", Some("the backend crashed"), Duration::from_millis(3));
+        va.handled(
+            "error_reply",
+            Some("the backend crashed"),
+            Duration::from_millis(3),
+        );
         let text = metrics.encode();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.contains("workspace=\""), "unlabelled series: {line}");
         }
-        assert!(text.contains(&format!("molecule_rows_received_total{{workspace=\"{a}\"}} 2")));
-        assert!(text.contains(&format!("molecule_rows_received_total{{workspace=\"{b}\"}} 0")));
+        assert!(text.contains(&format!(
+            "molecule_rows_received_total{{workspace=\"{a}\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "molecule_rows_received_total{{workspace=\"{b}\"}} 0"
+        )));
         assert!(text.contains(&format!(
             "molecule_reply_latency_seconds_count{{workspace=\"{a}\"}} 2"
         )));
         assert!(text.contains("outcome=\"error_reply\",result=\"failed\"} 1"));
-        assert!(metrics.readiness().unwrap_err().contains("not registered yet"));
+        assert!(
+            metrics
+                .readiness()
+                .unwrap_err()
+                .contains("not registered yet")
+        );
         let classic = metrics.encode_classic();
         assert!(classic.contains("# TYPE molecule_rows_received_total counter\n"));
         assert!(classic.contains("# TYPE molecule_backlog_rows gauge\n"));

@@ -103,7 +103,10 @@ pub fn read(dir: &Path) -> Result<Snapshot, ReadError> {
     };
     let snap: Snapshot = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     if snap.format != FORMAT {
-        return Err(invalid(format!("format {} (this one reads {FORMAT})", snap.format)));
+        return Err(invalid(format!(
+            "format {} (this one reads {FORMAT})",
+            snap.format
+        )));
     }
     Ok(snap)
 }

@@ -186,7 +186,11 @@ impl Vitals {
     /// Settled rows by outcome and whether they failed.
     pub fn outcomes(&self) -> Vec<(&'static str, bool, u64)> {
         let inner = self.lock();
-        inner.outcomes.iter().map(|(&(o, f), &n)| (o, f, n)).collect()
+        inner
+            .outcomes
+            .iter()
+            .map(|(&(o, f), &n)| (o, f, n))
+            .collect()
     }
 
     /// `Ok` when the workspace is registered, its backend up and its last poll recent; else
@@ -229,7 +233,12 @@ impl Vitals {
             })
         });
         let platform_errors = client
-            .map(|c| c.failures().into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            .map(|c| {
+                c.failures()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect()
+            })
             .unwrap_or_default();
         let stream = self.stream.get().map_or(StreamState::Off, |s| *s.borrow());
         let i = self.lock();

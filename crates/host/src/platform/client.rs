@@ -4,8 +4,8 @@
 //! are in `calls.rs` and `events.rs`.
 
 use super::config::PlatformConfig;
-use super::failures::{self, Failures};
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
+use super::failures::{self, Failures};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
 use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
 use super::token::{Secret, TokenError, TokenSource, store_token};

@@ -175,7 +175,9 @@ impl Poller {
                 }
                 Err(e) => {
                     if !matches!(e, PlatformError::Cancelled { .. }) {
-                        self.link.vitals.error(format!("reading the activity feed: {e}"));
+                        self.link
+                            .vitals
+                            .error(format!("reading the activity feed: {e}"));
                     }
                     self.on_error(e, &mut cursor_500s).await?
                 }
