@@ -175,6 +175,24 @@ async fn a_scrape_parses_and_counts_the_rows_answered_and_status_reads_the_same(
         "{human}"
     );
 
+    // Without an id: every workspace under the default root ($XDG_STATE_HOME/molecule).
+    let xdg = tempfile::tempdir().unwrap();
+    std::fs::create_dir(xdg.path().join("molecule")).unwrap();
+    let listed = xdg.path().join("molecule").join(ws.to_string());
+    std::os::unix::fs::symlink(site.state_dir(), &listed).unwrap();
+    let out = Command::new(super::connect_host::MOLECULE)
+        .arg("status")
+        .env("XDG_STATE_HOME", xdg.path())
+        .env_remove("MOLECULE_STATE_DIR")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{listing}");
+    assert!(
+        listing.contains(&format!("workspace {ws}  running")),
+        "{listing}"
+    );
+
     host.stop().await;
     let (code, s) = status(&site.state_dir());
     assert_eq!(
