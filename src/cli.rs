@@ -40,6 +40,9 @@ pub enum Command {
     /// Check, one line each, whether `molecule connect` with the same flags would work, and
     /// say what to fix.
     Doctor(Box<crate::doctor::DoctorArgs>),
+    /// Show how a running `molecule connect` is doing, read from its state directory (no
+    /// platform call); every workspace when no id is given.
+    Status(crate::status::StatusArgs),
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
@@ -91,6 +94,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Doctor(args) => {
             log.init_if_asked();
             with_tls_env(|| crate::doctor::main(*args))
+        }
+        Command::Status(args) => {
+            log.init_if_asked();
+            crate::status::main(args)
         }
         Command::BackendCheck(args) => {
             log.init_if_asked();

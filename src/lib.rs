@@ -19,6 +19,7 @@ pub mod new;
 pub mod send;
 pub mod service;
 pub mod startup;
+pub mod status;
 pub mod tls_env;
 pub mod version;
 

@@ -70,6 +70,10 @@ pub struct ConnectArgs {
     /// directory, molecule/<workspace-id>].
     #[arg(long, value_name = "DIR", env = "MOLECULE_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on this address, e.g.
+    /// 127.0.0.1:9464 (port 0: any free port, logged) [default: off].
+    #[arg(long, value_name = "ADDR", env = "MOLECULE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// How often the activity feed is polled when it has nothing more, while the event stream
     /// is not live [default: 1s].
     #[arg(long, value_name = "DURATION", env = "MOLECULE_POLL_INTERVAL")]

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod config;
 mod config_values;
+pub mod metrics_endpoint;
 pub mod peer_args;
 
 pub use args::ConnectArgs;
@@ -38,18 +39,22 @@ pub fn main(args: ConnectArgs) -> ExitCode {
         Err(e) => return exit::report(&ConnectError::Runtime(e)),
     };
     let result = runtime.block_on(async {
-        let shutdown = Shutdown::install().map_err(ConnectError::Runtime)?;
+        let shutdown = Shutdown::install().map_err(|e| exit::report(&ConnectError::Runtime(e)))?;
         let _reaper = OrphanReaper::start_if_init();
-        let (hooks, socket) = peer_hooks(peer_settings, config.platform.workspace_id());
+        let (mut hooks, socket) = peer_hooks(peer_settings, config.platform.workspace_id());
+        if let Some(addr) = args.metrics_addr {
+            let served = metrics_endpoint::with_metrics(addr, hooks).await;
+            hooks = served.map_err(|e| exit::report(&e))?;
+        }
         let result = serve(config, shutdown, hooks).await;
         drop(socket);
-        result
+        result.map_err(|e| exit::report(&e))
     });
     // Tasks still blocked on I/O must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => exit::report(&e),
+        Err(code) => code,
     }
 }
 

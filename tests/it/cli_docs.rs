@@ -173,6 +173,7 @@ fn man_dir_writes_one_page_per_visible_command() {
         "send",
         "service",
         "service-print-unit",
+        "status",
     ];
     let mut expected: Vec<String> = visible.iter().map(|c| format!("molecule-{c}.1")).collect();
     expected.push("molecule.1".to_owned());

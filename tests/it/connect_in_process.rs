@@ -74,6 +74,7 @@ async fn serve_runs_in_process_with_hooks_for_dev_and_the_peer_calls() {
                 let _ = tx.send(());
             }
         })),
+        ..Hooks::default()
     };
     let shutdown = Shutdown::manual();
     let server = tokio::spawn(connect::serve(config, shutdown.clone(), hooks));

@@ -9,6 +9,7 @@ use regex::Regex;
 /// The files whose messages the page must cover, relative to the repository root.
 const SOURCES: &[&str] = &[
     "src/tls_env.rs",
+    "src/connect/metrics_endpoint.rs",
     "src/dev/run.rs",
     "src/send/error.rs",
     "src/doctor/local.rs",

@@ -80,6 +80,7 @@ mod emulator_support;
 mod git_commit;
 mod mcp_server;
 mod mcp_support;
+mod metrics_status;
 mod net_proxy_tls;
 mod net_support;
 mod new_backend;

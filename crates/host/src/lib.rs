@@ -12,6 +12,7 @@ pub mod connect;
 pub mod exit;
 pub mod logsafe;
 pub mod normalize;
+pub mod observe;
 pub mod panics;
 pub mod peers;
 pub mod platform;

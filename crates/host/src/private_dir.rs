@@ -12,7 +12,7 @@
 //! ([`open_nofollow`]) so that a link planted some other way is never followed.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -117,6 +117,30 @@ pub fn create_new(path: &Path) -> io::Result<File> {
         .create_new(true)
         .mode(0o600)
         .open(path)
+}
+
+/// Replaces `path` with `bytes` atomically, 0600: a temporary file beside it (a leftover one,
+/// link or not, removed first and the new one created exclusively, so a planted link is never
+/// written through), fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temp = temp_path(path);
+    let _ = fs::remove_file(&temp);
+    let mut file = create_new(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&temp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The temporary file [`write_atomic`] writes beside `path` (`<name>.tmp`).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
 }
 
 fn refusal(message: String) -> io::Error {

@@ -148,6 +148,11 @@ impl Health {
         }
     }
 
+    /// The latest backend failure's summary (safe to show: never the backend's own text).
+    pub fn last_error(&self) -> Option<String> {
+        self.lock().last_error.clone()
+    }
+
     /// The heartbeat to send now, given the backend's status.
     pub fn beat(&self, status: &Status) -> Heartbeat {
         let now = Instant::now();

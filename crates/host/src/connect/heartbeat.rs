@@ -20,6 +20,7 @@ pub async fn run(
     client: PlatformClient,
     health: Arc<Health>,
     status: watch::Receiver<Status>,
+    vitals: Arc<crate::observe::Vitals>,
     every: Duration,
     cancel: CancellationToken,
 ) {
@@ -36,6 +37,7 @@ pub async fn run(
         let outcome = tokio::time::timeout(every, client.heartbeat(&beat)).await;
         match outcome {
             Ok(Ok(())) => {
+                vitals.heartbeat_ok();
                 if std::mem::take(&mut failing) {
                     tracing::info!("heartbeats are accepted again");
                 }

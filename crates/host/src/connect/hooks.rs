@@ -9,6 +9,7 @@
 //! - [`Hooks::host_socket`] is the socket serving the host methods, given to the backend as
 //!   `MOLECULE_HOST_SOCKET`.
 //! - [`Hooks::on_ready`] is called once the workspace is registered and polling starts.
+//! - [`Hooks::metrics`] is the process's metrics registry, which the workspace joins.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ pub struct Hooks {
     pub host_socket: Option<PathBuf>,
     /// Called once serving starts.
     pub on_ready: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// The process's metrics registry: the workspace is added to it.
+    pub metrics: Option<crate::observe::Metrics>,
+    /// Where those metrics are served, for the status file.
+    pub metrics_addr: Option<String>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -63,6 +68,7 @@ impl std::fmt::Debug for Hooks {
             .field("enricher", &self.enricher.is_some())
             .field("host_socket", &self.host_socket)
             .field("on_ready", &self.on_ready.is_some())
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }

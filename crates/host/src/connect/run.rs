@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Supervisor, SupervisorConfig};
 use crate::backoff::Backoff;
+use crate::observe::{Vitals, status_file};
 use crate::platform::{PlatformClient, RetryPolicy, TokenSource};
 use crate::signal::Shutdown;
 
@@ -43,8 +44,45 @@ use super::{dry_run, heartbeat, startup};
 pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(), ConnectError> {
     let own = config.platform.workspace_id();
     let dir = StateDir::open(config.state_dir.as_deref(), own)?;
+    let vitals = vitals_of(&config);
+    if let Some(metrics) = &hooks.metrics {
+        metrics.add(&vitals);
+        if let Some(addr) = &hooks.metrics_addr {
+            vitals.set_metrics_addr(addr.clone());
+        }
+    }
+    let stop = CancellationToken::new();
+    let keeper = status_file::keep(dir.path().to_owned(), vitals.clone(), stop.clone());
+    let keeper = tokio::spawn(keeper);
+    let result = start(config, dir, shutdown, hooks, vitals).await;
+    // The lock is released by now: another connect may write the file; this one stops.
+    stop.cancel();
+    let _ = keeper.await;
+    result
+}
+
+/// The record of this connect, for the status file and the metrics.
+fn vitals_of(config: &Config) -> Arc<Vitals> {
+    let (poll, t) = (&config.settings.poll, &config.settings.timers);
+    // The poller rests for the safety interval while the stream is live, the poll interval
+    // otherwise; two of those and a request's timeout without a successful read is news.
+    let rest = poll.interval.max(poll.stream.safety_interval);
+    let stale = rest * 2 + t.http_timeout;
+    let url = config.platform.api_url().to_string();
+    Vitals::new(config.platform.workspace_id(), url, stale, t.status)
+}
+
+async fn start(
+    config: Config,
+    dir: StateDir,
+    shutdown: Shutdown,
+    hooks: Hooks,
+    vitals: Arc<Vitals>,
+) -> Result<(), ConnectError> {
+    let own = config.platform.workspace_id();
     let saved = file::load(&dir.state_file(), own)?;
     let client = PlatformClient::new(config.platform.clone(), token_source(&config.token, &dir)?)?;
+    vitals.attach_client(&client);
     let t = &config.settings.timers;
     let policy = RetryPolicy::forever(t.retry_base, t.retry_max);
     let patience = match config.dry_run {
@@ -57,6 +95,7 @@ pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(
         return Ok(());
     };
     let sup = Supervisor::start(supervisor_config(&config, &dir, &hooks, &client)).await?;
+    vitals.attach_backend(&sup);
     if config.dry_run {
         let result = dry_run::run(&client, &sup, &workspace, &dir, saved.is_some(), &config).await;
         sup.shutdown(true).await;
@@ -72,7 +111,7 @@ pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(
     )
     .await
     {
-        Ok(true) => {}
+        Ok(true) => vitals.registered(),
         Ok(false) => {
             sup.shutdown(true).await;
             return Ok(());
@@ -93,6 +132,7 @@ pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(
         sup,
         hooks,
         card,
+        vitals,
     };
     running.serve(ledger, shutdown).await
 }
@@ -104,6 +144,7 @@ struct Running {
     sup: Supervisor,
     hooks: Hooks,
     card: crate::platform::AgentCard,
+    vitals: Arc<Vitals>,
 }
 
 /// The tasks of a serving host.
@@ -122,7 +163,7 @@ struct Tasks {
 
 impl Running {
     async fn serve(self, ledger: Ledger, shutdown: Shutdown) -> Result<(), ConnectError> {
-        let sup = self.sup.clone();
+        let (sup, vitals) = (self.sup.clone(), self.vitals.clone());
         let mut tasks = self.start(ledger, &shutdown);
         let panicked = crate::panics::signal();
         let (mut fatal, poller_done) = tokio::select! {
@@ -130,7 +171,9 @@ impl Running {
             () = tasks.stopping.cancelled() => (None, false),
             () = panicked.cancelled() => (Some(ConnectError::Panicked { task: "some task" }), false),
         };
+        vitals.stopping();
         if let Some(e) = &fatal {
+            vitals.error(e.to_string());
             tracing::error!("stopping: {e}");
             tasks.abandon.cancel();
         }
@@ -189,6 +232,7 @@ impl Running {
             sup,
             hooks,
             card,
+            vitals,
         } = self;
         let settings = config.settings.clone();
         let t = &settings.timers;
@@ -199,6 +243,7 @@ impl Running {
             client.clone(),
             health.clone(),
             sup.status(),
+            vitals.clone(),
             t.heartbeat,
             beats.clone(),
         );
@@ -211,8 +256,13 @@ impl Running {
         );
         let (batches, batches_rx) = mpsc::channel(1);
         let engine = engine.run(batches_rx, inputs, stopping.clone(), abandon.clone());
-        let link = Link { batches, intake };
+        let link = Link {
+            batches,
+            intake,
+            vitals: vitals.clone(),
+        };
         let (poller, stream) = feed(client, &settings, link, cursor, &stopping);
+        vitals.attach_stream(poller.stream_states());
         let tasks = Tasks {
             heartbeat: tokio::spawn(heartbeat),
             beats,
@@ -250,6 +300,8 @@ impl Running {
             sup: self.sup.clone(),
             client: self.client.clone(),
             hooks: self.hooks.clone(),
+            vitals: self.vitals.clone(),
+            window: settings.poll.window,
             timers: settings.timers.clone(),
             uploads_dir: self.dir.uploads_dir(),
         };

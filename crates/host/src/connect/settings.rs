@@ -102,6 +102,8 @@ pub struct Timers {
     pub flush: Duration,
     /// The summary line is logged this often (60 s).
     pub summary: Duration,
+    /// How often the status file is rewritten when nothing changes (2 s).
+    pub status: Duration,
     /// The window of the heartbeat's error rate (5 min).
     pub error_window: Duration,
     /// Downloaded canvas uploads are deleted after this long (7 days).
@@ -128,6 +130,7 @@ impl Default for Timers {
             flush: Duration::from_millis(100),
             summary: Duration::from_secs(60),
             error_window: Duration::from_secs(300),
+            status: crate::observe::status_file::DEFAULT_INTERVAL,
             upload_retention: Duration::from_secs(7 * 24 * 3600),
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),

@@ -62,7 +62,7 @@ impl Peers {
             interceptor: Some(Arc::new(Interceptor(self.waiters.clone()))),
             enricher: Some(Arc::new(Enricher(self.clone()))),
             host_socket: socket,
-            on_ready: None,
+            ..Hooks::default()
         }
     }
 

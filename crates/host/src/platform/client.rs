@@ -5,6 +5,7 @@
 
 use super::config::PlatformConfig;
 use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
+use super::failures::{self, Failures};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
 use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
 use super::token::{Secret, TokenError, TokenSource, store_token};
@@ -14,6 +15,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,6 +35,7 @@ struct Inner {
     http: reqwest::Client,
     token: TokenSource,
     limiter: RateLimiter,
+    failures: Failures,
 }
 
 /// One request, before it is sent.
@@ -98,6 +101,7 @@ impl PlatformClient {
                 http,
                 token,
                 limiter,
+                failures: Failures::default(),
             }),
             class: None,
         })
@@ -199,7 +203,30 @@ impl PlatformClient {
         }
     }
 
+    /// The failed exchanges so far, by class (every clone's).
+    pub fn failures(&self) -> BTreeMap<&'static str, u64> {
+        self.inner.failures.snapshot()
+    }
+
+    /// One exchange, its failure counted.
     async fn send_once(
+        &self,
+        req: &Request,
+        token: Option<&Secret>,
+    ) -> Result<Answer, PlatformError> {
+        let answer = self.send_counted(req, token).await;
+        let class = match &answer {
+            Ok(Answer::Read(reply)) => failures::class_of_status(reply.status),
+            Ok(Answer::Stream(_)) => None,
+            Err(e) => failures::class_of_error(e),
+        };
+        if let Some(class) = class {
+            self.inner.failures.count(class);
+        }
+        answer
+    }
+
+    async fn send_counted(
         &self,
         req: &Request,
         token: Option<&Secret>,

@@ -178,6 +178,11 @@ impl Budget {
         Decision::WaitUntil(self.window_ends)
     }
 
+    /// The platform's limit per window, when its answers have shown it has one.
+    pub fn limit(&self) -> Option<u32> {
+        self.limited.then_some(self.limit)
+    }
+
     /// Requests left in this window, by the last report minus what was sent since.
     pub fn available(&self) -> u32 {
         self.remaining.saturating_sub(self.granted_since)

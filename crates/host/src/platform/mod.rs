@@ -59,6 +59,7 @@ pub mod config;
 pub mod diagnose;
 pub mod error;
 pub mod events;
+pub mod failures;
 pub mod limiter;
 mod post;
 pub mod retry;

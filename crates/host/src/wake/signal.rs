@@ -93,6 +93,11 @@ impl Wake {
         *self.state.borrow()
     }
 
+    /// The stream's state as it changes (for the status and the metrics).
+    pub fn states(&self) -> watch::Receiver<StreamState> {
+        self.state.clone()
+    }
+
     /// Rests until woken (`true`), or until the interval after `since` ends (`false`): the
     /// safety interval while the stream is live, else `interval`. A stream that goes down
     /// during the rest shortens it at once.

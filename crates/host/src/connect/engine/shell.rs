@@ -45,6 +45,10 @@ pub struct Wiring {
     pub client: PlatformClient,
     /// Extension points.
     pub hooks: Hooks,
+    /// The record `molecule status` and the metrics read.
+    pub vitals: Arc<crate::observe::Vitals>,
+    /// The window of unsettled rows (the cursor lag is what of it is used).
+    pub window: usize,
     /// Timers and limits.
     pub timers: Timers,
     /// Where uploads are saved.
@@ -194,13 +198,18 @@ impl Engine {
     /// told it was taken once the load it reads is published.
     fn take(&mut self, batch: Batch) -> bool {
         let interceptor = self.w.hooks.interceptor.clone();
-        let mut claim = |row: &_| interceptor.as_ref().is_some_and(|h| h.claim(row));
+        let mut received = 0;
+        let mut claim = |row: &_| {
+            received += 1;
+            interceptor.as_ref().is_some_and(|h| h.claim(row))
+        };
         let now = Instant::now().into_std();
         let core = &mut self.core;
         let taken = catch_unwind(AssertUnwindSafe(|| {
             crate::panics::inject("engine");
             core.take(batch.fetched, now, &mut claim)
         }));
+        self.w.vitals.received(received);
         let Ok(commands) = taken else {
             tracing::error!("the engine failed on fetched rows (a bug): stopping");
             return false;
@@ -258,7 +267,16 @@ impl Engine {
                     }
                 });
             }
-            Command::Handled { error, .. } => self.w.health.record(error.as_ref()),
+            Command::Handled {
+                outcome,
+                error,
+                latency,
+                ..
+            } => {
+                let summary = error.as_ref().map(|e| e.summary.as_str());
+                self.w.vitals.handled(outcome, summary, latency);
+                self.w.health.record(error.as_ref());
+            }
             Command::StopReplies => self.stop_replies.cancel(),
             Command::DrainUntil(at) => self.drain_over = Some(at.into()),
             Command::Notify { message } => {
@@ -277,6 +295,8 @@ impl Engine {
             }
             Command::Publish(load) => {
                 self.w.health.set_load(load.in_flight, load.backlog);
+                let lag = self.w.window.saturating_sub(load.intake.room);
+                self.w.vitals.load(load.backlog, load.in_flight, lag);
                 self.intake
                     .send_if_modified(|i| std::mem::replace(i, load.intake) != load.intake);
             }

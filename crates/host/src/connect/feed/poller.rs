@@ -66,6 +66,8 @@ pub struct Link {
     pub batches: mpsc::Sender<Batch>,
     /// What the engine takes.
     pub intake: watch::Receiver<Intake>,
+    /// Told of every successful read and every failed one.
+    pub vitals: std::sync::Arc<crate::observe::Vitals>,
 }
 
 enum Mode {
@@ -164,16 +166,29 @@ impl Poller {
             };
             match step {
                 Ok(again) => {
+                    self.link.vitals.poll_ok();
                     self.backoff.reset();
                     cursor_500s = 0;
                     if !again {
                         self.rest(polled).await;
                     }
                 }
-                Err(e) => self.on_error(e, &mut cursor_500s).await?,
+                Err(e) => {
+                    if !matches!(e, PlatformError::Cancelled { .. }) {
+                        self.link
+                            .vitals
+                            .error(format!("reading the activity feed: {e}"));
+                    }
+                    self.on_error(e, &mut cursor_500s).await?
+                }
             }
         }
         Ok(())
+    }
+
+    /// The event stream's state as it changes.
+    pub fn stream_states(&self) -> watch::Receiver<crate::wake::StreamState> {
+        self.wake.states()
     }
 
     async fn poll_cursor(&mut self, cursor: RowKey, limit: u32) -> Result<bool, PlatformError> {

@@ -5,8 +5,8 @@
 //! the host does not guess which rows were answered.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::{self, OpenOptions};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -133,7 +133,7 @@ impl crate::exit::HasExitCode for StateError {
 /// Reads and validates the state file; `None` when there is none yet. A temporary file left
 /// by a crash mid-write is removed.
 pub fn load(path: &Path, workspace: Uuid) -> Result<Option<StateFile>, StateError> {
-    let _ = fs::remove_file(temp_path(path));
+    let _ = fs::remove_file(private_dir::temp_path(path));
     let text = match read_nofollow(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -191,19 +191,7 @@ pub fn save(path: &Path, state: &StateFile) -> Result<(), StateError> {
         source,
     };
     let bytes = serde_json::to_vec(state).map_err(|e| io(std::io::Error::other(e)))?;
-    let temp = temp_path(path);
-    // A temporary file left by a crash is removed (a link, not its target) and the new one
-    // created exclusively, so a planted link is never written through.
-    let _ = fs::remove_file(&temp);
-    let mut file = private_dir::create_new(&temp).map_err(io)?;
-    file.write_all(&bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    fs::rename(&temp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(())
+    private_dir::write_atomic(path, &bytes).map_err(io)
 }
 
 /// Reads `path`, refusing to follow a link in its last component.
@@ -215,12 +203,6 @@ fn read_nofollow(path: &Path) -> std::io::Result<String> {
         .open(path)?
         .read_to_string(&mut text)?;
     Ok(text)
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 #[cfg(test)]

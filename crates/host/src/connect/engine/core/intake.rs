@@ -184,7 +184,8 @@ impl Core {
         };
         let attempts = self.ledger.attempts(id);
         self.ledger.settle(&row.key);
-        let latency_ms = self.now.saturating_duration_since(row.fetched).as_millis() as u64;
+        let latency = self.now.saturating_duration_since(row.fetched);
+        let latency_ms = latency.as_millis() as u64;
         match &error {
             None => {
                 tracing::info!(row = %id, sender = %row.sender, latency_ms, outcome, "row handled")
@@ -197,6 +198,7 @@ impl Core {
             id: id.to_owned(),
             outcome,
             error,
+            latency,
         });
     }
 }

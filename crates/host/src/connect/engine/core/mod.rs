@@ -190,6 +190,8 @@ pub enum Command {
         outcome: &'static str,
         /// Why it failed, if it did.
         error: Option<Failure>,
+        /// From its fetch to now.
+        latency: std::time::Duration,
     },
     /// Abandon the replies and downloads in flight.
     StopReplies,

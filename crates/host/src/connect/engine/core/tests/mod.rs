@@ -366,7 +366,9 @@ impl Sim {
                 Command::Download { id, upload } => self.downloads.push((id, upload)),
                 Command::Save(state) => self.saved = Some(state),
                 Command::SweepUploads { .. } => {}
-                Command::Handled { id, outcome, error } => {
+                Command::Handled {
+                    id, outcome, error, ..
+                } => {
                     self.handled.push((id, outcome, error));
                 }
                 Command::StopReplies => self.stopped_replies = true,
