@@ -22,6 +22,8 @@ pub struct Banner {
     /// This run's key to the admin path; the chat page gets it in its URL's fragment (never
     /// sent to a server, nor in a `Referer`).
     pub key: String,
+    /// The agent's host state directory, for the `molecule status` line.
+    pub host_state: PathBuf,
 }
 
 impl Banner {
@@ -41,6 +43,7 @@ impl Banner {
              Chat page:    {url}/?ws={}#key={}\n\
              Send:         {me} send {} \"hello\" --api-url {url} --wait 10\n\
              As the peer:  {me} send {} \"hello\" --as {} --api-url {url} --wait 10\n\
+             Status:       {me} status --state-dir {}\n\
              \n\
              State: {data}. Ctrl-C stops.\n",
             self.compat,
@@ -52,6 +55,7 @@ impl Banner {
             ws.agent,
             ws.agent,
             ws.peer,
+            self.host_state.display(),
         )
     }
 

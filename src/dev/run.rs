@@ -124,6 +124,7 @@ pub async fn run(args: DevArgs, home: &Path) -> Result<(), DevError> {
         backend,
         data: args.data.clone(),
         key: dev_key,
+        host_state: home.join("connect"),
     };
     let (mut hooks, socket) = connect::peer_hooks(PeerSettings::default(), ws_agent);
     hooks.on_ready = Some(Arc::new(move || banner.print()));

@@ -80,10 +80,11 @@ fn lines(s: &Snapshot, now: u64) -> Vec<(&'static str, String)> {
         (
             "backend",
             format!(
-                "{}, pid {}, {} restarts",
+                "{}, pid {}, {} restart{}",
                 b.state.replace('_', " "),
                 b.pid.map_or("-".into(), |p| p.to_string()),
-                b.restarts
+                b.restarts,
+                if b.restarts == 1 { "" } else { "s" }
             ),
         ),
         ("event stream", s.stream.clone()),

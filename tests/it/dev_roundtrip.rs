@@ -1,13 +1,13 @@
 //! `molecule dev` with a backend and `molecule send --wait`, all real binaries: the embedded
 //! echo, the Python and the Node echoes; a person in the canvas and the peer workspace; the
-//! clean stop; a port in use; the backend's environment (`--backend-env`, and the inherited
+//! clean stop; `molecule status` from the banner; a port in use; the backend's environment (`--backend-env`, and the inherited
 //! `MOLECULE_*` variables it does not get).
 
 use serde_json::Value;
 
 use super::connect_host::TEST_BACKEND;
 use super::dev_support::{Dev, have, molecule, stderr, stdout};
-use super::support::wait::until;
+use super::support::wait::{until, until_some};
 
 /// Sends as the canvas and as the peer and checks both replies.
 async fn round_trip(dev: &Dev) {
@@ -69,6 +69,31 @@ async fn the_embedded_echo_answers_the_canvas_and_the_peer_and_stops_cleanly() {
     let o = dev.send("no wait", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("sent: message "), "{}", stdout(&o));
+
+    // The banner's status line works as pasted, and sees the rows just answered.
+    let line = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Status:"))
+        .expect("a Status: line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[1..3], ["status", "--state-dir"], "{line}");
+    // The status file is rewritten shortly after a change: wait for the answered rows.
+    let status = until_some("molecule status to count the answered rows", async || {
+        let o = molecule()
+            .args(["status", "--json", "--state-dir", words[3]])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let status: Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+        (status["status"]["rows_answered"].as_u64() >= Some(3)).then_some(status)
+    })
+    .await;
+    assert_eq!(status["liveness"], "running", "{status}");
+    assert_eq!(
+        status["status"]["workspace"],
+        dev.agent.as_str(),
+        "{status}"
+    );
 
     // The state directory is temporary: gone once molecule dev has stopped.
     let serving = dev
