@@ -10,7 +10,7 @@ mod host;
 
 use std::time::Instant;
 
-use host::{setup, stop};
+use host::{rss_kib, setup, stop};
 
 const CONVERSATIONS: usize = 50;
 
@@ -74,17 +74,6 @@ async fn drain(rows: usize, concurrency: usize) -> anyhow::Result<()> {
         quarters
     );
     Ok(())
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// User + system CPU time of a process, in seconds (the kernel counts in 1/100 s).

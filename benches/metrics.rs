@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use host::{quantile, setup, stop};
+use host::{quantile, rss_kib, setup, stop};
 
 fn main() -> anyhow::Result<()> {
     let num = |k: &str, d: usize| {
@@ -79,15 +79,4 @@ async fn run(rows: usize, scrapes: Option<usize>) -> anyhow::Result<()> {
     );
     stop(host)?;
     Ok(())
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }

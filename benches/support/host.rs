@@ -172,3 +172,16 @@ pub fn latencies_ms(s: &Setup) -> Vec<f64> {
 pub fn quantile(ms: &[f64], q: f64) -> f64 {
     ms[((ms.len() as f64 * q) as usize).min(ms.len() - 1)]
 }
+
+/// A memory field of `/proc/<pid>/status` in KiB (`VmRSS:` now, `VmHWM:` the peak); 0 once
+/// the process is gone.
+pub fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
