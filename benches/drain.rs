@@ -10,17 +10,11 @@ mod host;
 
 use std::time::Instant;
 
-use host::{rss_kib, setup, stop};
+use host::{env_num as num, rss_kib, setup, stop};
 
 const CONVERSATIONS: usize = 50;
 
 fn main() -> anyhow::Result<()> {
-    let num = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let rows = num("MOLECULE_BENCH_ROWS", 10_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

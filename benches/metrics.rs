@@ -12,15 +12,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use host::{quantile, rss_kib, setup, stop};
+use host::{env_num as num, quantile, rss_kib, setup, stop};
 
 fn main() -> anyhow::Result<()> {
-    let num = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let (rows, scrapes) = (
         num("MOLECULE_BENCH_ROWS", 200),
         num("MOLECULE_BENCH_SCRAPES", 1000),

@@ -2,7 +2,7 @@
 //! with a message that says what the backend did.
 
 use super::check_support::{Run, check_fault};
-use super::support::wait::DEADLINE;
+use super::support::wait::until_blocking;
 
 /// A fault that only one check looks at: run just that one (and the handshake).
 fn only(fault: &str, check: &str, flags: &[&str]) -> Run {
@@ -298,15 +298,10 @@ fn a_backend_that_leaves_a_grandchild_holding_the_pipes() {
         &format!("left 1 process running after it exited: pid {pid} (molecule-test-b"),
     );
     // The checker killed it; once the checker has exited, init reaps it.
-    let end = std::time::Instant::now() + DEADLINE;
     let stat = format!("/proc/{pid}/stat");
-    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(
-            std::time::Instant::now() < end,
-            "the grandchild {pid} survived the checker"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    until_blocking(&format!("the grandchild {pid} to end"), || {
+        std::fs::read_to_string(&stat).map_or(true, |s| s.contains(") Z "))
+    });
 }
 
 #[test]

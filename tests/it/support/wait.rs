@@ -34,6 +34,16 @@ pub async fn until_some<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>
     }
 }
 
+/// [`until`] for tests without a runtime: polls `cond` until it holds, failing the test after
+/// [`DEADLINE`].
+pub fn until_blocking(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits for `path` to exist and returns its content.
 pub async fn file(path: &Path) -> String {
     until(&format!("{} to appear", path.display()), || path.exists()).await;
