@@ -104,6 +104,17 @@ impl Core {
                 user_message,
             } => return self.retry(id, after, failure, crashed, user_message),
             Outcome::BreakerOpen if !self.draining => return self.parked.push(id),
+            // The backend went away under the call while the host is not stopping (its reply
+            // channel closed as it crashed or restarted). Dropping the row here would leave it
+            // unsettled with nothing to deliver it again: the cursor could never pass it and
+            // every later message would wait until a restart.
+            Outcome::Abandoned if !self.draining => {
+                let failure = Failure::new(
+                    "the backend stopped before it answered",
+                    "the backend stopped before it answered the request",
+                );
+                return self.retry(id, None, failure, true, None);
+            }
             _ => {}
         }
         self.queue.release(&conversation);

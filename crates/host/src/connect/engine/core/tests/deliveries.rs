@@ -244,3 +244,26 @@ fn while_the_breaker_is_open_nothing_is_delivered_and_the_intake_is_closed() {
     );
     assert!(!sim.load.intake.breaker_open);
 }
+
+#[test]
+fn a_call_abandoned_while_the_host_runs_is_delivered_again_and_later_rows_flow() {
+    // The backend's reply channel closing under a call (it crashed or restarted) is reported
+    // as abandoned. Outside a shutdown that must not strand the row: the cursor could never
+    // pass it and every later message would wait until the host restarts.
+    let mut sim = Sim::new(rules());
+    let r1 = sim.add(canvas(1, "c", "first"));
+    let r2 = sim.add(canvas(2, "d", "second"));
+    sim.poll();
+    sim.answer(&r2, text("two"));
+    sim.posted(&r2, Posted::Delivered);
+    sim.answer(&r1, Outcome::Abandoned);
+    assert_eq!(sim.in_flight(), [r1.clone()], "delivered again at once");
+    assert_eq!(
+        sim.deliveries.last().map(|d| d.params.context.attempt),
+        Some(2)
+    );
+    sim.answer(&r1, text("one"));
+    sim.posted(&r1, Posted::Delivered);
+    assert_eq!(sim.outcome_of(&r1), Some("replied"));
+    assert_eq!(sim.cursor(), Some(r2), "the cursor passes both rows");
+}
