@@ -187,7 +187,9 @@ async fn a_minted_token_is_stored_0600_atomically_and_adopted() {
     let home = tempfile::tempdir().unwrap();
     let state = home.path().join("state").join(WS);
     let file = state.join("token");
-    assert!(c.store_minted_token(&minted, &file).unwrap());
+    let (adopted, saved) = c.store_minted_token(&minted, &file);
+    saved.unwrap();
+    assert!(adopted);
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         format!("{MINTED}\n")

@@ -62,12 +62,24 @@ pub async fn register(
         ),
     }
     if let Some(token) = &answer.auth_token {
-        let adopted = client.store_minted_token(token, token_path)?;
-        tracing::info!(
-            path = %token_path.display(),
-            "the platform minted a token for this workspace and it was saved (mode 0600){}",
-            if adopted { "; using it" } else { "; the configured token stays in use" }
-        );
+        let (adopted, saved) = client.store_minted_token(token, token_path);
+        let using = if adopted {
+            "; using it"
+        } else {
+            "; the configured token stays in use"
+        };
+        match saved {
+            Ok(()) => tracing::info!(
+                path = %token_path.display(),
+                "the platform minted a token for this workspace and it was saved (mode 0600){using}"
+            ),
+            // Not fatal: stopping would not bring the token back, while serving on keeps the
+            // workspace answering; the operator can mint another after fixing the disk.
+            Err(e) => tracing::error!(
+                "the platform minted a token for this workspace, but {e}{using}; after a \
+                 restart the workspace needs a token (--token-file) unless the disk is fixed first"
+            ),
+        }
     }
     let name = crate::logsafe::clean(&card.name, 80);
     tracing::info!(name = %name, "registered as a poll-mode workspace");

@@ -132,10 +132,16 @@ impl PlatformClient {
     }
 
     /// Saves a token the platform minted at registration to `path` (atomically, mode 0600)
-    /// and, when the client had no token, uses it from now on. Returns whether it was adopted.
-    pub fn store_minted_token(&self, token: &Secret, path: &Path) -> Result<bool, TokenError> {
-        store_token(path, token)?;
-        Ok(self.inner.token.adopt_if_unset(token))
+    /// and, when the client had no token, uses it from now on. Returns whether it was adopted,
+    /// and whether it was saved: the token is adopted even when it cannot be saved (a full or
+    /// read-only disk), since the platform mints it once and dropping it would lose it for good.
+    pub fn store_minted_token(
+        &self,
+        token: &Secret,
+        path: &Path,
+    ) -> (bool, Result<(), TokenError>) {
+        let adopted = self.inner.token.adopt_if_unset(token);
+        (adopted, store_token(path, token))
     }
 
     pub(super) fn class_for(&self, call: Call) -> CallClass {
