@@ -36,6 +36,7 @@ mod cli_version;
 mod connect_backend_faults;
 mod connect_delivery;
 mod connect_diagnosis;
+mod connect_disk_full;
 mod connect_emu;
 mod connect_emulator;
 mod connect_escapes;
@@ -75,6 +76,9 @@ mod emulator_lifecycle;
 mod emulator_persist;
 mod emulator_registry;
 mod emulator_support;
+mod fault_disk;
+mod fault_suite;
+mod fault_support;
 /// The build script's commit detection, tested in `cli_version`.
 #[path = "../../build/git_commit.rs"]
 mod git_commit;

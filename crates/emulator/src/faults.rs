@@ -7,6 +7,7 @@
 //! with (that is what messageId dedup and settled-id bookkeeping are for).
 
 use super::hostile::{self, HostileRule};
+use super::hostile_rows::RowFault;
 use fastrand::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -86,6 +87,8 @@ pub struct FaultConfig {
     pub hostile: Vec<HostileRule>,
     /// Faults of the events on the event streams.
     pub stream: StreamFaults,
+    /// Rows to corrupt, one per served page that holds a message ([`super::hostile_rows`]).
+    pub rows: Vec<RowFault>,
 }
 
 impl FaultConfig {
@@ -99,6 +102,7 @@ impl FaultConfig {
             }],
             hostile: Vec::new(),
             stream: StreamFaults::default(),
+            rows: Vec::new(),
         }
     }
 }
@@ -171,6 +175,22 @@ impl Injector {
             return None;
         }
         hostile::take(&mut g.0.hostile, endpoint)
+    }
+
+    /// Corrupts one row of `page` if a row fault is pending (it is then spent). Returns the
+    /// page to serve and the id of the row corrupted.
+    pub fn corrupt_page(&self, page: Vec<u8>) -> (Vec<u8>, Option<String>) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(fault) = g.0.rows.first() else {
+            return (page, None);
+        };
+        match super::hostile_rows::corrupt(&page, fault) {
+            Some((bad, id)) => {
+                g.0.rows.remove(0);
+                (bad, Some(id))
+            }
+            None => (page, None),
+        }
     }
 
     /// The event streams' faults now.

@@ -28,6 +28,7 @@ pub mod dev_guard;
 pub mod events;
 pub mod faults;
 pub mod hostile;
+pub mod hostile_rows;
 pub mod http;
 pub mod limiter;
 pub mod model;
@@ -41,6 +42,7 @@ pub use admin::{CreatedWorkspace, DevMessage, SendAs, WorkspaceSpec};
 pub use config::{ArmedFaults, Compat, EmulatorConfig, Limits, TenantGuard, Timers};
 pub use faults::{Endpoint, FaultConfig, FaultRule, StreamFaults};
 pub use hostile::HostileRule;
+pub use hostile_rows::RowFault;
 pub use model::DeliveryMode;
 pub use stats::StatsSnapshot;
 

@@ -25,6 +25,7 @@ pub struct Stats {
     events_dropped_fault: AtomicU64,
     events_sent: AtomicU64,
     streams_cut: AtomicU64,
+    corrupted_rows: Mutex<Vec<String>>,
 }
 
 /// A copy of the counters.
@@ -58,6 +59,8 @@ pub struct StatsSnapshot {
     pub events_sent: u64,
     /// Streams closed by fault injection (after N events) or by the admin API.
     pub streams_cut: u64,
+    /// The ids of the rows served corrupted ([`crate::hostile_rows`]), in order.
+    pub corrupted_rows: Vec<String>,
 }
 
 impl StatsSnapshot {
@@ -141,6 +144,14 @@ impl Stats {
         self.hostile.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records a row served corrupted.
+    pub fn corrupted_row(&self, id: String) {
+        self.corrupted_rows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id);
+    }
+
     /// The counts now.
     pub fn snapshot(&self) -> StatsSnapshot {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -162,6 +173,11 @@ impl Stats {
             connections_dropped: self.connections_dropped.load(Ordering::Relaxed),
             delayed: self.delayed.load(Ordering::Relaxed),
             hostile: self.hostile.load(Ordering::Relaxed),
+            corrupted_rows: self
+                .corrupted_rows
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }

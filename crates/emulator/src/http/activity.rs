@@ -30,6 +30,12 @@ pub async fn list(
     let q = ActivityQuery::parse(&params, app.config.compat).map_err(query_error)?;
     let body =
         read_feed(&mut store, ws, &q, SystemTime::now(), &app.base_url).map_err(query_error)?;
+    drop(store);
+    let (body, corrupted) = app.faults.corrupt_page(body);
+    if let Some(row) = corrupted {
+        tracing::debug!(%row, "emulator: a hostile row");
+        app.stats.corrupted_row(row);
+    }
     Ok(raw_json(StatusCode::OK, body))
 }
 
