@@ -34,6 +34,7 @@ mod handlers;
 mod handshake;
 mod incoming;
 mod instance;
+pub mod leftovers;
 mod manager;
 mod orphans;
 mod process;

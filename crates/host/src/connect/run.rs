@@ -44,6 +44,8 @@ use super::{dry_run, heartbeat, startup};
 pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(), ConnectError> {
     let own = config.platform.workspace_id();
     let dir = StateDir::open(config.state_dir.as_deref(), own)?;
+    // The lock is ours: whatever a SIGKILLed host of this directory left detached goes now.
+    crate::backend::leftovers::sweep(&dir.backend_dir());
     let vitals = vitals_of(&config);
     if let Some(metrics) = &hooks.metrics {
         metrics.add(&vitals);
