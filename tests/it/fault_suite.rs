@@ -139,16 +139,25 @@ async fn host_sigkills_at_random_points() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escapes_of_a_sigkilled_host_are_ended_by_the_next() {
+    let mut s = Scenario::new("escapes and SIGKILL", 30);
+    s.kills = 3;
+    s.process_fault = Some("double-fork");
+    check(&run(s).await, "escapes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_full_then_read_only() {
     let mut s = Scenario::new("disk full, read-only", 40);
     s.disk = true;
     check(&run(s).await, "disk");
 }
 
-/// Everything at once. Backend escapes are left out here: a double-forked process whose host
-/// was SIGKILLed outlives it (see the README's note on process containment).
+/// Everything at once. The backend double-forks at every start: what a SIGKILLed host's
+/// backend left detached is ended by the next host of the state directory.
 fn everything(messages: usize, kills: u32) -> Scenario {
     let mut s = Scenario::new("all together", messages);
+    s.process_fault = Some("double-fork");
     s.platform = flaky_platform(5);
     s.platform.rows = hostile_rows(messages / 100 + 1);
     s.hostile = hostile_answers()
@@ -186,4 +195,22 @@ async fn crashes_hangs_and_429s_never_stall_delivery() {
     s.backend_faults = 0.3;
     s.hostile = hostile_answers();
     check(&run(s).await, "stall");
+}
+
+/// The host's RSS as messages go through, without faults: where it grows and where it stops
+/// (docs/benchmarks.md). MOLECULE_FAULT_MESSAGES sets the length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: minutes"]
+async fn rss_over_a_long_run() {
+    let n = std::env::var("MOLECULE_FAULT_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let mut s = Scenario::new("rss", n);
+    s.rss_every = (n / 20).max(1);
+    let summary = run(s).await;
+    for (sent, kib) in &summary.rss {
+        eprintln!("| {sent} | {:.1} MiB |", *kib as f64 / 1024.0);
+    }
+    check(&summary, "rss");
 }

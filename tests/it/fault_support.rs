@@ -50,6 +50,8 @@ pub struct Scenario {
     pub process_fault: Option<&'static str>,
     /// The state directory on a tiny tmpfs that fills up, then turns read-only, mid-run.
     pub disk: bool,
+    /// Record the host's RSS every this many messages (0: never).
+    pub rss_every: usize,
 }
 
 impl Scenario {
@@ -64,6 +66,7 @@ impl Scenario {
             hostile: Vec::new(),
             process_fault: None,
             disk: false,
+            rss_every: 0,
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct Summary {
     pub host_kills: u32,
     pub max_rss_kib: u64,
     pub seconds: f64,
+    /// (messages sent, host RSS in KiB), every `rss_every` messages.
+    pub rss: Vec<(usize, u64)>,
 }
 
 impl Summary {
@@ -266,10 +271,15 @@ impl Rig {
 
 /// The host's peak RSS so far, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
+    proc_kib(pid, "VmHWM:")
+}
+
+/// A `kB` line of `/proc/<pid>/status`.
+fn proc_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -364,6 +374,11 @@ impl Driver {
                 self.kill().await;
             }
             self.pace(n as u64 + 1).await;
+            if self.s.rss_every > 0 && (n + 1) % self.s.rss_every == 0 {
+                let pid = self.host.as_ref().map(Host::pid);
+                let rss = pid.map_or(0, |p| proc_kib(p, "VmRSS:"));
+                self.summary.rss.push((n + 1, rss));
+            }
         }
     }
 
@@ -473,28 +488,38 @@ impl Driver {
     }
 }
 
-/// Waits until every message has its reply, the host staying up all along.
+/// Waits until every message has its reply, the host staying up all along. Reading the feeds
+/// holds the emulator's store, so they are read only once the reply posts could be complete;
+/// no reply post for [`STALL`] fails the run.
 async fn wait_all_replied(rig: &Rig, host: &mut Host, s: &Scenario) {
-    let deadline =
-        Instant::now() + Duration::from_secs(60) + Duration::from_millis(30 * s.messages as u64);
+    let posted = || rig.emu.stats().requests_to(Endpoint::A2a);
+    let (mut last, mut since) = (posted(), Instant::now());
     loop {
         assert_running(host, s);
-        let missing = rig.missing();
-        if missing.is_empty() && rig.inbound().len() == s.messages {
-            return;
+        let now = posted();
+        if now != last {
+            (last, since) = (now, Instant::now());
         }
-        if Instant::now() > deadline {
+        let missing = if now >= s.messages as u64 {
+            let missing = rig.missing();
+            if missing.is_empty() && rig.inbound().len() == s.messages {
+                return;
+            }
+            missing
+        } else {
+            Vec::new()
+        };
+        if since.elapsed() > STALL {
             let tail: Vec<String> = host.lines().into_iter().rev().take(30).collect();
             panic!(
-                "{}: {} of {} messages never got their reply (first: {:?}); last host lines, newest first:\n{}",
+                "{}: stalled with {now} reply posts for {} messages (missing, first: {:?}); last host lines, newest first:\n{}",
                 s.name,
-                missing.len(),
                 s.messages,
                 missing.first(),
                 tail.join("\n")
             );
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
