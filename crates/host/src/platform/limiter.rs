@@ -8,8 +8,8 @@
 //! heartbeat makes the workspace look dead), replies stop at a reserve kept for heartbeats,
 //! peer calls and polls a little earlier, so in-flight work finishes before new work is fetched.
 //! After a 429 every class but heartbeats waits for `Retry-After`. A platform that sends no
-//! headers (a local one, or a dev platform saying `unlimited`) is never slowed until a 429 shows
-//! it has a limit.
+//! headers (a local one, or a dev platform saying `unlimited`) is never paced: its 429s hold
+//! calls for their `Retry-After` (or a second) and no longer.
 //!
 //! Every wait the platform names (`Retry-After`, `X-RateLimit-Reset`) is read saturating and cut
 //! to [`RateLimitConfig::max_wait`]: a value of `18446744073709551615` is an hour's wait at
@@ -43,7 +43,7 @@ pub struct RateLimitConfig {
     pub heartbeat_reserve: u32,
     /// Extra headroom each lower class leaves to the one above it.
     pub class_step: u32,
-    /// The limit assumed after a 429 from a platform that sends no headers.
+    /// The limit assumed before the platform's first report (which always names its own).
     pub default_limit: u32,
     /// The window assumed when the platform sends no `X-RateLimit-Reset`.
     pub default_window: Duration,
@@ -231,12 +231,15 @@ impl Budget {
             .or(h.reset)
             .unwrap_or(Duration::from_secs(1))
             .clamp(Duration::from_millis(1), max.max(Duration::from_millis(1)));
-        // A 429 proves there is a limit, whatever the headers said.
-        self.limited = true;
-        self.remaining = 0;
-        self.granted_since = 0;
-        // Without a reset header, the platform's window restarts when Retry-After runs out.
-        self.window_ends = later(now, h.reset.map_or(wait, |r| r.min(max)));
+        // A platform that reports its budget has spent it. One that reports none (a proxy, a
+        // dev platform, a hostile answer) said only "wait": assuming a budget of our own then
+        // paced the host for good, to a limit nobody named, on the strength of one answer.
+        if self.limited {
+            self.remaining = 0;
+            self.granted_since = 0;
+            // Without a reset header, the platform's window restarts when Retry-After runs out.
+            self.window_ends = later(now, h.reset.map_or(wait, |r| r.min(max)));
+        }
         self.blocked_until = Some(later(now, wait));
     }
 }

@@ -137,7 +137,25 @@ fn a_429_blocks_every_class_but_heartbeats_for_retry_after() {
     assert_eq!(l.check(CallClass::Heartbeat), Decision::Go);
     assert_eq!(l.check(CallClass::Poll), Decision::WaitUntil(until));
     clock.advance(Duration::from_secs(7));
-    // The platform's window restarted when Retry-After ran out: the full default limit.
+    // A 429 that names no budget said only "wait": once it ran out, nothing is paced.
+    assert_eq!(l.check(CallClass::Poll), Decision::Go);
+    assert_eq!(l.budget().limit(), None);
+    for _ in 0..1000 {
+        assert_eq!(l.check(CallClass::Poll), Decision::Go);
+    }
+}
+
+#[test]
+fn a_429_from_a_platform_that_reported_its_budget_spends_the_window() {
+    let (l, clock) = limiter();
+    l.observe(&headers("600", Some(300), Some(60)), Call::Activity);
+    l.observe_429(
+        &RateLimitHeaders::default(),
+        Some(Duration::from_secs(7)),
+        Call::Activity,
+    );
+    clock.advance(Duration::from_secs(7));
+    // The window restarted when Retry-After ran out: the full reported limit, paced again.
     assert_eq!(l.check(CallClass::Poll), Decision::Go);
     assert_eq!(l.budget().available(), 599);
 }
