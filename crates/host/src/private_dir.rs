@@ -124,7 +124,12 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// written through), fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = temp_path(path);
-    let _ = fs::remove_file(&temp);
+    // A leftover that cannot be removed makes the creation fail with "File exists": the
+    // removal's own error (a read-only file system, say) is the one worth reporting.
+    match fs::remove_file(&temp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = create_new(&temp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
