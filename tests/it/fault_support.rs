@@ -128,6 +128,8 @@ struct Rig {
     site: Site,
     tag: String,
     disk: Option<Disk>,
+    /// The log lines of the hosts killed so far, for the report of a failed run.
+    past: std::sync::Mutex<Vec<String>>,
 }
 
 impl Rig {
@@ -152,6 +154,7 @@ impl Rig {
             site,
             tag,
             disk,
+            past: Default::default(),
         }
     }
 
@@ -351,9 +354,10 @@ struct Driver {
 impl Driver {
     async fn drive(&mut self) {
         let n_all = self.s.messages;
-        let kill_at: BTreeSet<usize> = (0..self.s.kills)
-            .map(|_| self.rng.usize(1..n_all.max(2)))
-            .collect();
+        let mut kill_at = BTreeSet::new();
+        while kill_at.len() < (self.s.kills as usize).min(n_all.saturating_sub(1)) {
+            kill_at.insert(self.rng.usize(1..n_all));
+        }
         let hostile_every = n_all / (self.s.hostile.len() + 1);
         let disk_at = [n_all / 4, n_all / 2, n_all * 3 / 4];
         for n in 0..n_all {
@@ -468,6 +472,7 @@ impl Driver {
         self.summary.max_rss_kib = self.summary.max_rss_kib.max(peak_rss_kib(host.pid()));
         host.signal(Signal::SIGKILL);
         let _ = host.wait_exit().await;
+        self.rig.past.lock().unwrap().extend(host.lines());
         self.summary.host_kills += 1;
         let mut next = self.rig.host(&self.s);
         if self.read_only {
@@ -510,17 +515,38 @@ async fn wait_all_replied(rig: &Rig, host: &mut Host, s: &Scenario) {
             Vec::new()
         };
         if since.elapsed() > STALL {
-            let tail: Vec<String> = host.lines().into_iter().rev().take(30).collect();
-            panic!(
-                "{}: stalled with {now} reply posts for {} messages (missing, first: {:?}); last host lines, newest first:\n{}",
-                s.name,
-                s.messages,
-                missing.first(),
-                tail.join("\n")
-            );
+            panic!("{}", stalled(rig, host, s, now, &missing));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The report of a stalled run: what is missing, the log lines that name the first missing
+/// row, and where every host's log was written.
+fn stalled(
+    rig: &Rig,
+    host: &Host,
+    s: &Scenario,
+    posts: u64,
+    missing: &[(String, String)],
+) -> String {
+    let mut all = rig.past.lock().unwrap().clone();
+    all.extend(host.lines());
+    let file = std::env::temp_dir().join(format!("fault-suite-{}.log", rig.tag));
+    std::fs::write(&file, all.join("\n")).unwrap();
+    let first = missing.first().map(|m| m.0.clone()).unwrap_or_default();
+    let about: Vec<&String> = all
+        .iter()
+        .filter(|l| !first.is_empty() && l.contains(&first))
+        .collect();
+    format!(
+        "{}: stalled with {posts} reply posts for {} messages; {} missing: {:?}; lines naming {first}: {about:#?}; every host's log: {}",
+        s.name,
+        s.messages,
+        missing.len(),
+        missing.iter().take(10).collect::<Vec<_>>(),
+        file.display()
+    )
 }
 
 /// After the host stopped: no backend process left, and every reply to a message carries the
