@@ -36,7 +36,8 @@ pub struct DevArgs {
     /// Which platform generation to imitate.
     #[arg(long, value_enum, default_value_t = crate::emulator::CompatArg::New)]
     pub compat: crate::emulator::CompatArg,
-    /// Fault injection as JSON, e.g. '{"rules":[{"error_before":0.3}]}'.
+    /// Fault injection as JSON: "rules" (random errors, drops, latency), "hostile" (canned
+    /// answers), "rows" (corrupted rows), "stream"; e.g. '{"rules":[{"error_before":0.3}]}'.
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
     /// Seed of the fault generator (overrides the one in --faults), for reproducible runs.
