@@ -267,3 +267,31 @@ async fn a_burst_of_a_thousand_events_costs_a_handful_of_polls() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_refused_heartbeat_reads_the_feed_at_once_to_decide() {
+    let p = pair(Compat::New).await;
+    let site = Site::new();
+    let flags = [STREAM_ONLY, &["--heartbeat-interval", "100ms"]].concat();
+    let mut host = serve(&p.emu, &p.main, &site, &echo(), &flags);
+    live(&host).await;
+    resting(&p).await;
+    // The open stream outlives the token and polls are minutes apart: only the refused
+    // heartbeat can send the host to read the feed, which is refused too and ends it. The
+    // platform checks a heartbeat only against a live instance token, so someone else
+    // registers the workspace after the revocation and is minted one, as when the workspace
+    // is taken over elsewhere.
+    p.emu.revoke_tokens(p.main.id).expect("revoked");
+    let register = serde_json::json!({"id": p.main.id, "agent_card": {"name": "elsewhere"},
+        "delivery_mode": "poll"});
+    let answer = reqwest::Client::new()
+        .post(format!("{}/registry/register", p.emu.base_url()))
+        .json(&register)
+        .send()
+        .await
+        .expect("register");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(host.wait_exit().await, Some(4));
+    let text = host.lines().join("\n");
+    assert!(text.contains("refused a heartbeat"), "{text}");
+}

@@ -241,14 +241,6 @@ impl Running {
         let stopping = shutdown.graceful.child_token();
         let abandon = shutdown.immediate.child_token();
         let beats = CancellationToken::new();
-        let heartbeat = heartbeat::run(
-            client.clone(),
-            health.clone(),
-            sup.status(),
-            vitals.clone(),
-            t.heartbeat,
-            beats.clone(),
-        );
         let rereg = startup::reregister(
             client.clone(),
             card,
@@ -263,7 +255,18 @@ impl Running {
             intake,
             vitals: vitals.clone(),
         };
-        let (poller, stream) = feed(client, &settings, link, cursor, &stopping);
+        let (poller, stream) = feed(client.clone(), &settings, link, cursor, &stopping);
+        let heartbeat = heartbeat::run(
+            heartbeat::Beating {
+                client,
+                health: health.clone(),
+                status: sup.status(),
+                vitals: vitals.clone(),
+                refused: poller.nudge(),
+            },
+            t.heartbeat,
+            beats.clone(),
+        );
         vitals.attach_stream(poller.stream_states());
         let tasks = Tasks {
             heartbeat: tokio::spawn(heartbeat),

@@ -20,7 +20,7 @@ mod follow;
 mod signal;
 
 pub use follow::{Filter, follow};
-pub use signal::{StreamState, Wake};
+pub use signal::{Nudge, StreamState, Wake};
 
 use std::time::Duration;
 

@@ -63,7 +63,24 @@ impl Waker {
     }
 }
 
+/// Asks the reader for one read now, from outside the stream (a refused heartbeat: the feed
+/// decides whether the token is gone, and should not wait for the next safety read).
+#[derive(Clone, Debug)]
+pub struct Nudge(Arc<Notify>);
+
+impl Nudge {
+    /// One read as soon as the reader rests; nudges coalesce like wake-ups.
+    pub fn read_now(&self) {
+        self.0.notify_one();
+    }
+}
+
 impl Wake {
+    /// A handle that wakes this reader.
+    pub fn nudge(&self) -> Nudge {
+        Nudge(self.notify.clone())
+    }
+
     /// No stream: every rest lasts the reader's own interval.
     pub fn off() -> Wake {
         let (_, state) = watch::channel(StreamState::Off);

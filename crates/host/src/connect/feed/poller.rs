@@ -186,6 +186,11 @@ impl Poller {
         Ok(())
     }
 
+    /// A handle that makes the poller read the feed now.
+    pub fn nudge(&self) -> crate::wake::Nudge {
+        self.wake.nudge()
+    }
+
     /// The event stream's state as it changes.
     pub fn stream_states(&self) -> watch::Receiver<crate::wake::StreamState> {
         self.wake.states()
