@@ -81,7 +81,11 @@ async fn start(
 ) -> Result<(), ConnectError> {
     let own = config.platform.workspace_id();
     let saved = file::load(&dir.state_file(), own)?;
-    let client = PlatformClient::new(config.platform.clone(), token_source(&config.token, &dir)?)?;
+    let token = token_source(&config.token, &dir)?;
+    let client = match &hooks.transport {
+        Some(shared) => PlatformClient::with_transport(config.platform.clone(), token, shared),
+        None => PlatformClient::new(config.platform.clone(), token)?,
+    };
     vitals.attach_client(&client);
     let t = &config.settings.timers;
     let policy = RetryPolicy::forever(t.retry_base, t.retry_max);
@@ -361,6 +365,7 @@ fn supervisor_config(
         dir.backend_dir(),
     );
     sc.env.extra = b.env.clone();
+    sc.env.secrets = b.secrets.clone();
     sc.env.host_socket = hooks.host_socket.clone();
     sc.timeouts = b.timeouts;
     sc.restart = b.restart;
