@@ -20,6 +20,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+// The tasks of one workspace log in the span of its caller (`molecule run` names the
+// workspace in it).
+use tracing::Instrument;
 
 use crate::backend::{Supervisor, SupervisorConfig};
 use crate::backoff::Backoff;
@@ -53,7 +56,7 @@ pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(
     }
     let stop = CancellationToken::new();
     let keeper = status_file::keep(dir.path().to_owned(), vitals.clone(), stop.clone());
-    let keeper = tokio::spawn(keeper);
+    let keeper = tokio::spawn(keeper.in_current_span());
     let result = start(config, dir, shutdown, hooks, vitals).await;
     // The lock is released by now: another connect may write the file; this one stops.
     stop.cancel();
@@ -268,11 +271,11 @@ impl Running {
         let (poller, stream) = feed(client, &settings, link, cursor, &stopping);
         vitals.attach_stream(poller.stream_states());
         let tasks = Tasks {
-            heartbeat: tokio::spawn(heartbeat),
+            heartbeat: tokio::spawn(heartbeat.in_current_span()),
             beats,
-            rereg: tokio::spawn(rereg),
-            engine: tokio::spawn(engine),
-            poller: tokio::spawn(poller.run(pending_late)),
+            rereg: tokio::spawn(rereg.in_current_span()),
+            engine: tokio::spawn(engine.in_current_span()),
+            poller: tokio::spawn(poller.run(pending_late).in_current_span()),
             stream,
             stopping,
             abandon,
