@@ -104,10 +104,18 @@ impl Fleet {
         )
     }
 
-    /// Writes the file: the platform, the test backend, the fast timers, `top` and `entries`.
+    /// Writes the file: the platform, the test backend, the fast timers (but those `top`
+    /// sets), `top` and `entries`.
     pub fn write(&self, top: &str, entries: &[String]) -> PathBuf {
+        let key = |l: &str| l.split(" =").next().unwrap_or_default().to_owned();
+        let mine: Vec<String> = top.lines().map(key).collect();
+        let fast: String = FAST
+            .lines()
+            .filter(|l| !mine.contains(&key(l)))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let text = format!(
-            "api_url = \"{}\"\nbackend_cmd = \"{TEST_BACKEND}\"\n{FAST}{top}\n{}",
+            "api_url = \"{}\"\nbackend_cmd = \"{TEST_BACKEND}\"\n{fast}{top}\n{}",
             self.emu.base_url(),
             entries.concat()
         );
