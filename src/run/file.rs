@@ -205,7 +205,7 @@ pub fn text_of(src: &Source<'_>, item: &Item<'_>, kind: Kind) -> Result<String, 
     };
     match (kind, item.value.get_ref()) {
         (Kind::Text | Kind::Path | Kind::Duration, DeValue::String(s)) => Ok(s.to_string()),
-        (Kind::Number | Kind::Text, DeValue::Integer(i)) => Ok(i.as_str().replace('_', "")),
+        (Kind::Number, DeValue::Integer(i)) => Ok(i.as_str().replace('_', "")),
         (Kind::Number, DeValue::String(s)) => Ok(s.to_string()),
         (Kind::Number, _) => Err(wrong("a whole number")),
         (Kind::Duration, _) => Err(wrong("a duration string such as \"30s\"")),

@@ -19,7 +19,7 @@ pub enum Scope {
 /// The TOML type of a key's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A string (a duration, a URL, a command); a whole number is taken as its digits.
+    /// A string (a URL, a command, an id).
     Text,
     /// A whole number, or a string of one.
     Number,
