@@ -100,6 +100,7 @@ mod platform_support;
 mod platform_token;
 mod run_faults;
 mod run_file;
+mod run_metrics;
 mod run_reload;
 mod run_shared;
 mod run_support;
