@@ -55,6 +55,7 @@ mod connect_recovery;
 mod connect_replies;
 mod connect_startup;
 mod connect_state_dir;
+mod deploy_k8s;
 mod dev_admin_guard;
 mod dev_data;
 mod dev_faults;
