@@ -4,8 +4,8 @@
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
 //!   `check_*`, `chat_page`, `cli_*`, `doctor*`, `durations`, `echo_backend`, `emulator_cli`,
-//!   `mcp_*`, `new_backend`, `peers_*`, `send_errors` and `service_unit` start the binary as a
-//!   user would, with real backends;
+//!   `mcp_*`, `new_backend`, `peers_*`, `run_*` (and `deploy_k8s`'s check of the example),
+//!   `send_errors` and `service_unit` start the binary as a user would, with real backends;
 //! - **the repository's own scripts and docs**: `ci_script` and `docs_troubleshooting` check
 //!   that `.ci/run` parses and runs the README's test command, and that every error line the
 //!   host prints has a troubleshooting entry;
