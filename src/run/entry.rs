@@ -46,7 +46,7 @@ pub fn build(
     for item in defaults.iter().chain(own) {
         match item.key {
             ID => args.workspace_id = Some(text_of(src, item, Kind::Text)?),
-            TOKEN_ENV_KEY => token_env = Some((text_of(src, item, Kind::Text)?, item)),
+            TOKEN_ENV_KEY => token_env = Some(text_of(src, item, Kind::Text)?),
             _ => apply(src, base, item, &mut args)?,
         }
     }
@@ -57,20 +57,8 @@ pub fn build(
     if args.workspace_id.is_none() {
         return Err(place(None, "[[workspace]]: missing key id".into()));
     }
-    let token = match &token_env {
-        Some((_, _)) if args.token_file.is_some() => {
-            let message = "key token_env: give the token one way, token_file or token_env";
-            return Err(place(Some(TOKEN_ENV_KEY), message.into()));
-        }
-        Some((name, _)) => match env(name).filter(|v| !v.trim().is_empty()) {
-            Some(value) => Some((name.clone(), value)),
-            None => {
-                let message = format!("key token_env: the variable {name} is not set");
-                return Err(place(Some(TOKEN_ENV_KEY), message));
-            }
-        },
-        None => None,
-    };
+    let name = token_env.as_deref();
+    let token = token_var(name, args.token_file.is_some(), env, &place)?;
     let value = token.as_ref().map(|(_, v)| v.clone());
     let read = |k: &str| (k == TOKEN_ENV).then(|| value.clone()).flatten();
     let mut config = connect_config::from_args(&args, read).map_err(|e| match &e {
@@ -97,7 +85,6 @@ pub fn build(
     let id = config.platform.workspace_id();
     let state_dir = molecule_host::connect::statedir::resolve(config.state_dir.as_deref(), id)
         .map_err(|e| place(Some("state_dir"), format!("key state_dir: {e}")))?;
-    let name = token_env.as_ref().map(|(n, _)| n.as_str());
     Ok(Entry {
         id,
         config,
@@ -105,6 +92,30 @@ pub fn build(
         state_dir,
         fingerprint: format!("{args:?} token_env={name:?}"),
     })
+}
+
+/// The token in the variable `token_env` names, as (name, value): refused beside a
+/// `token_file`, or when the variable is unset or empty.
+fn token_var(
+    name: Option<&str>,
+    has_file: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    place: &dyn Fn(Option<&str>, String) -> FileError,
+) -> Result<Option<(String, String)>, FileError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    if has_file {
+        let message = "key token_env: give the token one way, token_file or token_env";
+        return Err(place(Some(TOKEN_ENV_KEY), message.into()));
+    }
+    match env(name).filter(|v| !v.trim().is_empty()) {
+        Some(value) => Ok(Some((name.to_owned(), value))),
+        None => {
+            let message = format!("key token_env: the variable {name} is not set");
+            Err(place(Some(TOKEN_ENV_KEY), message))
+        }
+    }
 }
 
 /// Writes `item`'s value into its field of `args`.
