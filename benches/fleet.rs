@@ -7,7 +7,9 @@
 //!   alone, then with its backends, and the platform requests per minute per workspace (the
 //!   emulator's count);
 //! - row-to-reply latency p50/p99 of `MOLECULE_FLEET_ROWS` messages (default 200) to one
-//!   workspace while the others idle (from the emulator's row stamps);
+//!   workspace while the others idle (from the emulator's row stamps), then again while
+//!   `MOLECULE_FLEET_CRASHING` others (default 10; the test backend, crashing on every
+//!   request) are each sent a message and crash, restart and open their breakers;
 //! - the time a reload that changes one workspace takes (SIGHUP to the "reloaded" line).
 //!
 //! `cargo bench --bench fleet`, with `MOLECULE_FLEET_N=1000` for the large fleet.
@@ -15,6 +17,7 @@
 #[path = "support/host.rs"]
 mod host;
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -22,6 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use host::{MOLECULE, env_num as num, quantile, rss_kib, stop};
+
+/// The misbehaving test backend, for the workspaces in a crash loop.
+const TEST_BACKEND: &str = env!("CARGO_BIN_EXE_molecule-test-backend");
 use molecule_emulator::{
     CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs, WorkspaceSpec,
 };
@@ -34,21 +40,24 @@ struct Fleet {
     peer: CreatedWorkspace,
     ws: Vec<CreatedWorkspace>,
     dir: tempfile::TempDir,
+    /// Workspaces 1..=crashing run the test backend that crashes on every request.
+    crashing: usize,
 }
 
 fn main() -> anyhow::Result<()> {
     let n = num("MOLECULE_FLEET_N", 100);
     let window = Duration::from_secs(num("MOLECULE_FLEET_WINDOW", 60) as u64);
     let rows = num("MOLECULE_FLEET_ROWS", 200);
+    let crashing = num("MOLECULE_FLEET_CRASHING", 10).min(n.saturating_sub(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(run(n, window, rows))
+    runtime.block_on(run(n, window, rows, crashing))
 }
 
-async fn run(n: usize, window: Duration, rows: usize) -> anyhow::Result<()> {
-    let f = fleet(n).await?;
+async fn run(n: usize, window: Duration, rows: usize, crashing: usize) -> anyhow::Result<()> {
+    let f = fleet(n, crashing).await?;
     write_file(&f, None)?;
     println!("molecule run: {n} workspaces, the Rust echo each, default timers");
     let started = Instant::now();
@@ -67,13 +76,26 @@ async fn run(n: usize, window: Duration, rows: usize) -> anyhow::Result<()> {
     // Let the start-up burst pass before the idle window.
     tokio::time::sleep(Duration::from_secs(5)).await;
     idle(&f, &host, window).await;
-    latency(&f, rows).await?;
+    latency(&f, rows, "while the others idle").await?;
+    if crashing > 0 {
+        for i in 1..=crashing {
+            let msg = DevMessage {
+                text: "crash".into(),
+                ..DevMessage::default()
+            };
+            f.emu
+                .send(f.ws[i].id, SendAs::Workspace(f.peer.id), msg)
+                .await?;
+        }
+        let label = format!("while {crashing} others crash on every request");
+        latency(&f, rows, &label).await?;
+    }
     reload(&f, &host, &lines).await?;
     stop(host)?;
     Ok(())
 }
 
-async fn fleet(n: usize) -> anyhow::Result<Fleet> {
+async fn fleet(n: usize, crashing: usize) -> anyhow::Result<Fleet> {
     let emu = Emulator::start(EmulatorConfig::default()).await?;
     let spec = |name: String, parent_id| WorkspaceSpec {
         name: Some(name),
@@ -89,7 +111,13 @@ async fn fleet(n: usize) -> anyhow::Result<Fleet> {
     for (i, w) in ws.iter().enumerate() {
         write_private(&dir.path().join(format!("token-{i}")), &w.token)?;
     }
-    Ok(Fleet { emu, peer, ws, dir })
+    Ok(Fleet {
+        emu,
+        peer,
+        ws,
+        dir,
+        crashing,
+    })
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
@@ -112,11 +140,14 @@ fn write_file(f: &Fleet, changed: Option<usize>) -> anyhow::Result<()> {
         f.emu.base_url()
     );
     for (i, w) in f.ws.iter().enumerate() {
-        let extra = if changed == Some(i) {
-            "concurrency = 2\n"
-        } else {
-            ""
-        };
+        let mut extra = String::new();
+        if changed == Some(i) {
+            extra.push_str("concurrency = 2\n");
+        }
+        if (1..=f.crashing).contains(&i) {
+            extra.push_str(&format!("backend_cmd = \"{TEST_BACKEND}\"\n"));
+            extra.push_str("backend_env = { MOLECULE_TEST_FAULT = \"crash-on-request\" }\n");
+        }
         text.push_str(&format!(
             "[[workspace]]\nid = \"{}\"\ntoken_file = \"{}\"\nstate_dir = \"{}\"\n{extra}",
             w.id,
@@ -228,26 +259,29 @@ async fn idle(f: &Fleet, host: &Child, window: Duration) {
     );
 }
 
-/// Sends `rows` messages to the first workspace, ten at a time, and prints the latencies.
-async fn latency(f: &Fleet, rows: usize) -> anyhow::Result<()> {
+/// Sends `rows` messages to the first workspace, ten at a time, and prints their latencies.
+async fn latency(f: &Fleet, rows: usize, label: &str) -> anyhow::Result<()> {
     let target = f.ws[0].id;
+    let mut sent = HashSet::new();
     for i in 0..rows {
+        let id = uuid::Uuid::new_v4().to_string();
         let msg = DevMessage {
             text: format!("message {i}"),
+            message_id: Some(id.clone()),
             context_id: Some(format!("conversation-{}", i % 10)),
             ..DevMessage::default()
         };
         f.emu
             .send(target, SendAs::Workspace(f.peer.id), msg)
             .await?;
-        if i % 10 == 9 {
-            wait_replies(f, i + 1).await?;
+        sent.insert(id);
+        if i % 10 == 9 || i + 1 == rows {
+            wait_replies(f, &sent).await?;
         }
     }
-    wait_replies(f, rows).await?;
-    let ms = latencies_ms(f);
+    let ms = latencies_ms(f, &sent);
     println!(
-        "row to reply, one workspace of {} ({} messages): p50 {:.1} ms, p99 {:.1} ms",
+        "row to reply, one workspace of {} {label} ({} messages): p50 {:.1} ms, p99 {:.1} ms",
         f.ws.len(),
         ms.len(),
         quantile(&ms, 0.5),
@@ -256,9 +290,9 @@ async fn latency(f: &Fleet, rows: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_replies(f: &Fleet, n: usize) -> anyhow::Result<()> {
+async fn wait_replies(f: &Fleet, sent: &HashSet<String>) -> anyhow::Result<()> {
     let started = Instant::now();
-    while replies(f) < n {
+    while latencies_ms(f, sent).len() < sent.len() {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(120),
             "replies missing"
@@ -268,22 +302,16 @@ async fn wait_replies(f: &Fleet, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn replies(f: &Fleet) -> usize {
-    f.emu
-        .workspace_state(f.peer.id)
-        .and_then(|s| s["rows"].as_u64())
-        .unwrap_or(0) as usize
-}
-
-/// Row-to-reply latencies (ms, sorted) of the first workspace, from the emulator's stamps.
-fn latencies_ms(f: &Fleet) -> Vec<f64> {
+/// Row-to-reply latencies (ms, sorted) of the messages `sent` to the first workspace, from the
+/// emulator's stamps.
+fn latencies_ms(f: &Fleet, sent: &HashSet<String>) -> Vec<f64> {
     let created = |r: &Value| {
         r["created_at"]
             .as_str()
             .and_then(parse_rfc3339)
             .unwrap_or(SystemTime::UNIX_EPOCH)
     };
-    let inbound: std::collections::HashMap<String, SystemTime> = f
+    let inbound: HashMap<String, SystemTime> = f
         .emu
         .feed(f.ws[0].id)
         .unwrap_or_default()
@@ -292,7 +320,7 @@ fn latencies_ms(f: &Fleet) -> Vec<f64> {
             let id = r
                 .pointer("/request_body/params/message/messageId")?
                 .as_str()?;
-            Some((id.to_owned(), created(r)))
+            sent.contains(id).then(|| (id.to_owned(), created(r)))
         })
         .collect();
     let mut ms: Vec<f64> = f
