@@ -43,6 +43,8 @@ pub enum Command {
     /// Show how a running `molecule connect` is doing, read from its state directory (no
     /// platform call); every workspace when no id is given.
     Status(crate::status::StatusArgs),
+    /// Serve many workspaces from one file (molecule.toml), each as `molecule connect` would.
+    Run(Box<crate::run::RunArgs>),
     /// Check that a backend follows the protocol: each check runs it afresh and says what to fix.
     #[command(name = "backend-check")]
     BackendCheck(crate::check::CheckArgs),
@@ -85,6 +87,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Connect(args) => {
             log.init();
             with_tls_env(|| crate::connect::main(*args))
+        }
+        Command::Run(args) => {
+            log.init();
+            with_tls_env(|| crate::run::main(*args))
         }
         Command::Dev(args) => {
             log.init();

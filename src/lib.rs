@@ -16,6 +16,7 @@ pub mod logging;
 pub mod man;
 pub mod mcp;
 pub mod new;
+pub mod run;
 pub mod send;
 pub mod service;
 pub mod startup;

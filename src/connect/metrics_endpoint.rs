@@ -44,11 +44,18 @@ impl HasExitCode for BindError {
 
 /// `hooks` with a new registry, served on `addr`, that the workspace joins.
 pub async fn with_metrics(addr: SocketAddr, mut hooks: Hooks) -> Result<Hooks, BindError> {
+    let (metrics, bound) = serve_registry(addr).await?;
+    hooks.metrics = Some(metrics);
+    hooks.metrics_addr = Some(bound);
+    Ok(hooks)
+}
+
+/// A new registry served on `addr`, with the address bound, for the workspaces to join
+/// (`molecule run` serves all of its workspaces from one).
+pub async fn serve_registry(addr: SocketAddr) -> Result<(Metrics, String), BindError> {
     let metrics = Metrics::new();
     let bound = start(addr, metrics.clone()).await?;
-    hooks.metrics = Some(metrics);
-    hooks.metrics_addr = Some(bound.to_string());
-    Ok(hooks)
+    Ok((metrics, bound.to_string()))
 }
 
 /// Binds `addr` and serves `metrics` on it for as long as the runtime runs; the address

@@ -1,7 +1,9 @@
 //! `molecule status [<id>]`: how the `molecule connect` of a workspace is doing, read from the
 //! status file it keeps in its state directory (`molecule_host::observe::status_file`), never
 //! from the platform. Without an id, every workspace under the default state root; with
-//! `--state-dir`, that directory. Human lines, or `--json`.
+//! `--state-dir`, that directory (or, when it is a root of several, as a `molecule run` may
+//! keep, every workspace under it); with `--config`, the workspaces of a `molecule run` file.
+//! Human lines, or `--json`.
 //!
 //! Exit codes: 0 when every workspace shown is running; 3 when one is not (no process holds
 //! its lock), its file is stale (the holder stopped writing), or none was found; 2 for a bad
@@ -38,6 +40,9 @@ pub struct StatusArgs {
     /// Print JSON: one object for one workspace, an array for the list.
     #[arg(long)]
     pub json: bool,
+    /// List the workspaces of this `molecule run` file (each in its state directory).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["workspace_id", "state_dir"])]
+    pub config: Option<PathBuf>,
 }
 
 /// One workspace's answer.
@@ -65,7 +70,6 @@ impl Report {
 
 /// Runs `molecule status`.
 pub fn main(args: StatusArgs) -> ExitCode {
-    let single = args.workspace_id.is_some() || args.state_dir.is_some();
     let dirs = match dirs_of(&args) {
         Ok(d) => d,
         Err(e) => {
@@ -73,6 +77,7 @@ pub fn main(args: StatusArgs) -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    let single = args.workspace_id.is_some() || args.state_dir.as_ref() == dirs.first();
     let now = SystemTime::now();
     let reports: Vec<Report> = dirs.iter().map(|d| report(d, now)).collect();
     match (args.json, single) {
@@ -104,8 +109,21 @@ fn dirs_of(args: &StatusArgs) -> Result<Vec<PathBuf>, String> {
         ),
         None => None,
     };
+    if let Some(path) = &args.config {
+        // The tokens are not status's business: a variable named in the file need not be set.
+        let file =
+            crate::run::file::load(path, &|_| Some("unused".into())).map_err(|e| e.to_string())?;
+        return Ok(file.workspaces.into_iter().map(|w| w.state_dir).collect());
+    }
     if let Some(dir) = &args.state_dir {
-        return Ok(vec![dir.clone()]);
+        if is_state_dir(dir) {
+            return Ok(vec![dir.clone()]);
+        }
+        let under = workspaces_under(dir);
+        if under.is_empty() {
+            return Ok(vec![dir.clone()]);
+        }
+        return Ok(under);
     }
     if let Some(id) = id {
         return Ok(vec![
@@ -113,16 +131,26 @@ fn dirs_of(args: &StatusArgs) -> Result<Vec<PathBuf>, String> {
         ]);
     }
     let root = root().ok_or("cannot find a state directory for this user: give --state-dir")?;
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        return Ok(Vec::new());
+    Ok(workspaces_under(&root))
+}
+
+/// Whether `dir` is one workspace's state directory.
+fn is_state_dir(dir: &Path) -> bool {
+    dir.join(status_file::FILE).exists() || dir.join("lock").exists()
+}
+
+/// The state directories directly under `root`, sorted.
+fn workspaces_under(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
     };
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.join(status_file::FILE).exists() || p.join("lock").exists())
+        .filter(|p| is_state_dir(p))
         .collect();
     dirs.sort();
-    Ok(dirs)
+    dirs
 }
 
 /// The default state root: the parent of every workspace's default state directory.

@@ -170,6 +170,7 @@ fn man_dir_writes_one_page_per_visible_command() {
         "mcp",
         "new",
         "new-backend",
+        "run",
         "send",
         "service",
         "service-print-unit",

@@ -1,5 +1,5 @@
 //! `docs/troubleshooting.md` is keyed by the exact lines the host prints: every error message
-//! template that `molecule connect`, `dev`, `send` and `doctor` can print (thiserror
+//! template that `molecule connect`, `run`, `dev`, `send` and `doctor` can print (thiserror
 //! messages, ERROR log lines, the first-contact faults, doctor's fail and warn lines) must
 //! appear in it, with `<…>` where the template has a value. A new or reworded message without
 //! its entry fails here.
@@ -15,6 +15,9 @@ const SOURCES: &[&str] = &[
     "src/doctor/local.rs",
     "src/doctor/platform.rs",
     "src/doctor/backend.rs",
+    "src/run/mod.rs",
+    "src/run/file.rs",
+    "src/run/fleet.rs",
     "crates/host/src/platform/error.rs",
     "crates/host/src/platform/config.rs",
     "crates/host/src/platform/token.rs",

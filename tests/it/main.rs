@@ -4,8 +4,8 @@
 //!
 //! - **the real `molecule` binary**: `connect_*` (but `connect_in_process`), `dev_*`,
 //!   `check_*`, `chat_page`, `cli_*`, `doctor*`, `durations`, `echo_backend`, `emulator_cli`,
-//!   `mcp_*`, `new_backend`, `peers_*`, `send_errors` and `service_unit` start the binary as a
-//!   user would, with real backends;
+//!   `mcp_*`, `new_backend`, `peers_*`, `run_*` (and `deploy_k8s`'s check of the example),
+//!   `send_errors` and `service_unit` start the binary as a user would, with real backends;
 //! - **the repository's own scripts and docs**: `ci_script` and `docs_troubleshooting` check
 //!   that `.ci/run` parses and runs the README's test command, and that every error line the
 //!   host prints has a troubleshooting entry;
@@ -56,6 +56,7 @@ mod connect_recovery;
 mod connect_replies;
 mod connect_startup;
 mod connect_state_dir;
+mod deploy_k8s;
 mod dev_admin_guard;
 mod dev_data;
 mod dev_faults;
@@ -102,6 +103,12 @@ mod platform_limiter;
 mod platform_retry;
 mod platform_support;
 mod platform_token;
+mod run_faults;
+mod run_file;
+mod run_metrics;
+mod run_reload;
+mod run_shared;
+mod run_support;
 mod send_errors;
 mod service_unit;
 mod support;

@@ -20,7 +20,7 @@ use super::connect_host::{Host, Site, TEST_BACKEND, run, run_out};
 use super::support::wait::until_some;
 
 /// One GET over a fresh connection: (status code, head, body).
-fn get(addr: &str, path: &str, accept: &str) -> (u16, String, String) {
+pub fn get(addr: &str, path: &str, accept: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).expect("connect to the metrics endpoint");
     write!(
         s,
@@ -35,7 +35,7 @@ fn get(addr: &str, path: &str, accept: &str) -> (u16, String, String) {
 }
 
 /// The value of the series whose line starts with `series` (name and labels up to the value).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub fn value(text: &str, series: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.starts_with(series))?;
     line.rsplit(' ').next()?.parse().ok()
 }
@@ -63,7 +63,7 @@ fn status(dir: &Path) -> (Option<i32>, Value) {
     (code, json)
 }
 
-fn promtool_accepts(text: &str) {
+pub fn promtool_accepts(text: &str) {
     let Some(promtool) = interpreter("promtool") else {
         return;
     };

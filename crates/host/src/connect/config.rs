@@ -108,6 +108,9 @@ pub struct BackendSettings {
     pub command: BackendCommand,
     /// Extra variables, applied last.
     pub env: Vec<(OsString, OsString)>,
+    /// Variables of the host's environment the backend must not inherit (the token
+    /// variables `molecule run` reads by name).
+    pub secrets: Vec<OsString>,
     /// The supervisor's timers.
     pub timeouts: backend::Timeouts,
     /// Restarts and the breaker.
@@ -140,6 +143,7 @@ impl Config {
             backend: BackendSettings {
                 command,
                 env: Vec::new(),
+                secrets: Vec::new(),
                 timeouts: backend::Timeouts::default(),
                 restart: RestartPolicy::default(),
             },

@@ -10,6 +10,8 @@
 //!   `MOLECULE_HOST_SOCKET`.
 //! - [`Hooks::on_ready`] is called once the workspace is registered and polling starts.
 //! - [`Hooks::metrics`] is the process's metrics registry, which the workspace joins.
+//! - [`Hooks::transport`] is the connection pool and rate limiter the workspace shares with
+//!   the others of its platform (`molecule run`); without it the workspace has its own.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -58,6 +60,8 @@ pub struct Hooks {
     pub metrics: Option<crate::observe::Metrics>,
     /// Where those metrics are served, for the status file.
     pub metrics_addr: Option<String>,
+    /// The platform's shared connection pool and rate limiter.
+    pub transport: Option<crate::platform::SharedTransport>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -69,6 +73,7 @@ impl std::fmt::Debug for Hooks {
             .field("host_socket", &self.host_socket)
             .field("on_ready", &self.on_ready.is_some())
             .field("metrics_addr", &self.metrics_addr)
+            .field("transport", &self.transport.is_some())
             .finish()
     }
 }

@@ -20,6 +20,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+// The tasks of one workspace log in the span of its caller (`molecule run` names the
+// workspace in it).
+use tracing::Instrument;
 
 use crate::backend::{Supervisor, SupervisorConfig};
 use crate::backoff::Backoff;
@@ -55,7 +58,7 @@ pub async fn serve(config: Config, shutdown: Shutdown, hooks: Hooks) -> Result<(
     }
     let stop = CancellationToken::new();
     let keeper = status_file::keep(dir.path().to_owned(), vitals.clone(), stop.clone());
-    let keeper = tokio::spawn(keeper);
+    let keeper = tokio::spawn(keeper.in_current_span());
     let result = start(config, dir, shutdown, hooks, vitals).await;
     // The lock is released by now: another connect may write the file; this one stops.
     stop.cancel();
@@ -83,7 +86,11 @@ async fn start(
 ) -> Result<(), ConnectError> {
     let own = config.platform.workspace_id();
     let saved = file::load(&dir.state_file(), own)?;
-    let client = PlatformClient::new(config.platform.clone(), token_source(&config.token, &dir)?)?;
+    let token = token_source(&config.token, &dir)?;
+    let client = match &hooks.transport {
+        Some(shared) => PlatformClient::with_transport(config.platform.clone(), token, shared),
+        None => PlatformClient::new(config.platform.clone(), token)?,
+    };
     vitals.attach_client(&client);
     let t = &config.settings.timers;
     let policy = RetryPolicy::forever(t.retry_base, t.retry_max);
@@ -269,11 +276,11 @@ impl Running {
         );
         vitals.attach_stream(poller.stream_states());
         let tasks = Tasks {
-            heartbeat: tokio::spawn(heartbeat),
+            heartbeat: tokio::spawn(heartbeat.in_current_span()),
             beats,
-            rereg: tokio::spawn(rereg),
-            engine: tokio::spawn(engine),
-            poller: tokio::spawn(poller.run(pending_late)),
+            rereg: tokio::spawn(rereg.in_current_span()),
+            engine: tokio::spawn(engine.in_current_span()),
+            poller: tokio::spawn(poller.run(pending_late).in_current_span()),
             stream,
             stopping,
             abandon,
@@ -366,6 +373,7 @@ fn supervisor_config(
         dir.backend_dir(),
     );
     sc.env.extra = b.env.clone();
+    sc.env.secrets = b.secrets.clone();
     sc.env.host_socket = hooks.host_socket.clone();
     sc.timeouts = b.timeouts;
     sc.restart = b.restart;

@@ -9,7 +9,7 @@ use super::failures::{self, Failures};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
 use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
 use super::token::{Secret, TokenError, TokenSource, store_token};
-use super::transport::{read_capped, transport_error, with_causes};
+use super::transport::{SharedTransport, read_capped, transport_error};
 use crate::logsafe::{QUOTE_MAX, clean, clean_bytes};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
@@ -34,7 +34,7 @@ struct Inner {
     cfg: PlatformConfig,
     http: reqwest::Client,
     token: TokenSource,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     failures: Failures,
 }
 
@@ -77,34 +77,27 @@ pub(super) struct Reply {
 impl PlatformClient {
     /// A client for `cfg`, authenticating with `token`.
     pub fn new(cfg: PlatformConfig, token: TokenSource) -> Result<Self, PlatformError> {
-        let http = reqwest::Client::builder()
-            .user_agent(cfg.user_agent())
-            .connect_timeout(cfg.timeouts.connect)
-            // The event stream is silent while nothing happens: keepalive probes find a peer
-            // that vanished without closing (and keep NAT entries alive) within about 90 s.
-            .tcp_keepalive(Duration::from_secs(30))
-            .tcp_keepalive_interval(Duration::from_secs(15))
-            .tcp_keepalive_retries(4u32)
-            // A redirect usually means a mistyped --api-url (http for https); say so rather
-            // than replay a POST elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            // reqwest's own text is "builder error"; the cause (no CA certificate could be
-            // loaded, say) is in the chain.
-            .map_err(|e| PlatformError::Client {
-                reason: with_causes(&e),
-            })?;
-        let limiter = RateLimiter::new(cfg.rate_limit.clone());
-        Ok(PlatformClient {
+        let shared = SharedTransport::new(&cfg)?;
+        Ok(PlatformClient::with_transport(cfg, token, &shared))
+    }
+
+    /// A client for `cfg` whose connection pool and rate limiter are `shared`'s: the
+    /// workspaces of one platform in one `molecule run` spend one budget.
+    pub fn with_transport(
+        cfg: PlatformConfig,
+        token: TokenSource,
+        shared: &SharedTransport,
+    ) -> Self {
+        PlatformClient {
             inner: Arc::new(Inner {
                 cfg,
-                http,
+                http: shared.http.clone(),
                 token,
-                limiter,
+                limiter: shared.limiter.clone(),
                 failures: Failures::default(),
             }),
             class: None,
-        })
+        }
     }
 
     /// A handle whose calls all count as `class` in the rate limiter (the peer calls use

@@ -79,4 +79,5 @@ pub use post::{Posted, ReplyBody, post};
 pub use retry::{RetryPolicy, retry};
 pub use rows::{Unreadable, is_row_id};
 pub use token::{Secret, TokenError, TokenOrigin, TokenSource, store_token};
+pub use transport::SharedTransport;
 pub use types::*;

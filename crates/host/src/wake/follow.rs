@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -55,7 +56,7 @@ pub fn follow(
         backoff,
         said_unsupported: false,
     };
-    (wake, Some(tokio::spawn(follower.run())))
+    (wake, Some(tokio::spawn(follower.run().in_current_span())))
 }
 
 struct Follower {
