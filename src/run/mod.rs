@@ -108,6 +108,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     if args.check {
         return check(&file, shard);
     }
+    raise_open_files();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -215,5 +216,18 @@ async fn reload(args: &RunArgs, shard: Option<Shard>, fleet: &mut Fleet) {
             workspaces = fleet.size(),
             "reload refused, the running workspaces stay as they are: {e}"
         ),
+    }
+}
+
+/// Raises the soft limit of open files to the hard one. Each workspace holds a handful (its
+/// backend's pipes, its lock, its host socket), and the usual soft limit of 1,024 would end a
+/// fleet of a few hundred with "too many open files"; Go's runtime does the same at start.
+fn raise_open_files() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!("cannot raise the open-file limit from {soft} to {hard}: {e}");
     }
 }

@@ -56,3 +56,25 @@ async fn a_crash_loop_a_dead_backend_a_revoked_token_and_a_removed_workspace_lea
     assert!(own.iter().all(|e| e["level"] != "ERROR"), "{own:?}");
     host.stop().await;
 }
+
+/// A fleet holds a handful of files per workspace: `run` raises its soft open-file limit to
+/// the hard one, so the usual soft 1,024 does not end a few hundred workspaces.
+#[tokio::test]
+async fn run_raises_its_open_file_limit_to_the_hard_one() {
+    let f = Fleet::start(1).await;
+    f.write("", &[f.entry(0, "")]);
+    let host = super::connect_host::Host::start_under(
+        &["prlimit", "--nofile=256:4096", "--"],
+        &f.args(&[]),
+        &[],
+    );
+    logged(&host, f.id(0), "serving").await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", host.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields[3..5], ["4096", "4096"], "{line}");
+    host.stop().await;
+}
