@@ -6,6 +6,8 @@
 //!   `check_*`, `chat_page`, `cli_*`, `doctor*`, `durations`, `echo_backend`, `emulator_cli`,
 //!   `mcp_*`, `new_backend`, `peers_*`, `run_*` (and `deploy_k8s`'s check of the example),
 //!   `send_errors` and `service_unit` start the binary as a user would, with real backends;
+//!   `fault_suite` drives hundreds of messages through it while faults of every kind are
+//!   injected (`fault_support` is its driver, `fault_disk` a tiny tmpfs that fills up);
 //! - **the repository's own scripts and docs**: `ci_script` and `docs_troubleshooting` check
 //!   that `.ci/run` parses and runs the README's test command, and that every error line the
 //!   host prints has a troubleshooting entry;
