@@ -70,7 +70,13 @@ async fn an_hours_retry_after_holds_calls_for_the_longest_wait_and_never_heartbe
     limited.status = Some(429);
     limited.body = r#"{"error":"rate limit exceeded","retry_after":3600}"#.into();
     let site = Site::new();
-    let host = emu.serve(&site, &echo(), &["--max-wait", "2s"]);
+    // Polls 50 ms apart: with the event stream live and no message, the next read (the one
+    // the 429 answers) would otherwise be the 30 s safety poll, at the edge of the test's wait.
+    let host = emu.serve(
+        &site,
+        &echo(),
+        &["--max-wait", "2s", "--safety-poll-interval", "50ms"],
+    );
     host.wait_log("serving", |_| true).await;
     emu.hostile(vec![limited]);
     until("the 429 served", || emu.emu.stats().hostile == 1).await;
