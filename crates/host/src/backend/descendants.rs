@@ -9,6 +9,8 @@
 //! (when the program claims them), and any child of a member.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use molecule_proc::closure;
 pub use molecule_proc::{ProcInfo, descendants, process_table, read_proc, same_process};
@@ -38,18 +40,34 @@ impl Lineage {
     /// The backend's descendants now (zombies included, the leader excluded), remembering
     /// each one so it is still found after its parent has gone.
     pub fn scan(&mut self) -> Vec<ProcInfo> {
-        let Ok(table) = process_table() else {
-            return Vec::new();
-        };
+        match process_table() {
+            Ok(table) => self.scan_in(&table),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// [`Lineage::scan`] on a process table read at most `max_age` ago by any lineage of this
+    /// process: the periodic scans of a fleet's backends share one read of `/proc`. Each read
+    /// opens every process's `stat`, so a thousand backends scanning on their own made the
+    /// cost quadratic (two cores saturated by a thousand idle workspaces). The sweeps at a
+    /// backend's end use [`Lineage::scan`], always fresh.
+    pub fn scan_recent(&mut self, max_age: Duration) -> Vec<ProcInfo> {
+        match recent_table(max_age) {
+            Some(table) => self.scan_in(&table),
+            None => Vec::new(),
+        }
+    }
+
+    fn scan_in(&mut self, table: &[ProcInfo]) -> Vec<ProcInfo> {
         let mut seeds = HashSet::from([self.root]);
-        for p in &table {
+        for p in table {
             if self.known.get(&p.pid) == Some(&p.start_time) {
                 seeds.insert(p.pid);
             }
         }
-        seeds.extend(orphans::adopted(&table));
+        seeds.extend(orphans::adopted(table));
         let root = self.root;
-        let members: Vec<ProcInfo> = closure(&table, &seeds, |p| p.pgid == root)
+        let members: Vec<ProcInfo> = closure(table, &seeds, |p| p.pgid == root)
             .into_iter()
             .filter(|p| p.pid != root)
             .collect();
@@ -78,4 +96,20 @@ impl Lineage {
             }
         }
     }
+}
+
+/// The last process table read for [`Lineage::scan_recent`], and when.
+static RECENT: Mutex<Option<(Instant, Arc<Vec<ProcInfo>>)>> = Mutex::new(None);
+
+/// A process table no older than `max_age`, read now if the last one is older.
+fn recent_table(max_age: Duration) -> Option<Arc<Vec<ProcInfo>>> {
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((at, table)) = recent.as_ref()
+        && at.elapsed() <= max_age
+    {
+        return Some(table.clone());
+    }
+    let table = Arc::new(process_table().ok()?);
+    *recent = Some((Instant::now(), table.clone()));
+    Some(table)
 }

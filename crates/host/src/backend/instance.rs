@@ -316,7 +316,7 @@ impl Monitor {
                 _ = self.cancels.tripped.cancelled() => {
                     return (ExitCause::UnansweredCancels(self.cancels.count()), Some(self.timeouts.ladder()));
                 }
-                _ = scan.tick() => { self.process.scan(); }
+                _ = scan.tick() => { self.process.scan_recent(); }
             }
         }
     }

@@ -193,6 +193,14 @@ impl BackendProcess {
         members
     }
 
+    /// The periodic [`BackendProcess::scan`], on a process table shared with the other
+    /// backends of this host when it is at most a second old.
+    pub fn scan_recent(&mut self) -> Vec<ProcInfo> {
+        let members = self.lineage.scan_recent(Duration::from_secs(1));
+        self.lineage.reap_adopted(&members);
+        members
+    }
+
     /// Stops the backend by the ladder, then sweeps its descendants. The caller closes the
     /// backend's stdin first; with [`Ladder::eof_wait`] zero, SIGTERM is sent at once.
     pub async fn stop(&mut self, ladder: Ladder) -> StopReport {
