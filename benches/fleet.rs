@@ -90,7 +90,9 @@ async fn run(n: usize, window: Duration, rows: usize, crashing: usize) -> anyhow
         let label = format!("while {crashing} others crash on every request");
         latency(&f, rows, &label).await?;
     }
+    let beats = heartbeats(&f);
     reload(&f, &host, &lines).await?;
+    no_missed_beat(&f, &beats).await;
     stop(host)?;
     Ok(())
 }
@@ -362,4 +364,38 @@ async fn reload(f: &Fleet, host: &Child, lines: &Lines) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+/// Every workspace's last heartbeat time as the emulator recorded it.
+fn heartbeats(f: &Fleet) -> Vec<serde_json::Value> {
+    f.ws.iter()
+        .map(|w| {
+            f.emu
+                .workspace_state(w.id)
+                .map(|s| s["last_heartbeat_at"].clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// After a reload: how many of the unchanged workspaces heartbeat again within one and a half
+/// heartbeat intervals (20 s by default) of the heartbeat times taken before it. One that did
+/// not missed a beat.
+async fn no_missed_beat(f: &Fleet, before: &[serde_json::Value]) {
+    let others = f.ws.len() - 1;
+    let started = Instant::now();
+    let mut missing = others;
+    while started.elapsed() < Duration::from_secs(30) {
+        let now = heartbeats(f);
+        missing = (0..others).filter(|i| now[*i] == before[*i]).count();
+        if missing == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "heartbeats around the reload: {} of the {others} unchanged workspaces beat again within {:.1} s; {missing} missed a beat",
+        others - missing,
+        started.elapsed().as_secs_f64()
+    );
 }
