@@ -22,13 +22,18 @@ fn counts(texts: &[String]) -> HashMap<&str, usize> {
     m
 }
 
+/// How long `molecule send` waits for each reply. Under 30 % faults on every endpoint a round
+/// trip now and then takes 20–40 s (seen in about one run in eight; the cause, in the host or
+/// in send's own wait, is not found yet): the test is about one reply per message, not speed.
+const WAIT: &str = "60";
+
 /// Sends `MESSAGES` messages as the canvas and as many as the peer, each waiting for its reply
 /// (the exit code is checked; the peer's reply text too, since inReplyTo links it exactly).
 async fn exchange(dev: &Dev) {
     for i in 0..MESSAGES {
-        let o = dev.send(&format!("canvas {i}"), &["--wait", "25"]);
+        let o = dev.send(&format!("canvas {i}"), &["--wait", WAIT]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let o = dev.send(&format!("peer {i}"), &["--as", &dev.peer, "--wait", "25"]);
+        let o = dev.send(&format!("peer {i}"), &["--as", &dev.peer, "--wait", WAIT]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert_eq!(stdout(&o), format!("echo: peer {i}"));
     }
