@@ -9,14 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use molecule_emulator::{
-    CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, Endpoint, FaultConfig,
-    SendAs, WorkspaceSpec,
-};
+use molecule_emulator::{CreatedWorkspace, DevMessage, Emulator, Endpoint, FaultConfig, SendAs};
 use molecule_protocol::keys::reply_message_id;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
+use super::connect_emu::Emu;
 use super::connect_host::{Host, Site, TEST_BACKEND};
 use super::fault_disk::Disk;
 
@@ -136,15 +134,9 @@ struct Rig {
 
 impl Rig {
     async fn start(s: &Scenario) -> Rig {
-        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
-        let spec = |name: &str, parent| WorkspaceSpec {
-            name: Some(name.into()),
-            parent_id: parent,
-            delivery_mode: Some(DeliveryMode::Poll),
-            ..WorkspaceSpec::default()
-        };
-        let main = emu.create_workspace(spec("main", None)).unwrap();
-        let peer = emu.create_workspace(spec("peer", Some(main.id))).unwrap();
+        let Emu {
+            emu, main, peer, ..
+        } = Emu::start().await;
         let site = Site::new();
         super::connect_host::write_private(&site.token_file(), &main.token);
         let disk = s.disk.then(|| Disk::mount(site.dir.path())).flatten();
@@ -157,6 +149,34 @@ impl Rig {
             tag,
             disk,
             past: Default::default(),
+        }
+    }
+
+    /// The reply posts the emulator has seen.
+    fn posts(&self) -> u64 {
+        self.emu.stats().requests_to(Endpoint::A2a)
+    }
+
+    /// Polls `step` with the reply posts so far, every `every`, until it gives a value; `Err`
+    /// with the posts when none was added for [`STALL`]. The suite's one polling loop.
+    async fn until_progress<T>(
+        &self,
+        every: Duration,
+        mut step: impl FnMut(u64) -> Option<T>,
+    ) -> Result<T, u64> {
+        let (mut last, mut since) = (self.posts(), Instant::now());
+        loop {
+            let now = self.posts();
+            if let Some(v) = step(now) {
+                return Ok(v);
+            }
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+            if since.elapsed() > STALL {
+                return Err(now);
+            }
+            tokio::time::sleep(every).await;
         }
     }
 
@@ -408,25 +428,21 @@ impl Driver {
             // No host until the disk is writable again: the messages queue on the platform.
             return;
         }
-        let posted = || self.rig.emu.stats().requests_to(Endpoint::A2a);
-        let (mut last, mut since) = (posted(), Instant::now());
-        while sent > posted() + WINDOW {
-            if let Some(h) = &mut self.host {
-                assert_running(h, &self.s);
+        let host = &mut self.host;
+        let s = &self.s;
+        let progress = self.rig.until_progress(Duration::from_millis(5), |posts| {
+            if let Some(h) = host.as_mut() {
+                assert_running(h, s);
             }
-            let now = posted();
-            if now != last {
-                (last, since) = (now, Instant::now());
-            }
-            if since.elapsed() > STALL {
-                let lines = self.host.as_ref().map(Host::lines).unwrap_or_default();
-                let tail: Vec<&String> = lines.iter().rev().take(30).collect();
-                panic!(
-                    "{}: delivery stalled: {sent} sent, {now} reply posts, none for {STALL:?}; last lines, newest first:\n{tail:#?}",
-                    self.s.name
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            (sent <= posts + WINDOW).then_some(())
+        });
+        if let Err(posts) = progress.await {
+            let lines = self.host.as_ref().map(Host::lines).unwrap_or_default();
+            let tail: Vec<&String> = lines.iter().rev().take(30).collect();
+            panic!(
+                "{}: delivery stalled: {sent} sent, {posts} reply posts, none for {STALL:?}; last lines, newest first:\n{tail:#?}",
+                self.s.name
+            );
         }
     }
 
@@ -499,27 +515,15 @@ impl Driver {
 /// holds the emulator's store, so they are read only once the reply posts could be complete;
 /// no reply post for [`STALL`] fails the run.
 async fn wait_all_replied(rig: &Rig, host: &mut Host, s: &Scenario) {
-    let posted = || rig.emu.stats().requests_to(Endpoint::A2a);
-    let (mut last, mut since) = (posted(), Instant::now());
-    loop {
+    let progress = rig.until_progress(Duration::from_millis(100), |posts| {
         assert_running(host, s);
-        let now = posted();
-        if now != last {
-            (last, since) = (now, Instant::now());
-        }
-        let missing = if now >= s.messages as u64 {
-            let missing = rig.missing();
-            if missing.is_empty() && rig.inbound().len() == s.messages {
-                return;
-            }
-            missing
-        } else {
-            Vec::new()
-        };
-        if since.elapsed() > STALL {
-            panic!("{}", stalled(rig, host, s, now, &missing));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let complete = posts >= s.messages as u64
+            && rig.inbound().len() == s.messages
+            && rig.missing().is_empty();
+        complete.then_some(())
+    });
+    if let Err(posts) = progress.await {
+        panic!("{}", stalled(rig, host, s, posts, &rig.missing()));
     }
 }
 
