@@ -17,12 +17,12 @@
 #[path = "support/host.rs"]
 mod host;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use host::{MOLECULE, env_num as num, quantile, rss_kib, stop};
 
@@ -31,8 +31,6 @@ const TEST_BACKEND: &str = env!("CARGO_BIN_EXE_molecule-test-backend");
 use molecule_emulator::{
     CreatedWorkspace, DeliveryMode, DevMessage, Emulator, EmulatorConfig, SendAs, WorkspaceSpec,
 };
-use molecule_protocol::time::parse_rfc3339;
-use serde_json::Value;
 
 /// The emulator, the sender, the fleet and the host's directory.
 struct Fleet {
@@ -304,42 +302,9 @@ async fn wait_replies(f: &Fleet, sent: &HashSet<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Row-to-reply latencies (ms, sorted) of the messages `sent` to the first workspace, from the
-/// emulator's stamps.
+/// Row-to-reply latencies (ms, sorted) of the messages `sent` to the first workspace.
 fn latencies_ms(f: &Fleet, sent: &HashSet<String>) -> Vec<f64> {
-    let created = |r: &Value| {
-        r["created_at"]
-            .as_str()
-            .and_then(parse_rfc3339)
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    };
-    let inbound: HashMap<String, SystemTime> = f
-        .emu
-        .feed(f.ws[0].id)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| {
-            let id = r
-                .pointer("/request_body/params/message/messageId")?
-                .as_str()?;
-            sent.contains(id).then(|| (id.to_owned(), created(r)))
-        })
-        .collect();
-    let mut ms: Vec<f64> = f
-        .emu
-        .feed(f.peer.id)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| {
-            let answered = r
-                .pointer("/request_body/params/message/metadata/molecule/inReplyTo")?
-                .as_str()?;
-            let took = created(r).duration_since(*inbound.get(answered)?).ok()?;
-            Some(took.as_secs_f64() * 1e3)
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    ms
+    host::latencies_between(&f.emu, f.ws[0].id, f.peer.id, |id| sent.contains(id))
 }
 
 /// Changes one workspace's entry, sends SIGHUP, and times the reload.

@@ -126,42 +126,44 @@ pub fn stop(mut child: Child) -> anyhow::Result<()> {
 /// Row-to-reply latencies in milliseconds, sorted: from each message's row in main's feed to
 /// the row of its reply in the peer's feed (both stamped by the emulator).
 pub fn latencies_ms(s: &Setup) -> Vec<f64> {
+    latencies_between(&s.emu, s.main.id, s.peer.id, |_| true)
+}
+
+/// Row-to-reply latencies in milliseconds, sorted, of the messages in `to`'s feed whose
+/// messageId `keep` accepts, to their replies in `from`'s feed (both stamped by the emulator).
+pub fn latencies_between(
+    emu: &molecule_emulator::Emulator,
+    to: uuid::Uuid,
+    from: uuid::Uuid,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<f64> {
     let created = |r: &Value| {
         r["created_at"]
             .as_str()
             .and_then(parse_rfc3339)
             .unwrap_or(SystemTime::UNIX_EPOCH)
     };
-    let inbound: std::collections::HashMap<String, SystemTime> = s
-        .emu
-        .feed(s.main.id)
+    let inbound: std::collections::HashMap<String, SystemTime> = emu
+        .feed(to)
         .unwrap_or_default()
         .iter()
         .filter_map(|r| {
-            Some((
-                r.pointer("/request_body/params/message/messageId")?
-                    .as_str()?
-                    .to_owned(),
-                created(r),
-            ))
+            let id = r
+                .pointer("/request_body/params/message/messageId")?
+                .as_str()?;
+            keep(id).then(|| (id.to_owned(), created(r)))
         })
         .collect();
-    let mut ms: Vec<f64> = s
-        .emu
-        .feed(s.peer.id)
+    let mut ms: Vec<f64> = emu
+        .feed(from)
         .unwrap_or_default()
         .iter()
         .filter_map(|r| {
             let answered = r
                 .pointer("/request_body/params/message/metadata/molecule/inReplyTo")?
                 .as_str()?;
-            Some(
-                created(r)
-                    .duration_since(*inbound.get(answered)?)
-                    .ok()?
-                    .as_secs_f64()
-                    * 1e3,
-            )
+            let took = created(r).duration_since(*inbound.get(answered)?).ok()?;
+            Some(took.as_secs_f64() * 1e3)
         })
         .collect();
     ms.sort_by(f64::total_cmp);
