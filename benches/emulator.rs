@@ -12,6 +12,9 @@
 //! `MOLECULE_BENCH_SECS` (default 5) sets each load phase's length and
 //! `MOLECULE_BENCH_CONNS` (default 8) the number of client connections.
 
+#[path = "support/host.rs"]
+mod host;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -300,22 +303,6 @@ fn main() {
     dev_figures();
 }
 
-/// The pids of the children of `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.flatten().collect::<Vec<_>>())
-        .unwrap_or_default();
-    tasks
-        .iter()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|c| {
-            c.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 /// Starts `molecule dev --port 0` (the embedded echo, state in memory) and times it to the
 /// end of its ready message.
 fn start_dev() -> (Child, Duration) {
@@ -361,7 +348,7 @@ fn dev_figures() {
     std::thread::sleep(Duration::from_secs(3));
     let pid = child.id();
     let host = rss_kib(pid);
-    let echo: u64 = children(pid).into_iter().map(rss_kib).sum();
+    let echo: u64 = host::children(pid).into_iter().map(rss_kib).sum();
     stop(&mut child);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(

@@ -209,26 +209,10 @@ fn ticks(pid: u32) -> u64 {
     get(11) + get(12)
 }
 
-/// The host's children (its backends).
-fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|c| {
-            c.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 async fn idle(f: &Fleet, host: &Child, window: Duration) {
     let n = f.ws.len() as f64;
     let pid = host.id();
-    let kids = children(pid);
+    let kids = host::children(pid);
     let all_ticks = || ticks(pid) + kids.iter().map(|k| ticks(*k)).sum::<u64>();
     let (host0, all0) = (ticks(pid), all_ticks());
     let requests0 = f.emu.stats().requests_total();
