@@ -51,7 +51,11 @@ python_package() {
   local wheel
   wheel=$(echo "$work"/dist/molecule_plugin-*-py3-none-any.whl)
   [ -f "$wheel" ] || fail "python: no wheel in $work/dist"
-  python3 -m zipfile -l "$wheel" | grep -q 'molecule_plugin/py.typed' \
+  # Listed into a variable first: `grep -q` exits at its first match, and under pipefail the
+  # lister's broken pipe would fail the check whenever the match comes early.
+  local listing
+  listing=$(python3 -m zipfile -l "$wheel")
+  grep -q 'molecule_plugin/py.typed' <<<"$listing" \
     || fail "python: the wheel has no molecule_plugin/py.typed"
 
   say "python: installing $(basename "$wheel") into a fresh virtual environment"
@@ -82,9 +86,11 @@ node_package() {
   tarball=$(cd "$root/plugins/sdk/node" && npm pack --silent --pack-destination "$work")
   tarball=$work/$tarball
   [ -f "$tarball" ] || fail "node: npm pack made no tarball"
-  tar -tzf "$tarball" | grep -q '^package/molecule-plugin.d.ts$' \
+  local contents
+  contents=$(tar -tzf "$tarball")
+  grep -q '^package/molecule-plugin.d.ts$' <<<"$contents" \
     || fail "node: the tarball has no molecule-plugin.d.ts"
-  if tar -tzf "$tarball" | grep -q '^package/tests/'; then
+  if grep -q '^package/tests/' <<<"$contents"; then
     fail "node: the tarball ships the tests"
   fi
 
