@@ -47,7 +47,8 @@
 //!
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` and `MOLECULE_TEST_MAX_WORKSPACES` (absent: not
 //! advertised; with the latter, `workspace/open` and `workspace/close` are answered `{}` unless
-//! the fault `no-workspace-open`), `MOLECULE_TEST_CALL_WORKSPACE` (host calls carry it as
+//! the fault `no-workspace-open`; logged to `MOLECULE_TEST_WORKSPACE_LOG`; an open of
+//! `MOLECULE_TEST_REFUSE_WORKSPACE` is refused with 1001), `MOLECULE_TEST_CALL_WORKSPACE` (host calls carry it as
 //! `_meta.workspaceId`), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
 //! flight), `MOLECULE_TEST_FAIL_IF_EXISTS` (exit before initialize while that file exists).
@@ -298,7 +299,7 @@ impl Backend {
                 if var("MOLECULE_TEST_MAX_WORKSPACES").is_some()
                     && !self.has("no-workspace-open") =>
             {
-                self.reply(&id, Ok(json!({})))
+                self.workspace(method, &id, &params)
             }
             _ if self.has("unknown-method-result") => self.reply(&id, Ok(json!({}))),
             other => {
@@ -307,6 +308,29 @@ impl Backend {
                 self.reply(&id, Err(error));
             }
         }
+    }
+
+    /// `workspace/open` and `workspace/close`: logged to `MOLECULE_TEST_WORKSPACE_LOG` as
+    /// `<pid> <open|close> <id> [<stateDir>]`; an open of `MOLECULE_TEST_REFUSE_WORKSPACE` is
+    /// refused with 1001.
+    fn workspace(&self, method: &str, id: &Value, params: &Value) {
+        let ws = params["workspace"]["id"].as_str().unwrap_or("?");
+        let verb = method.trim_start_matches("workspace/");
+        if verb == "open" && var("MOLECULE_TEST_REFUSE_WORKSPACE").as_deref() == Some(ws) {
+            let error = json!({"code": 1001, "message": "at capacity"});
+            return self.reply(id, Err(error));
+        }
+        if let Some(log) = var("MOLECULE_TEST_WORKSPACE_LOG") {
+            let dir = params["stateDir"].as_str().unwrap_or("");
+            let line = format!("{} {verb} {ws} {dir}\n", std::process::id());
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            file.write_all(line.as_bytes()).unwrap();
+        }
+        self.reply(id, Ok(json!({})))
     }
 
     fn initialize(&self, id: Value, params: Value) {

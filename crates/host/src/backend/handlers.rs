@@ -36,6 +36,8 @@ pub struct RequestScope {
     pub deadline: Instant,
     /// Cancelled when that request ends, whatever the outcome: work done on its behalf stops.
     pub cancel: CancellationToken,
+    /// The workspace that request is for.
+    pub workspace: String,
 }
 
 /// The future a handler returns.

@@ -93,13 +93,30 @@ fn on_response(shared: &Endpoint, r: Response) {
     }
 }
 
-/// Serves a backend → host request as a task of its own, within the bound of calls in flight.
-/// Past the bound the reader answers at once (a ping or an unknown method as usual, a served
-/// method with 1016 `in_flight`): it never spawns more, and it never stops reading answers.
+/// Serves a backend → host request as a task of its own, within its workspace's bound of calls
+/// in flight. Past the bound, or when the call names no open workspace, the reader answers at
+/// once (a ping or an unknown method as usual, a served method with 1016 `in_flight`): it never
+/// spawns more, and it never stops reading answers.
 async fn on_request(shared: &Arc<Endpoint>, r: Request) {
     let writer = shared.writer.clone();
-    let handler = shared.handlers.get(&r.method);
-    let Ok(permit) = shared.host_calls.clone().try_acquire_owned() else {
+    let request = r
+        .params
+        .as_ref()
+        .and_then(|p| p.get("_meta")?.get("requestId")?.as_i64())
+        .and_then(|id| shared.scope(id));
+    // A ping is about the process, never a workspace's.
+    let route = match shared
+        .routes
+        .resolve(&r.method, r.params.as_ref(), request.as_ref())
+    {
+        Ok(route) => route,
+        Err(_) if r.method == name::PING => {
+            return answer(writer, r.id, Ok(Empty::default())).await;
+        }
+        Err(e) => return answer(writer, r.id, Err::<Empty, _>(e)).await,
+    };
+    let handler = route.handlers.get(&r.method);
+    let Ok(permit) = route.calls.clone().try_acquire_owned() else {
         shared.counters.bump(Counter::host_calls_refused);
         let result = match handler {
             Some(_) => Err(in_flight(shared, &r.method)),
@@ -119,18 +136,6 @@ async fn on_request(shared: &Arc<Endpoint>, r: Request) {
         });
         return;
     };
-    let request = r
-        .params
-        .as_ref()
-        .and_then(|p| p.get("_meta")?.get("requestId")?.as_i64())
-        .and_then(|id| shared.scope(id));
-    if let Err(e) = named_workspace(shared, &r.method, r.params.as_ref(), request.is_some()) {
-        tokio::spawn(async move {
-            answer(writer, r.id, Err::<Empty, _>(e)).await;
-            drop(permit);
-        });
-        return;
-    }
     let call = HostCall {
         method: r.method,
         params: r.params,
@@ -141,33 +146,6 @@ async fn on_request(shared: &Arc<Endpoint>, r: Request) {
         answer(writer, r.id, result).await;
         drop(permit);
     });
-}
-
-/// SPEC §17: the workspace a call is for. This host serves one; a call that names another is
-/// refused, and so is one made outside any request by a backend that serves several workspaces
-/// without naming its workspace.
-fn named_workspace(
-    shared: &Endpoint,
-    method: &str,
-    params: Option<&serde_json::Value>,
-    scoped: bool,
-) -> Result<(), RpcError> {
-    let named = params.and_then(|p| p.get("_meta")?.get("workspaceId"));
-    match named {
-        Some(serde_json::Value::String(id)) if id.eq_ignore_ascii_case(&shared.workspace_id) => {
-            Ok(())
-        }
-        Some(other) => Err(RpcError::invalid_params(format!(
-            "{method}: _meta.workspaceId {other} names no workspace open in this process (it \
-             serves {}); nothing was done",
-            shared.workspace_id
-        ))),
-        None if !scoped && shared.many_workspaces() => Err(RpcError::invalid_params(format!(
-            "{method}: a backend that serves several workspaces names the workspace of a call \
-             made outside any request in _meta.workspaceId (SPEC §17); nothing was done"
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// The answer to a request no handler serves: `ping`, or `-32601`.
@@ -181,7 +159,7 @@ fn unserved(shared: &Endpoint, method: &str) -> Result<serde_json::Value, RpcErr
 
 /// 1016 `in_flight`: the backend has as many calls in flight as the host allows.
 fn in_flight(shared: &Endpoint, method: &str) -> RpcError {
-    let max = shared.host_calls_in_flight();
+    let max = shared.routes.bound();
     warn_limited(
         shared,
         format_args!(

@@ -157,8 +157,7 @@ impl Instance {
         };
         // Remember the descendants it started while getting ready.
         let _ = l.control.send(Control::Scan);
-        l.conn
-            .set_many_workspaces(info.capabilities.workspaces() > 1);
+        l.conn.routes().set_many(info.capabilities.workspaces() > 1);
         let concurrency = info.capabilities.concurrency() as usize;
         Ok(Arc::new(Instance {
             pid: l.pid,

@@ -137,7 +137,7 @@ async fn restart(
         }
         publish(shared, Current::Restarting);
         let start_abort = CancellationToken::new();
-        let start = Instance::start(&shared.config, &shared.counters, &start_abort);
+        let start = super::tenant::restart_all(shared, &start_abort);
         tokio::pin!(start);
         let end = tokio::select! {
             result = &mut start => match result {

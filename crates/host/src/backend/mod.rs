@@ -37,13 +37,16 @@ mod instance;
 pub mod leftovers;
 mod manager;
 mod orphans;
+mod pool;
 mod process;
 mod reaper;
 mod request;
+mod routes;
 mod rpc;
 mod stats;
 mod stderr;
 mod supervisor;
+mod tenant;
 
 pub use command::{BackendCommand, CommandError, Lookup};
 pub use config::{HOST_CALLS_IN_FLIGHT, RestartPolicy, StderrLimits, SupervisorConfig, Timeouts};
@@ -55,8 +58,10 @@ pub use error::{
 pub use handlers::{HandlerFuture, HostCall, HostHandler, HostHandlers, RequestScope};
 pub use handshake::initialize_params;
 pub use orphans::claim_orphans;
+pub use pool::BackendPool;
 pub use process::{BackendProcess, Ladder, Pipes, StopReport, StopStep};
 pub use reaper::OrphanReaper;
 pub use stats::Stats;
 pub use stderr::StderrTail;
 pub use supervisor::{CallOptions, ShutdownReport, State, Status, Supervisor};
+pub use tenant::{OpenError, WorkspaceSpec};

@@ -70,8 +70,9 @@ pub(crate) struct Call<'a, P> {
     /// The caller's cancellation, and the reason the backend is told.
     pub(crate) cancel: Option<&'a CancellationToken>,
     pub(crate) cancel_reason: CancelReason,
-    /// Give backend → host calls made for this request its deadline and a token.
-    pub(crate) scoped: bool,
+    /// The workspace this request is for, when backend → host calls may be made for it: they
+    /// then see its deadline, a token, and that workspace.
+    pub(crate) scope: Option<&'a str>,
 }
 
 /// Why the host stopped waiting.
@@ -135,8 +136,8 @@ pub(crate) async fn run<P: Serialize>(
     // Work done on this request's behalf stops when it ends, however it ends.
     let _scope_guard = scope_token.clone().drop_guard();
     let seed = call
-        .scoped
-        .then(|| (hard_deadline.into_std(), scope_token.clone()));
+        .scope
+        .map(|ws| (hard_deadline.into_std(), scope_token.clone(), ws.to_owned()));
     let registered = ctx.conn.register(seed)?;
     let id = registered.id;
     match ctx.conn.send_request(id, call.method, call.params).await {

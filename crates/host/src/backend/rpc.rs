@@ -7,7 +7,7 @@
 //! delivered.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,12 +18,13 @@ use molecule_protocol::methods::{CancelParams, CancelReason, CancelRequest};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::error::CallError;
 use super::handlers::{HostHandlers, RequestScope};
+use super::routes::Routes;
 use super::stats::{Counter, Counters};
 use super::stderr::{RateLimit, Source};
 
@@ -70,15 +71,8 @@ pub(crate) struct Endpoint {
     next_id: AtomicI64,
     pub(crate) max: usize,
     pub(crate) counters: Arc<Counters>,
-    pub(crate) handlers: HostHandlers,
-    /// One permit per backend → host call in flight (from read to answer queued).
-    pub(crate) host_calls: Arc<Semaphore>,
-    host_calls_max: usize,
-    /// The workspace this backend serves, which its calls may name (SPEC §17).
-    pub(crate) workspace_id: String,
-    /// The backend advertised `maxWorkspaces` above 1: calls outside a request must name
-    /// their workspace.
-    many_workspaces: AtomicBool,
+    /// The workspaces open in this process, and what serves their calls (SPEC §17).
+    pub(crate) routes: Routes,
     pub(crate) source: Source,
     first_junk: Mutex<Option<String>>,
     pub(crate) log_limit: Mutex<RateLimit>,
@@ -124,11 +118,11 @@ impl Connection {
             next_id: AtomicI64::new(0),
             max: config.max_message_bytes,
             counters: config.counters,
-            handlers: config.handlers,
-            host_calls: Arc::new(Semaphore::new(config.host_calls_in_flight.max(1))),
-            host_calls_max: config.host_calls_in_flight.max(1),
-            workspace_id: config.workspace_id,
-            many_workspaces: AtomicBool::new(false),
+            routes: Routes::new(
+                config.workspace_id,
+                config.handlers,
+                config.host_calls_in_flight,
+            ),
             source: config.source,
             first_junk: Mutex::new(None),
             log_limit: Mutex::new(RateLimit::new(100, Duration::from_secs(10))),
@@ -158,12 +152,12 @@ impl Connection {
         )
     }
 
-    /// Takes the next id and waits for its answer. With `scope` (a deadline and a token), a
-    /// backend → host call made on behalf of this request sees them. `None` when the backend
-    /// has already ended.
+    /// Takes the next id and waits for its answer. With `scope` (a deadline, a token and the
+    /// request's workspace), a backend → host call made on behalf of this request sees them.
+    /// `None` when the backend has already ended.
     pub(crate) fn register(
         &self,
-        scope: Option<(std::time::Instant, CancellationToken)>,
+        scope: Option<(std::time::Instant, CancellationToken, String)>,
     ) -> Option<Registered> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, outcome) = oneshot::channel();
@@ -171,10 +165,11 @@ impl Connection {
         let pending = Pending {
             tx,
             progress: progress.clone(),
-            scope: scope.map(|(deadline, cancel)| RequestScope {
+            scope: scope.map(|(deadline, cancel, workspace)| RequestScope {
                 id,
                 deadline,
                 cancel,
+                workspace,
             }),
         };
         let mut table = self.shared.lock_pending();
@@ -250,9 +245,9 @@ impl Connection {
         self.close.cancel();
     }
 
-    /// Records that the backend serves several workspaces (its handshake said so).
-    pub(crate) fn set_many_workspaces(&self, many: bool) {
-        self.shared.many_workspaces.store(many, Ordering::Relaxed);
+    /// The workspaces open in this process.
+    pub(crate) fn routes(&self) -> &Routes {
+        &self.shared.routes
     }
 
     /// The first non-protocol line the backend wrote to stdout, for start-up errors.
@@ -304,16 +299,6 @@ impl Endpoint {
             .waiting
             .get(&id)
             .and_then(|p| p.scope.clone())
-    }
-
-    /// Whether the backend advertised `maxWorkspaces` above 1.
-    pub(crate) fn many_workspaces(&self) -> bool {
-        self.many_workspaces.load(Ordering::Relaxed)
-    }
-
-    /// How many backend → host calls may be in flight at once.
-    pub(crate) fn host_calls_in_flight(&self) -> usize {
-        self.host_calls_max
     }
 
     /// Remembers the first junk line.

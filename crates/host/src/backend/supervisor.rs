@@ -1,6 +1,7 @@
 //! The handle the rest of the host uses: start a backend, send it work within its concurrency,
 //! watch its status, and shut it down.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +20,7 @@ use super::process::StopReport;
 use super::request::{self, Call};
 use super::stats::{Counter, Counters, Stats};
 use super::stderr::StderrTail;
+use super::tenant::Tenant;
 
 /// The state of the backend, as the heartbeat reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,10 +88,17 @@ pub(crate) struct Supervision {
     pub(crate) tail: Mutex<Arc<StderrTail>>,
     pub(crate) skip_drain: CancellationToken,
     pub(crate) final_report: Mutex<Option<ShutdownReport>>,
+    /// The workspaces open in a shared process (SPEC §17), the one it was started for first;
+    /// empty for a process that serves one workspace.
+    pub(crate) tenants: Mutex<Vec<Arc<Tenant>>>,
+    /// Held while workspaces are opened, closed, or reopened in a new process.
+    pub(crate) membership: tokio::sync::Mutex<()>,
+    /// Its last workspace closed: it is stopping and takes no more.
+    pub(crate) retired: AtomicBool,
 }
 
-struct Handle {
-    shared: Arc<Supervision>,
+pub(crate) struct Handle {
+    pub(crate) shared: Arc<Supervision>,
     stop: mpsc::UnboundedSender<StopRequest>,
     abandon: CancellationToken,
 }
@@ -101,10 +110,12 @@ impl Drop for Handle {
     }
 }
 
-/// Runs one backend process: restarts it when it crashes, and sends it requests.
+/// Runs one backend process: restarts it when it crashes, and sends it requests. A handle is
+/// either the process's, or (for a process shared by several workspaces) one workspace's.
 #[derive(Clone)]
 pub struct Supervisor {
-    handle: Arc<Handle>,
+    pub(crate) handle: Arc<Handle>,
+    pub(crate) tenant: Option<Arc<Tenant>>,
 }
 
 impl Supervisor {
@@ -137,6 +148,9 @@ impl Supervisor {
             tail: Mutex::new(instance.tail.clone()),
             skip_drain: CancellationToken::new(),
             final_report: Mutex::new(None),
+            tenants: Mutex::new(Vec::new()),
+            membership: tokio::sync::Mutex::new(()),
+            retired: AtomicBool::new(false),
         });
         let (stop, stop_rx) = mpsc::unbounded_channel();
         tokio::spawn(manage(shared.clone(), instance, stop_rx, abandon.clone()));
@@ -146,12 +160,35 @@ impl Supervisor {
                 stop,
                 abandon,
             }),
+            tenant: None,
         })
     }
 
-    /// The latest backend's answer to `initialize`.
+    /// The latest backend's answer to `initialize` (with this workspace's agent card, when
+    /// its `workspace/open` answered one).
     pub fn backend_info(&self) -> Arc<InitializeResult> {
-        lock(&self.handle.shared.info).clone()
+        let info = lock(&self.handle.shared.info).clone();
+        match self.tenant.as_ref().and_then(|t| lock(&t.card).clone()) {
+            Some(card) => {
+                let mut own = (*info).clone();
+                own.agent_card = Some(card);
+                Arc::new(own)
+            }
+            None => info,
+        }
+    }
+
+    /// The workspace this handle's requests are for.
+    pub fn workspace_id(&self) -> &str {
+        match &self.tenant {
+            Some(t) => &t.spec.id,
+            None => &self.handle.shared.config.workspace_id,
+        }
+    }
+
+    /// The pid of the process serving this workspace now, when one runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.handle.shared.status.borrow().pid
     }
 
     /// The status, to watch.
@@ -182,12 +219,30 @@ impl Supervisor {
         opts: CallOptions,
     ) -> Result<HandleA2aResult, CallError> {
         loop {
+            let closing = || {
+                self.tenant
+                    .as_ref()
+                    .is_some_and(|t| t.closing.is_cancelled())
+            };
+            if closing() {
+                return Err(CallError::Unavailable(Unavailable::ShuttingDown));
+            }
+            // One request per workspace waits for a slot of a shared process at a time, so a
+            // freed slot goes to the workspace that has waited longest (SPEC §17.3 rule 5).
+            let turn = match &self.tenant {
+                Some(t) => Some(t.turn(opts.cancel.as_ref(), opts.cancel_reason).await?),
+                None => None,
+            };
             let (instance, _permit) = self.acquire(&opts, true).await?;
+            drop(turn);
+            if closing() {
+                return Err(CallError::Unavailable(Unavailable::ShuttingDown));
+            }
             let hard = self.hard_timeout(&mut params, &opts);
+            let workspace = self.workspace_id();
             // SPEC §17: a backend that serves several workspaces is told each message's.
             if instance.info.capabilities.workspaces() > 1 && params.workspace.is_none() {
-                let id = self.handle.shared.config.workspace_id.clone();
-                params.workspace = Some(WorkspaceRef::new(id));
+                params.workspace = Some(WorkspaceRef::new(workspace));
             }
             let idle = if instance.info.capabilities.progress {
                 self.handle.shared.config.timeouts.idle
@@ -195,6 +250,13 @@ impl Supervisor {
                 None
             };
             let _inflight = Inflight::new(instance.clone());
+            let _own = self.tenant.as_ref().map(|t| t.enter());
+            // A workspace of a shared process is cancelled alone when it closes.
+            let token = self.tenant.as_ref().map(|t| t.token_for(&instance));
+            let mut ctx = instance.ctx();
+            if let Some(token) = &token {
+                ctx.shutdown = token;
+            }
             let call = Call {
                 method: name::HANDLE_A2A,
                 params: &params,
@@ -202,10 +264,10 @@ impl Supervisor {
                 idle,
                 cancel: opts.cancel.as_ref(),
                 cancel_reason: opts.cancel_reason,
-                scoped: true,
+                scope: Some(workspace),
             };
             // Not sent: that backend ended first, and the next one gets the request.
-            let Some(outcome) = request::run(&instance.ctx(), call).await else {
+            let Some(outcome) = request::run(&ctx, call).await else {
                 continue;
             };
             return serde_json::from_value(outcome?)
@@ -226,7 +288,7 @@ impl Supervisor {
                 idle: None,
                 cancel: None,
                 cancel_reason: CancelReason::Other,
-                scoped: false,
+                scope: None,
             };
             if let Some(outcome) = request::run(&instance.ctx(), call).await {
                 return outcome;
@@ -237,7 +299,18 @@ impl Supervisor {
     /// Stops taking work, lets in-flight requests finish within the drain timeout (unless
     /// `drain` is false, or a later call passes false), cancels the rest, then stops the
     /// backend by the ladder and sweeps its descendants.
+    ///
+    /// On the handle of one workspace of a shared process, it closes that workspace only
+    /// (SPEC §17.3 rule 6); the last one to close stops the process.
     pub async fn shutdown(&self, drain: bool) -> ShutdownReport {
+        match &self.tenant {
+            Some(tenant) => self.close(tenant, drain).await,
+            None => self.stop_process(drain).await,
+        }
+    }
+
+    /// Stops the process, whoever's handle this is.
+    pub(crate) async fn stop_process(&self, drain: bool) -> ShutdownReport {
         let shared = &self.handle.shared;
         if !drain {
             shared.skip_drain.cancel();
