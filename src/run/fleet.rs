@@ -1,7 +1,9 @@
 //! The workspaces one `molecule run` serves: each by `molecule_host::connect::serve`, as
 //! `molecule connect` serves one, on its own task with its own shutdown (a child of the
 //! process's), so one can be stopped, restarted or parked without touching the others. The
-//! workspaces of one platform share its connection pool and rate limiter.
+//! workspaces of one platform share its connection pool and rate limiter, and workspaces whose
+//! backend runs the same way share its processes when the backend serves several workspaces
+//! (SPEC §17).
 //!
 //! A workspace whose `serve` fails (a revoked token, a removed workspace, a backend that cannot
 //! start, a state directory already in use) is logged and parked: its task ends, the others
@@ -10,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use molecule_host::backend::BackendPool;
 use molecule_host::connect::{Hooks, serve};
 use molecule_host::exit::HasExitCode;
 use molecule_host::observe::Metrics;
@@ -45,6 +48,7 @@ pub struct Fleet {
     root: Shutdown,
     members: HashMap<Uuid, Member>,
     transports: HashMap<String, SharedTransport>,
+    backends: BackendPool,
     metrics: Option<(Metrics, String)>,
 }
 
@@ -55,6 +59,7 @@ impl Fleet {
             root,
             members: HashMap::new(),
             transports: HashMap::new(),
+            backends: BackendPool::new(),
             metrics,
         }
     }
@@ -156,6 +161,7 @@ impl Fleet {
             .transports
             .get(&bucket(&entry.config.platform))
             .cloned();
+        hooks.backends = Some(self.backends.clone());
         if let Some((metrics, addr)) = &self.metrics {
             hooks.metrics = Some(metrics.clone());
             hooks.metrics_addr = Some(addr.clone());

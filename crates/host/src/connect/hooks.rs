@@ -12,6 +12,8 @@
 //! - [`Hooks::metrics`] is the process's metrics registry, which the workspace joins.
 //! - [`Hooks::transport`] is the connection pool and rate limiter the workspace shares with
 //!   the others of its platform (`molecule run`); without it the workspace has its own.
+//! - [`Hooks::backends`] are the backend processes the workspace may share with others
+//!   (`molecule run`, SPEC §17); without it the workspace's backend is a process of its own.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 
 use molecule_protocol::Sender;
 
-use crate::backend::HostHandlers;
+use crate::backend::{BackendPool, HostHandlers};
 use crate::platform::{ActivityRow, PlatformClient};
 
 /// Decides, before delivery, whether a row belongs to someone else.
@@ -62,6 +64,8 @@ pub struct Hooks {
     pub metrics_addr: Option<String>,
     /// The platform's shared connection pool and rate limiter.
     pub transport: Option<crate::platform::SharedTransport>,
+    /// The backend processes shared between workspaces.
+    pub backends: Option<BackendPool>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -74,6 +78,7 @@ impl std::fmt::Debug for Hooks {
             .field("on_ready", &self.on_ready.is_some())
             .field("metrics_addr", &self.metrics_addr)
             .field("transport", &self.transport.is_some())
+            .field("backends", &self.backends.is_some())
             .finish()
     }
 }

@@ -103,7 +103,11 @@ async fn start(
     else {
         return Ok(());
     };
-    let sup = Supervisor::start(supervisor_config(&config, &dir, &hooks, &client)).await?;
+    let backend = supervisor_config(&config, &dir, &hooks, &client);
+    let sup = match &hooks.backends {
+        Some(pool) => pool.start(backend).await?,
+        None => Supervisor::start(backend).await?,
+    };
     vitals.attach_backend(&sup);
     if config.dry_run {
         let result = dry_run::run(&client, &sup, &workspace, &dir, saved.is_some(), &config).await;
