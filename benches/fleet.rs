@@ -1,6 +1,8 @@
 //! `molecule run` with many workspaces: the emulator with `MOLECULE_FLEET_N` workspaces
-//! (default 100), a `molecule.toml` giving each the Rust echo (`molecule echo-backend`, one
-//! process per workspace) and the default timers; then
+//! (default 100), a `molecule.toml` giving each the Rust echo (`molecule echo-backend`, which
+//! serves up to 1,024 workspaces per process, SPEC §17; `MOLECULE_FLEET_SHARED=0` gives each
+//! workspace a backend environment of its own, hence a process of its own) and the default
+//! timers; then
 //!
 //! - the time from start to every workspace serving (registered, polling);
 //! - over an idle window (`MOLECULE_FLEET_WINDOW` seconds, default 60): the host's RSS and CPU
@@ -40,6 +42,8 @@ struct Fleet {
     dir: tempfile::TempDir,
     /// Workspaces 1..=crashing run the test backend that crashes on every request.
     crashing: usize,
+    /// The echo workspaces may share backend processes.
+    shared: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,7 +61,11 @@ fn main() -> anyhow::Result<()> {
 async fn run(n: usize, window: Duration, rows: usize, crashing: usize) -> anyhow::Result<()> {
     let f = fleet(n, crashing).await?;
     write_file(&f, None)?;
-    println!("molecule run: {n} workspaces, the Rust echo each, default timers");
+    let sharing = match f.shared {
+        true => "shared processes",
+        false => "a process each",
+    };
+    println!("molecule run: {n} workspaces, the Rust echo ({sharing}), default timers");
     let started = Instant::now();
     let (host, lines) = start(&f)?;
     while lines.serving.load(Ordering::Relaxed) < n {
@@ -117,6 +125,7 @@ async fn fleet(n: usize, crashing: usize) -> anyhow::Result<Fleet> {
         ws,
         dir,
         crashing,
+        shared: num("MOLECULE_FLEET_SHARED", 1) != 0,
     })
 }
 
@@ -147,6 +156,9 @@ fn write_file(f: &Fleet, changed: Option<usize>) -> anyhow::Result<()> {
         if (1..=f.crashing).contains(&i) {
             extra.push_str(&format!("backend_cmd = \"{TEST_BACKEND}\"\n"));
             extra.push_str("backend_env = { MOLECULE_TEST_FAULT = \"crash-on-request\" }\n");
+        } else if !f.shared {
+            // Backends that differ in their environment never share a process.
+            extra.push_str(&format!("backend_env = {{ MOLECULE_FLEET_WORKSPACE = \"{i}\" }}\n"));
         }
         text.push_str(&format!(
             "[[workspace]]\nid = \"{}\"\ntoken_file = \"{}\"\nstate_dir = \"{}\"\n{extra}",
