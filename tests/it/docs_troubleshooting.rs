@@ -26,6 +26,7 @@ const SOURCES: &[&str] = &[
     "crates/host/src/backend/error.rs",
     "crates/host/src/backend/manager.rs",
     "crates/host/src/backend/process.rs",
+    "crates/host/src/backend/tenant.rs",
     "crates/host/src/connect/error.rs",
     "crates/host/src/connect/config.rs",
     "crates/host/src/connect/heartbeat.rs",
