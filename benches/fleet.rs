@@ -158,7 +158,9 @@ fn write_file(f: &Fleet, changed: Option<usize>) -> anyhow::Result<()> {
             extra.push_str("backend_env = { MOLECULE_TEST_FAULT = \"crash-on-request\" }\n");
         } else if !f.shared {
             // Backends that differ in their environment never share a process.
-            extra.push_str(&format!("backend_env = {{ MOLECULE_FLEET_WORKSPACE = \"{i}\" }}\n"));
+            extra.push_str(&format!(
+                "backend_env = {{ MOLECULE_FLEET_WORKSPACE = \"{i}\" }}\n"
+            ));
         }
         text.push_str(&format!(
             "[[workspace]]\nid = \"{}\"\ntoken_file = \"{}\"\nstate_dir = \"{}\"\n{extra}",

@@ -48,7 +48,10 @@
 //! Other knobs: `MOLECULE_TEST_MAX_CONCURRENCY` and `MOLECULE_TEST_MAX_WORKSPACES` (absent: not
 //! advertised; with the latter, `workspace/open` and `workspace/close` are answered `{}` unless
 //! the fault `no-workspace-open`; logged to `MOLECULE_TEST_WORKSPACE_LOG`; an open of
-//! `MOLECULE_TEST_REFUSE_WORKSPACE` is refused with 1001), `MOLECULE_TEST_CALL_WORKSPACE` (host calls carry it as
+//! `MOLECULE_TEST_REFUSE_WORKSPACE`, or of an id listed in the file `MOLECULE_TEST_REFUSE_FILE`,
+//! is refused with 1001; with the fault `call-after-open` an open is followed at once by a call
+//! of `MOLECULE_TEST_HOST_METHOD` naming the workspace, whose outcome is logged as
+//! `called <id> <ok|code>`), `MOLECULE_TEST_CALL_WORKSPACE` (host calls carry it as
 //! `_meta.workspaceId`), `MOLECULE_TEST_CAPS`
 //! (default `cancel,progress`), `MOLECULE_TEST_CRASH_AT` (exit when that many requests are in
 //! flight), `MOLECULE_TEST_FAIL_IF_EXISTS` (exit before initialize while that file exists).
@@ -316,21 +319,25 @@ impl Backend {
     fn workspace(&self, method: &str, id: &Value, params: &Value) {
         let ws = params["workspace"]["id"].as_str().unwrap_or("?");
         let verb = method.trim_start_matches("workspace/");
-        if verb == "open" && var("MOLECULE_TEST_REFUSE_WORKSPACE").as_deref() == Some(ws) {
+        let listed = var("MOLECULE_TEST_REFUSE_FILE")
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .is_some_and(|text| text.lines().any(|l| l.trim() == ws));
+        if verb == "open"
+            && (listed || var("MOLECULE_TEST_REFUSE_WORKSPACE").as_deref() == Some(ws))
+        {
             let error = json!({"code": 1001, "message": "at capacity"});
             return self.reply(id, Err(error));
         }
-        if let Some(log) = var("MOLECULE_TEST_WORKSPACE_LOG") {
-            let dir = params["stateDir"].as_str().unwrap_or("");
-            let line = format!("{} {verb} {ws} {dir}\n", std::process::id());
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .unwrap();
-            file.write_all(line.as_bytes()).unwrap();
+        let dir = params["stateDir"].as_str().unwrap_or("");
+        workspace_log(&format!("{verb} {ws} {dir}"));
+        self.reply(id, Ok(json!({})));
+        if verb == "open" && self.has("call-after-open") {
+            // At once, before anything else: the host must route it already.
+            let method = var("MOLECULE_TEST_HOST_METHOD").unwrap_or_else(|| "peers/list".into());
+            let call = json!({"jsonrpc": "2.0", "id": format!("opened-{ws}"), "method": method,
+                              "params": {"_meta": {"workspaceId": ws}}});
+            self.out.send(call);
         }
-        self.reply(id, Ok(json!({})))
     }
 
     fn initialize(&self, id: Value, params: Value) {
@@ -639,6 +646,13 @@ impl Backend {
     }
 
     fn host_answer(&self, id: &Value, msg: Value) {
+        if let Some(ws) = id.as_str().and_then(|i| i.strip_prefix("opened-")) {
+            let outcome = match msg["error"]["code"].as_i64() {
+                Some(code) => code.to_string(),
+                None => "ok".into(),
+            };
+            return workspace_log(&format!("called {ws} {outcome}"));
+        }
         let for_id = {
             let mut state = self.state.lock().unwrap();
             let for_id = state.host_calls.remove(&id.to_string());
@@ -678,6 +692,19 @@ impl Backend {
             }
             None => eprintln!("test-backend: an answer for {id}, which it never sent"),
         }
+    }
+}
+
+/// Appends `<pid> <what>` to `MOLECULE_TEST_WORKSPACE_LOG`, when set.
+fn workspace_log(what: &str) {
+    if let Some(log) = var("MOLECULE_TEST_WORKSPACE_LOG") {
+        let line = format!("{} {what}\n", std::process::id());
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        file.write_all(line.as_bytes()).unwrap();
     }
 }
 

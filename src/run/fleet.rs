@@ -1,6 +1,7 @@
 //! The workspaces one `molecule run` serves: each by `molecule_host::connect::serve`, as
-//! `molecule connect` serves one, on its own task with its own shutdown (a child of the
-//! process's), so one can be stopped, restarted or parked without touching the others. The
+//! `molecule connect` serves one, on its own task with its own shutdown (stopped by the fleet;
+//! a second signal reaches it directly), so one can be stopped, restarted or parked without
+//! touching the others. The
 //! workspaces of one platform share its connection pool and rate limiter, and workspaces whose
 //! backend runs the same way share its processes when the backend serves several workspaces
 //! (SPEC §17).
@@ -109,6 +110,7 @@ impl Fleet {
     /// Stops every workspace (drained, unless the process's second signal says otherwise)
     /// and waits for them.
     pub async fn stop_all(&mut self) {
+        self.backends.stopping_all();
         for m in self.members.values() {
             m.stop.graceful.cancel();
         }
@@ -152,8 +154,10 @@ impl Fleet {
     /// Starts serving `entry` on its own task.
     fn start(&self, entry: Entry) -> Member {
         let id = entry.id;
+        // Not a child of the process's graceful stop: `stop_all` stops the workspaces itself,
+        // once it has told the shared backend processes that everything stops.
         let stop = Shutdown {
-            graceful: self.root.graceful.child_token(),
+            graceful: tokio_util::sync::CancellationToken::new(),
             immediate: self.root.immediate.child_token(),
         };
         let (mut hooks, socket) = crate::connect::peer_hooks(entry.peers, id);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use molecule_host::backend::{
     BackendPool, CallError, CallOptions, HostCall, HostHandlers, Supervisor, SupervisorConfig,
+    Unavailable,
 };
 use molecule_protocol::RpcError;
 use molecule_protocol::methods::CancelReason;
@@ -16,7 +17,7 @@ use tempfile::TempDir;
 
 use crate::connect_host::gone;
 use crate::support::backend::{Setup, message, reply_data, reply_text};
-use crate::support::wait::{until, within};
+use crate::support::wait::{until, until_some, within};
 
 /// Workspaces of one kind in one directory, and the log of the backend's opens and closes.
 struct Fleet {
@@ -35,13 +36,16 @@ impl Fleet {
             .iter()
             .find(|(k, _)| *k == "MOLECULE_TEST_MAX_CONCURRENCY")
             .map_or("8", |(_, v)| v);
+        let refuse = dir.path().join("refuse");
         let mut setup = Setup::new()
             .env("MOLECULE_TEST_MAX_WORKSPACES", max)
+            .env("MOLECULE_TEST_REFUSE_FILE", refuse.to_str().expect("utf-8"))
             .env("MOLECULE_TEST_MAX_CONCURRENCY", concurrency)
             .env("MOLECULE_TEST_WORKSPACE_LOG", log.to_str().expect("utf-8"))
             .with(|c| {
                 c.restart.backoff_base = Duration::from_millis(5);
                 c.restart.backoff_max = Duration::from_millis(20);
+                c.restart.breaker_cooldown = Duration::from_millis(100);
             });
         for (k, v) in extra
             .iter()
@@ -71,6 +75,11 @@ impl Fleet {
         within("the workspace to start", self.pool.start(config))
             .await
             .unwrap_or_else(|e| panic!("{id} did not start: {e}"))
+    }
+
+    /// From now on the backend refuses to open `ids`.
+    fn refuse(&self, ids: &[&str]) {
+        std::fs::write(self.dir.path().join("refuse"), ids.join("\n")).expect("write");
     }
 
     /// The backend's log lines, `<pid> <open|close> <id> <stateDir>`.
@@ -322,4 +331,51 @@ async fn host_calls_are_served_by_the_workspace_of_their_request() {
         reply_data(&reply)["hostResponse"]["result"]["workspace"],
         json!("ws-b")
     );
+}
+
+#[tokio::test]
+async fn a_workspace_the_restarted_process_refuses_is_parked_alone_and_opened_again_later() {
+    let fleet = Fleet::new("8", &[]);
+    let a = fleet.start("ws-a").await;
+    let b = fleet.start("ws-b").await;
+    let c = fleet.start("ws-c").await;
+    fleet.refuse(&["ws-b"]);
+    assert!(matches!(ask(&a, "crash").await, Err(CallError::Crashed(_))));
+    assert_eq!(named(&a).await, json!("ws-a"));
+    assert_eq!(named(&c).await, json!("ws-c"), "the other workspaces serve");
+    let parked = ask(&b, "hello").await;
+    assert!(
+        matches!(
+            parked,
+            Err(CallError::Unavailable(Unavailable::BreakerOpen { .. }))
+        ),
+        "a parked workspace's message waits, as for an open breaker: {parked:?}"
+    );
+    fleet.refuse(&[]);
+    let reply = until_some("ws-b to be opened again", async || {
+        ask(&b, "params").await.ok()
+    })
+    .await;
+    assert_eq!(reply_data(&reply)["workspace"]["id"], json!("ws-b"));
+    assert_eq!(b.pid(), a.pid());
+}
+
+#[tokio::test]
+async fn a_call_made_right_after_an_open_is_answered_reaches_its_workspace() {
+    let fleet = Fleet::new(
+        "8",
+        &[
+            ("MOLECULE_TEST_FAULT", "call-after-open"),
+            ("MOLECULE_TEST_HOST_METHOD", "test/who"),
+        ],
+    );
+    let _a = fleet.start("ws-a").await;
+    let b = fleet.start("ws-b").await;
+    let pid = b.pid().expect("running");
+    let called = format!("{pid} called ws-b");
+    let line = until_some("the call's outcome", async || {
+        fleet.log().into_iter().find(|l| l.starts_with(&called))
+    })
+    .await;
+    assert_eq!(line, format!("{called} ok"));
 }

@@ -107,4 +107,10 @@ async fn workspaces_share_one_backend_process_across_a_reload_and_a_crash() {
     let other = [f.id(0), f.id(2)].map(|id| reopened[0].contains(&id.to_string()));
     assert!(other.iter().any(|b| *b), "{reopened:?}");
     host.stop().await;
+    // Stopping the host stops the process with its workspaces, without a close for each.
+    let closes = log_lines(&f)
+        .iter()
+        .filter(|l| l.contains(" close "))
+        .count();
+    assert_eq!(closes, 1, "only the reload's: {:?}", log_lines(&f));
 }

@@ -90,14 +90,6 @@ pub enum StartError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A restarted shared process refused a workspace the crashed one served (SPEC §17.3).
-    #[error("the restarted backend refused to open workspace {workspace} again: {reason}")]
-    Reopen {
-        /// The workspace.
-        workspace: String,
-        /// Its answer.
-        reason: String,
-    },
     /// The supervisor was shut down while the backend was starting.
     #[error("the backend start was abandoned: the host is shutting down")]
     Aborted,

@@ -137,13 +137,13 @@ async fn restart(
         }
         publish(shared, Current::Restarting);
         let start_abort = CancellationToken::new();
-        let start = super::tenant::restart_all(shared, &start_abort);
+        let start = super::membership::restart_all(shared, &start_abort);
         tokio::pin!(start);
         let end = tokio::select! {
             result = &mut start => match result {
                 Ok(next) => {
+                    // Published as ready by `restart_all`, once its workspaces are open.
                     breaker.record_start();
-                    on_started(shared, &next);
                     return Ok(next);
                 }
                 Err(e) => {
@@ -175,7 +175,8 @@ fn on_start_failed(shared: &Supervision, breaker: &mut Breaker, error: &super::e
     breaker.record_crash(Instant::now());
 }
 
-fn on_started(shared: &Supervision, instance: &Arc<Instance>) {
+/// A new process runs: it takes requests from now on.
+pub(crate) fn on_started(shared: &Supervision, instance: &Arc<Instance>) {
     shared.counters.bump(Counter::starts);
     *lock(&shared.info) = instance.info.clone();
     *lock(&shared.tail) = instance.tail.clone();

@@ -46,15 +46,24 @@ impl BackendPool {
         let kind = self.kind(&config);
         // Starts of one kind wait for each other, so that the first process's handshake says
         // whether the rest can join it.
-        let mut kind = kind.lock().await;
-        if kind.single
-            || kind
+        let guard = kind.lock().await;
+        if guard.single
+            || guard
                 .failed
                 .is_some_and(|t| t.elapsed() < FAILED_START_ALONE)
         {
-            drop(kind);
-            return Supervisor::start(config).await;
+            drop(guard);
+            let sup = Supervisor::start(config).await?;
+            // Started alone, but shared from now on when the backend serves several.
+            return Ok(match sup.share() {
+                Ok((process, first)) => {
+                    kind.lock().await.processes.push(process);
+                    first
+                }
+                Err(alone) => alone,
+            });
         }
+        let mut kind = guard;
         kind.processes.retain(Supervisor::is_serving);
         let spec = WorkspaceSpec::of(&config);
         for process in kind.processes.iter().filter(|p| p.has_room()) {
@@ -83,6 +92,18 @@ impl BackendPool {
             Err(alone) => {
                 kind.single = true;
                 Ok(alone)
+            }
+        }
+    }
+
+    /// The host is stopping: every shared process stops with its last workspace, without a
+    /// `workspace/close` for each (SPEC §17.3 rule 10).
+    pub fn stopping_all(&self) {
+        let kinds: Vec<_> = lock(&self.kinds).values().cloned().collect();
+        // A kind busy starting a process is skipped: its workspaces close one by one.
+        for kind in kinds.iter().filter_map(|k| k.try_lock().ok()) {
+            for process in &kind.processes {
+                process.stopping_all();
             }
         }
     }

@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::error::{CallError, ProtocolViolation, Unavailable};
+use super::handlers::HostHandlers;
 use super::rpc::{Connection, Registered};
 
 /// Counts cancels left unanswered in a row; trips its token at the limit.
@@ -73,6 +74,8 @@ pub(crate) struct Call<'a, P> {
     /// The workspace this request is for, when backend → host calls may be made for it: they
     /// then see its deadline, a token, and that workspace.
     pub(crate) scope: Option<&'a str>,
+    /// This is the `workspace/open` of that workspace, served by those handlers once answered.
+    pub(crate) opens: Option<(&'a str, &'a HostHandlers)>,
 }
 
 /// Why the host stopped waiting.
@@ -140,6 +143,11 @@ pub(crate) async fn run<P: Serialize>(
         .map(|ws| (hard_deadline.into_std(), scope_token.clone(), ws.to_owned()));
     let registered = ctx.conn.register(seed)?;
     let id = registered.id;
+    if let Some((workspace, handlers)) = call.opens {
+        ctx.conn
+            .routes()
+            .open_on_answer(id, workspace, handlers.clone());
+    }
     match ctx.conn.send_request(id, call.method, call.params).await {
         Ok(true) => {}
         Ok(false) => {

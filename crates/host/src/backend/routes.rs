@@ -29,6 +29,9 @@ pub(crate) struct Route {
 /// The workspaces open on one connection.
 pub(crate) struct Routes {
     open: Mutex<HashMap<String, Route>>,
+    /// Routes whose `workspace/open` (by request id) is not answered yet: the reader opens
+    /// one as it reads the answer, before it reads the backend's next line.
+    awaiting: Mutex<HashMap<i64, (String, HostHandlers)>>,
     /// The workspace of `initialize`.
     first: String,
     bound: usize,
@@ -43,6 +46,7 @@ impl Routes {
     pub(crate) fn new(first: String, handlers: HostHandlers, bound: usize) -> Self {
         let routes = Routes {
             open: Mutex::new(HashMap::new()),
+            awaiting: Mutex::new(HashMap::new()),
             first: first.clone(),
             bound: bound.max(1),
             many: AtomicBool::new(false),
@@ -61,9 +65,24 @@ impl Routes {
         self.lock().insert(workspace.to_ascii_lowercase(), route);
     }
 
-    /// Refuses the calls of `workspace` from now on (`-32602`).
+    /// Refuses the calls of `workspace` from now on (`-32602`), and forgets an open of it
+    /// still waiting for its answer.
     pub(crate) fn close(&self, workspace: &str) {
         self.lock().remove(&workspace.to_ascii_lowercase());
+        lock(&self.awaiting).retain(|_, (ws, _)| !ws.eq_ignore_ascii_case(workspace));
+    }
+
+    /// Opens `workspace` once request `id` (its `workspace/open`) is answered with a result.
+    pub(crate) fn open_on_answer(&self, id: i64, workspace: &str, handlers: HostHandlers) {
+        lock(&self.awaiting).insert(id, (workspace.to_owned(), handlers));
+    }
+
+    /// Request `id` was answered (`ok`: with a result): opens the workspace it was opening.
+    pub(crate) fn answered(&self, id: i64, ok: bool) {
+        let opening = lock(&self.awaiting).remove(&id);
+        if let Some((workspace, handlers)) = opening.filter(|_| ok) {
+            self.open(&workspace, handlers);
+        }
     }
 
     /// Records whether the backend serves several workspaces (its handshake said so).
@@ -126,8 +145,12 @@ impl Routes {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.open)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -200,6 +223,25 @@ mod tests {
         routes.close("B");
         assert!(routes.resolve("m", Some(&meta("B")), None).is_err());
         assert!(routes.resolve("m", None, Some(&scope("B"))).is_err());
+    }
+
+    #[test]
+    fn an_open_takes_effect_with_its_answer() {
+        let routes = Routes::new("A".into(), HostHandlers::new(), 4);
+        routes.set_many(true);
+        routes.open_on_answer(3, "B", HostHandlers::new());
+        assert!(
+            routes.resolve("m", Some(&meta("B")), None).is_err(),
+            "not before the answer"
+        );
+        routes.answered(3, true);
+        assert!(routes.resolve("m", Some(&meta("B")), None).is_ok());
+        routes.open_on_answer(4, "C", HostHandlers::new());
+        routes.answered(4, false);
+        assert!(
+            routes.resolve("m", Some(&meta("C")), None).is_err(),
+            "refused"
+        );
     }
 
     #[test]

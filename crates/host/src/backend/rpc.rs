@@ -269,6 +269,7 @@ impl Endpoint {
     pub(crate) fn deliver(&self, id: i64, outcome: Result<Value, CallError>) -> bool {
         match self.lock_pending().waiting.remove(&id) {
             Some(p) => {
+                self.routes.answered(id, outcome.is_ok());
                 let _ = p.tx.send(outcome);
                 true
             }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use molecule_protocol::methods::{CancelReason, WorkspaceRef, name};
 use molecule_protocol::time::format_rfc3339_millis;
@@ -16,66 +16,11 @@ use super::config::SupervisorConfig;
 use super::error::{CallError, ProtocolViolation, StartError, Unavailable};
 use super::instance::Instance;
 use super::manager::{Current, StopRequest, manage};
-use super::process::StopReport;
 use super::request::{self, Call};
 use super::stats::{Counter, Counters, Stats};
+pub use super::status::{CallOptions, ShutdownReport, State, Status};
 use super::stderr::StderrTail;
 use super::tenant::Tenant;
-
-/// The state of the backend, as the heartbeat reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// A backend is running and takes requests.
-    Ready,
-    /// The backend ended; a new one is being started after the backoff.
-    Restarting,
-    /// The backend keeps crashing: no requests until one trial start at `until`.
-    BreakerOpen {
-        /// When the trial start happens.
-        until: Instant,
-    },
-    /// Shutdown has begun: no new requests.
-    ShuttingDown,
-    /// No backend runs and none will.
-    Stopped,
-}
-
-/// The supervisor's status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// The state.
-    pub state: State,
-    /// The running backend's pid.
-    pub pid: Option<u32>,
-    /// Crashes (and failed restarts) since start.
-    pub crashes: u64,
-    /// The latest crash or failed start, in one line.
-    pub last_error: Option<String>,
-}
-
-/// Per-call options.
-#[derive(Clone, Debug, Default)]
-pub struct CallOptions {
-    /// Overrides the configured hard timeout.
-    pub timeout: Option<Duration>,
-    /// The caller's own deadline: the hard timeout ends there when that is sooner.
-    pub deadline: Option<SystemTime>,
-    /// Cancels the call: the backend gets `$/cancelRequest` and the cancel grace to answer.
-    pub cancel: Option<CancellationToken>,
-    /// The reason the backend is told when `cancel` fires (default `other`).
-    pub cancel_reason: CancelReason,
-}
-
-/// What a shutdown did.
-#[derive(Clone, Debug, Default)]
-pub struct ShutdownReport {
-    /// Requests in flight at the start that finished within the drain.
-    pub finished: usize,
-    /// Requests still in flight after the drain, cancelled with reason `host_shutdown`.
-    pub cancelled: usize,
-    /// How the backend process was stopped (none was running when the breaker was open).
-    pub stop: Option<StopReport>,
-}
 
 /// The supervision of one backend: what the [`Supervisor`] handle and the lifecycle task
 /// share (the current instance, the status, the counters, the shutdown's report).
@@ -95,6 +40,10 @@ pub(crate) struct Supervision {
     pub(crate) membership: tokio::sync::Mutex<()>,
     /// Its last workspace closed: it is stopping and takes no more.
     pub(crate) retired: AtomicBool,
+    /// An open went unanswered in time: it takes no more workspaces.
+    pub(crate) full: AtomicBool,
+    /// The host is stopping: workspaces stop without `workspace/close`.
+    pub(crate) stopping_all: AtomicBool,
 }
 
 pub(crate) struct Handle {
@@ -151,6 +100,8 @@ impl Supervisor {
             tenants: Mutex::new(Vec::new()),
             membership: tokio::sync::Mutex::new(()),
             retired: AtomicBool::new(false),
+            full: AtomicBool::new(false),
+            stopping_all: AtomicBool::new(false),
         });
         let (stop, stop_rx) = mpsc::unbounded_channel();
         tokio::spawn(manage(shared.clone(), instance, stop_rx, abandon.clone()));
@@ -219,23 +170,16 @@ impl Supervisor {
         opts: CallOptions,
     ) -> Result<HandleA2aResult, CallError> {
         loop {
-            let closing = || {
-                self.tenant
-                    .as_ref()
-                    .is_some_and(|t| t.closing.is_cancelled())
-            };
-            if closing() {
-                return Err(CallError::Unavailable(Unavailable::ShuttingDown));
-            }
-            // One request per workspace waits for a slot of a shared process at a time, so a
-            // freed slot goes to the workspace that has waited longest (SPEC §17.3 rule 5).
-            let turn = match &self.tenant {
-                Some(t) => Some(t.turn(opts.cancel.as_ref(), opts.cancel_reason).await?),
-                None => None,
-            };
+            let turn = self.turn(&opts).await?;
             let (instance, _permit) = self.acquire(&opts, true).await?;
             drop(turn);
-            if closing() {
+            // Counted before the check, so a close either sees it in flight or it sees the close.
+            let _own = self.tenant.as_ref().map(|t| t.enter());
+            if self
+                .tenant
+                .as_ref()
+                .is_some_and(|t| t.closing.is_cancelled())
+            {
                 return Err(CallError::Unavailable(Unavailable::ShuttingDown));
             }
             let hard = self.hard_timeout(&mut params, &opts);
@@ -250,7 +194,6 @@ impl Supervisor {
                 None
             };
             let _inflight = Inflight::new(instance.clone());
-            let _own = self.tenant.as_ref().map(|t| t.enter());
             // A workspace of a shared process is cancelled alone when it closes.
             let token = self.tenant.as_ref().map(|t| t.token_for(&instance));
             let mut ctx = instance.ctx();
@@ -265,6 +208,7 @@ impl Supervisor {
                 cancel: opts.cancel.as_ref(),
                 cancel_reason: opts.cancel_reason,
                 scope: Some(workspace),
+                opens: None,
             };
             // Not sent: that backend ended first, and the next one gets the request.
             let Some(outcome) = request::run(&ctx, call).await else {
@@ -273,6 +217,23 @@ impl Supervisor {
             return serde_json::from_value(outcome?)
                 .map_err(|e| CallError::Protocol(ProtocolViolation::BadResult(e.to_string())));
         }
+    }
+
+    /// For one workspace of a shared process: refused once it is closing, opened again if it
+    /// was parked, and its turn to queue for a slot (one request per workspace waits for a slot
+    /// at a time, so a freed slot goes to the workspace that has waited longest, SPEC §17.3
+    /// rule 5).
+    async fn turn(&self, opts: &CallOptions) -> Result<Option<OwnedSemaphorePermit>, CallError> {
+        let Some(t) = &self.tenant else {
+            return Ok(None);
+        };
+        if t.closing.is_cancelled() {
+            return Err(CallError::Unavailable(Unavailable::ShuttingDown));
+        }
+        self.unpark(t).await?;
+        Ok(Some(
+            t.turn(opts.cancel.as_ref(), opts.cancel_reason).await?,
+        ))
     }
 
     /// Sends any request (`ping`…) and returns its result. It takes no concurrency slot.
@@ -289,6 +250,7 @@ impl Supervisor {
                 cancel: None,
                 cancel_reason: CancelReason::Other,
                 scope: None,
+                opens: None,
             };
             if let Some(outcome) = request::run(&instance.ctx(), call).await {
                 return outcome;
