@@ -10,7 +10,7 @@
 use molecule_emulator::{Compat, EmulatorConfig};
 
 use super::metrics_status::{get, value};
-use super::run_support::Fleet;
+use super::run_support::{Fleet, logged};
 use super::support::wait::until_some;
 
 const N: usize = 8;
@@ -54,6 +54,35 @@ async fn many_workspaces_spend_one_budget_without_a_429() {
         let limit = format!("molecule_rate_limit_limit{{workspace=\"{id}\"}}");
         assert_eq!(value(&text, &limit), Some(240.0), "{text}");
     }
+    let limited: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("class=\"rate_limited\""))
+        .collect();
+    assert!(limited.is_empty(), "429s: {limited:?}");
+    host.stop().await;
+}
+
+/// On a newer platform without an org id the budget is per token: each workspace takes a
+/// limiter of its own once a heartbeat answer says which platform it is (its `generation`), and
+/// the others' polls no longer hold its own back.
+#[tokio::test]
+async fn where_the_platform_counts_per_token_each_workspace_spends_its_own_budget() {
+    let config = EmulatorConfig {
+        rate_limit_per_minute: Some(240),
+        ..EmulatorConfig::for_compat(Compat::New)
+    };
+    let f = Fleet::start_with(N, config).await;
+    let entries: Vec<String> = (0..N).map(|i| f.entry(i, "")).collect();
+    f.write("no_event_stream = true\n", &entries);
+    let host = f.run(&["--metrics-addr", "127.0.0.1:0"]);
+    let line = host.wait_log("serving /metrics", |_| true).await;
+    let addr = line["addr"].as_str().unwrap().to_owned();
+    for i in 0..N {
+        logged(&host, f.id(i), "spends a rate-limit budget of its own").await;
+    }
+    // Each polls every 20 ms against its own 240 a minute: each is paced by its own limiter,
+    // and none earns a 429.
+    let (_, _, text) = get(&addr, "/metrics", "text/plain");
     let limited: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("class=\"rate_limited\""))

@@ -34,7 +34,9 @@ struct Inner {
     cfg: PlatformConfig,
     http: reqwest::Client,
     token: TokenSource,
-    limiter: Arc<RateLimiter>,
+    /// The budget this client spends: shared with the other workspaces of its platform, until
+    /// the platform says it counts per token ([`PlatformClient::count_per_token`]).
+    limiter: std::sync::Mutex<(Arc<RateLimiter>, bool)>,
     failures: Failures,
 }
 
@@ -78,7 +80,7 @@ impl PlatformClient {
     /// A client for `cfg`, authenticating with `token`.
     pub fn new(cfg: PlatformConfig, token: TokenSource) -> Result<Self, PlatformError> {
         let shared = SharedTransport::new(&cfg)?;
-        Ok(PlatformClient::with_transport(cfg, token, &shared))
+        Ok(PlatformClient::build(cfg, token, &shared, false))
     }
 
     /// A client for `cfg` whose connection pool and rate limiter are `shared`'s: the
@@ -88,15 +90,38 @@ impl PlatformClient {
         token: TokenSource,
         shared: &SharedTransport,
     ) -> Self {
+        PlatformClient::build(cfg, token, shared, true)
+    }
+
+    fn build(cfg: PlatformConfig, token: TokenSource, t: &SharedTransport, shared: bool) -> Self {
         PlatformClient {
             inner: Arc::new(Inner {
                 cfg,
-                http: shared.http.clone(),
+                http: t.http.clone(),
                 token,
-                limiter: shared.limiter.clone(),
+                limiter: std::sync::Mutex::new((t.limiter.clone(), shared)),
                 failures: Failures::default(),
             }),
             class: None,
+        }
+    }
+
+    /// The platform counts requests per token (a newer platform, and no org id sent): a
+    /// client that shared its platform's rate limiter takes one of its own, since the other
+    /// workspaces' requests no longer spend its budget.
+    pub(super) fn count_per_token(&self) {
+        if self.inner.cfg.org_id().is_some() {
+            return;
+        }
+        let mut limiter = self.inner.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        if limiter.1 {
+            *limiter = (
+                Arc::new(RateLimiter::new(self.inner.cfg.rate_limit.clone())),
+                false,
+            );
+            tracing::info!(
+                "the platform counts requests per token: this workspace spends a rate-limit budget of its own"
+            );
         }
     }
 
@@ -120,8 +145,9 @@ impl PlatformClient {
     }
 
     /// The rate limiter.
-    pub fn limiter(&self) -> &RateLimiter {
-        &self.inner.limiter
+    pub fn limiter(&self) -> Arc<RateLimiter> {
+        let limiter = self.inner.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        limiter.0.clone()
     }
 
     /// Saves a token the platform minted at registration to `path` (atomically, mode 0600)
@@ -231,12 +257,13 @@ impl PlatformClient {
         token: Option<&Secret>,
     ) -> Result<Answer, PlatformError> {
         let class = self.class_for(req.call);
-        self.inner.limiter.acquire(class, req.call).await;
+        let limiter = self.limiter();
+        limiter.acquire(class, req.call).await;
         let started = Instant::now();
         let mut resp = self.send_head(req, token).await?;
         let status = resp.status().as_u16();
         if req.stream && resp.status().is_success() {
-            self.inner.limiter.observe(
+            limiter.observe(
                 &RateLimitHeaders::parse(resp.headers(), SystemTime::now()),
                 req.call,
             );
@@ -256,7 +283,6 @@ impl PlatformClient {
                 .map(|body| (body, None)),
         };
         let rate = RateLimitHeaders::parse(&headers, SystemTime::now());
-        let limiter = &self.inner.limiter;
         let (body, page) = body.inspect_err(|_| limiter.observe(&rate, req.call))?;
         let mut reply = Reply {
             call: req.call,
