@@ -79,9 +79,17 @@ async fn a_restart_on_the_same_data_file_keeps_workspaces_tokens_rows_and_the_cu
     assert!(state.exists(), "the state directory is kept");
 }
 
-/// Whether `text` holds 401 as a number of its own (not inside "40179").
+/// Whether `text` holds 401 as a word of its own (not inside "40179", nor inside a UUID's hex
+/// such as "…7a401e").
 fn says_401(text: &str) -> bool {
-    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     text.match_indices("401")
-        .any(|(i, _)| !digit(text[..i].chars().next_back()) && !digit(text[i + 3..].chars().next()))
+        .any(|(i, _)| !word(text[..i].chars().next_back()) && !word(text[i + 3..].chars().next()))
+}
+
+#[test]
+fn a_401_inside_a_number_or_an_id_is_not_a_401() {
+    assert!(says_401("HTTP 401: the platform rejected the token"));
+    assert!(!says_401("127.0.0.1:40179"));
+    assert!(!says_401("a6bdd8d4-96a1-4996-9898-49c7777a401e"));
 }
