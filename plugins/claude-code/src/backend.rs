@@ -5,6 +5,7 @@ use crate::command::{Session, Turn, turn_command, turn_env};
 use crate::config::Config;
 use crate::failure::{self, Signals};
 use crate::outcome::{self, Verdict};
+use crate::places::{Place, Places};
 use crate::process::Registry;
 use crate::prompt;
 use crate::sessions::{SessionStore, now_ms};
@@ -13,10 +14,8 @@ use molecule_plugin::protocol::methods::{AgentCard, BackendInfo, InitializeParam
 use molecule_plugin::protocol::{
     BackendCapabilities, HandleA2aParams, HandleA2aResult, RpcError, code,
 };
-use molecule_plugin::{AppError, Backend, RequestContext};
+use molecule_plugin::{AppError, Backend, RequestContext, Workspace};
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -34,13 +33,13 @@ pub struct ClaudeCode {
 
 struct Shared {
     config: Config,
-    env: Vec<(OsString, OsString)>,
     registry: Registry,
-    sessions: Mutex<SessionStore>,
-    busy: Mutex<HashSet<String>>,
+    /// Each workspace's sessions, attachments, environment and peer tools.
+    places: Places,
+    /// The conversations with a turn running, by workspace and conversation key.
+    busy: Mutex<HashSet<(String, String)>>,
     slots: Semaphore,
     limits: Mutex<Option<HostLimits>>,
-    attachments: PathBuf,
 }
 
 #[derive(Clone, Copy)]
@@ -52,21 +51,15 @@ struct HostLimits {
 impl ClaudeCode {
     /// A backend with `config`, keeping its turns in `registry`, and the given session map.
     pub fn new(config: Config, registry: Registry, sessions: SessionStore) -> ClaudeCode {
-        let attachments = config
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("molecule-claude-code"))
-            .join("attachments");
+        let places = Places::new(&config, sessions, turn_env(std::env::vars_os()));
         ClaudeCode {
             shared: Arc::new(Shared {
-                env: turn_env(std::env::vars_os()),
                 slots: Semaphore::new(config.max_concurrency as usize),
                 config,
                 registry,
-                sessions: Mutex::new(sessions),
+                places,
                 busy: Mutex::new(HashSet::new()),
                 limits: Mutex::new(None),
-                attachments,
             }),
         }
     }
@@ -83,10 +76,29 @@ impl Backend for ClaudeCode {
     }
 
     fn capabilities(&self) -> BackendCapabilities {
-        BackendCapabilities::default()
+        let caps = BackendCapabilities::default()
             .with_max_concurrency(self.shared.config.max_concurrency)
             .with_cancel(true)
-            .with_progress(true)
+            .with_progress(true);
+        match self.shared.config.max_workspaces {
+            1 => caps,
+            n => caps.with_max_workspaces(n),
+        }
+    }
+
+    async fn open_workspace(&self, workspace: &Workspace) -> Result<Option<AgentCard>, RpcError> {
+        let config = &self.shared.config;
+        self.shared.places.open(config, workspace).map_err(|e| {
+            RpcError::from(AppError::new(
+                code::INTERNAL_ERROR,
+                format!("cannot open the workspace's session map: {e}"),
+            ))
+        })?;
+        Ok(None)
+    }
+
+    async fn close_workspace(&self, workspace: &Workspace) {
+        self.shared.places.close(&workspace.id);
     }
 
     fn agent_card(&self) -> Option<AgentCard> {
@@ -122,14 +134,14 @@ impl Backend for ClaudeCode {
         cx: RequestContext,
     ) -> Result<HandleA2aResult, RpcError> {
         let key = params.context.conversation_key.clone();
-        let _busy = self.shared.claim(&key)?;
+        let place = self.shared.places.of(&cx.workspace().id);
+        let _busy = self.shared.claim(&cx.workspace().id, &key)?;
         let _slot = self.shared.slots.try_acquire().map_err(|_| {
             RpcError::from(
                 AppError::busy("every turn slot is taken").retry_after(Duration::from_secs(5)),
             )
         })?;
-        let attachments = self.shared.attachments.clone();
-        let prompt = prompt::build(&params.message, &attachments).map_err(|e| {
+        let prompt = prompt::build(&params.message, &place.attachments).map_err(|e| {
             RpcError::from(AppError::unsupported_content(e.clone()).user_message(e))
         })?;
         if prompt.trim().is_empty() {
@@ -145,22 +157,23 @@ impl Backend for ClaudeCode {
         let preamble = prompt::preamble(&params.sender, &params.context);
         let idempotency_key = &params.context.idempotency_key;
         self.shared
-            .converse(&key, prompt, (&preamble, idempotency_key), &cx)
+            .converse(&place, &key, prompt, (&preamble, idempotency_key), &cx)
             .await
     }
 }
 
 impl Shared {
-    /// Marks the conversation busy; a second turn on it meanwhile is answered 1001.
-    fn claim(&self, key: &str) -> Result<BusyGuard<'_>, RpcError> {
-        if !lock(&self.busy).insert(key.to_owned()) {
+    /// Marks the workspace's conversation busy; a second turn on it meanwhile is answered 1001.
+    fn claim(&self, workspace: &str, key: &str) -> Result<BusyGuard<'_>, RpcError> {
+        let key = (workspace.to_ascii_lowercase(), key.to_owned());
+        if !lock(&self.busy).insert(key.clone()) {
             let e = AppError::busy("a turn of this conversation is already running")
                 .retry_after(Duration::from_secs(5));
             return Err(e.into());
         }
         Ok(BusyGuard {
             busy: &self.busy,
-            key: key.to_owned(),
+            key,
         })
     }
 
@@ -168,13 +181,14 @@ impl Shared {
     /// that one turns out to be broken; `(preamble, idempotency key)` are the same for both.
     async fn converse(
         &self,
+        place: &Place,
         key: &str,
         prompt: String,
         (preamble, idempotency_key): (&str, &str),
         cx: &RequestContext,
     ) -> Result<HandleA2aResult, RpcError> {
         let cwd = &self.config.cwd;
-        let mut session = match lock(&self.sessions).lookup(key, cwd, now_ms()) {
+        let mut session = match lock(&place.sessions).lookup(key, cwd, now_ms()) {
             Some(id) => Session::Resume(id),
             None => Session::Fresh(uuid::Uuid::new_v4().to_string()),
         };
@@ -182,22 +196,23 @@ impl Shared {
         for retry in [false, true] {
             if let Session::Fresh(id) = &session {
                 // Recorded before the run, so that the next turn resumes even if this one is cut.
-                self.remember(key, id);
+                self.remember(place, key, id);
             }
             let turn = Turn {
                 session: &session,
                 preamble,
                 idempotency_key,
+                tools: place.tools.as_ref(),
             };
-            let cmd = turn_command(&self.config, &turn, &self.env);
+            let cmd = turn_command(&self.config, &turn, &place.env);
             let end = turn::run(&cmd, prompt.clone(), &setup, cx).await;
-            match self.settle(key, &session, end, retry) {
+            match self.settle(place, key, &session, end, retry) {
                 Some(answer) => return answer,
                 None => {
                     crate::log::info(
                         "the conversation's Claude session could not be used; starting a fresh one",
                     );
-                    self.forget(key);
+                    self.forget(place, key);
                     session = Session::Fresh(uuid::Uuid::new_v4().to_string());
                 }
             }
@@ -214,6 +229,7 @@ impl Shared {
     /// crash or a kill.
     fn settle(
         &self,
+        place: &Place,
         key: &str,
         session: &Session,
         end: TurnEnd,
@@ -249,7 +265,7 @@ impl Shared {
                     };
                 };
                 let adopted = result.session_id.as_deref().or(init_session.as_deref());
-                self.remember(key, adopted.unwrap_or(session.id()));
+                self.remember(place, key, adopted.unwrap_or(session.id()));
                 answer
             }
             TurnEnd::NoResult { exit, stderr_tail } => {
@@ -290,14 +306,14 @@ impl Shared {
         }
     }
 
-    fn remember(&self, key: &str, session_id: &str) {
-        if let Err(e) = lock(&self.sessions).put(key, session_id, &self.config.cwd, now_ms()) {
+    fn remember(&self, place: &Place, key: &str, session_id: &str) {
+        if let Err(e) = lock(&place.sessions).put(key, session_id, &self.config.cwd, now_ms()) {
             crate::log::warn(&format!("the session map was not saved: {e}"));
         }
     }
 
-    fn forget(&self, key: &str) {
-        if let Err(e) = lock(&self.sessions).remove(key) {
+    fn forget(&self, place: &Place, key: &str) {
+        if let Err(e) = lock(&place.sessions).remove(key) {
             crate::log::warn(&format!("the session map was not saved: {e}"));
         }
     }
@@ -313,8 +329,8 @@ fn broken_twice() -> RpcError {
 
 /// Releases a conversation's busy mark when its turn ends, however it ends.
 struct BusyGuard<'a> {
-    busy: &'a Mutex<HashSet<String>>,
-    key: String,
+    busy: &'a Mutex<HashSet<(String, String)>>,
+    key: (String, String),
 }
 
 impl Drop for BusyGuard<'_> {

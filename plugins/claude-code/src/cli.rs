@@ -53,6 +53,16 @@ pub struct Args {
     /// How many messages (of different conversations) Claude answers at once.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub max_concurrency: u32,
+    /// Serve up to N workspaces from this one process when the host shares processes
+    /// (`molecule run`, SPEC §17): each keeps its own sessions, state directory and peer tools,
+    /// and --max-concurrency then counts the turns of them all.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        env = "MOLECULE_CLAUDE_MAX_WORKSPACES"
+    )]
+    pub max_workspaces: u32,
     /// Let Claude use every tool without asking. Anyone who can message the workspace can
     /// then run commands on this machine as this user.
     #[arg(long)]
@@ -161,11 +171,13 @@ impl Args {
                 exit_grace: self.exit_grace,
                 progress_interval: self.progress_interval,
             },
+            max_workspaces: self.max_workspaces.max(1),
             peer_tools: if self.no_peer_tools {
                 None
             } else {
-                PeerTools::from_env(self.host_socket, self.host_exe)
+                PeerTools::from_env(self.host_socket, self.host_exe.clone())
             },
+            more_peer_tools: (!self.no_peer_tools).then_some(self.host_exe),
         })
     }
 }

@@ -35,6 +35,8 @@ pub struct Turn<'a> {
     pub preamble: &'a str,
     /// The delivery's idempotency key, for the peer tools' message ids.
     pub idempotency_key: &'a str,
+    /// The peer tools of the message's workspace, when it has them.
+    pub tools: Option<&'a crate::peer_tools::PeerTools>,
 }
 
 /// The `claude` invocation for one turn.
@@ -66,7 +68,7 @@ pub fn turn_command(config: &Config, turn: &Turn<'_>, env: &[(OsString, OsString
         flag("system-prompt-snapshot", "off");
     }
     let mut allowed: Vec<&str> = config.allowed_tools.iter().map(String::as_str).collect();
-    if let Some(tools) = &config.peer_tools {
+    if let Some(tools) = turn.tools {
         flag("mcp-config", &tools.mcp_config(turn.idempotency_key));
         allowed.extend(crate::peer_tools::ALLOWED);
     }
@@ -128,6 +130,7 @@ mod tests {
             session,
             preamble: "PRE",
             idempotency_key: "k",
+            tools: None,
         };
         let cmd = turn_command(&c, &turn(&resume), &[]);
         let args: Vec<String> = cmd

@@ -103,6 +103,11 @@ pub struct Config {
     /// The host's peer tools given to Claude; `None` without a host socket or with
     /// `--no-peer-tools`.
     pub peer_tools: Option<PeerTools>,
+    /// `maxWorkspaces` advertised (1: one workspace per process).
+    pub max_workspaces: u32,
+    /// Peer tools for the workspaces opened later, on their own sockets: `None` with
+    /// `--no-peer-tools`, else the host executable (`MOLECULE_HOST_EXE`) when known.
+    pub more_peer_tools: Option<Option<PathBuf>>,
 }
 
 impl Config {
@@ -127,6 +132,8 @@ impl Config {
             session_max_age: Duration::from_secs(30 * 86_400),
             timers: Timers::default(),
             peer_tools: None,
+            max_workspaces: 1,
+            more_peer_tools: None,
         }
     }
 }

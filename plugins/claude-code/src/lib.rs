@@ -18,6 +18,7 @@
 //! | [`sessions`] | the conversation → session map on disk |
 //! | [`prompt`], [`command`] | what Claude is told, and its argv and environment |
 //! | [`peer_tools`] | `molecule mcp` as Claude's MCP server, for calls to other workspaces |
+//! | [`places`] | what is kept per workspace when one process serves several (`--max-workspaces`) |
 //! | [`program`] | `main`: start-up, signals, shutdown |
 //! | [`selfcheck`] | `--check`: the CLI found, supported and logged in, for `molecule doctor` |
 
@@ -30,6 +31,7 @@ pub mod installed;
 pub mod log;
 pub mod outcome;
 pub mod peer_tools;
+pub mod places;
 pub mod process;
 pub mod program;
 pub mod prompt;

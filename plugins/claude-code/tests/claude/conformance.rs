@@ -7,11 +7,24 @@ use std::process::Stdio;
 
 #[test]
 fn molecule_backend_check_passes_on_this_backend() {
-    let Some(host) = molecule_with("backend-check") else {
-        return;
-    };
+    if let Some(report) = backend_check(&[]) {
+        assert!(report.contains("SKIP  workspaces.many"), "{report}");
+    }
+}
+
+#[test]
+fn molecule_backend_check_passes_with_several_workspaces_per_process() {
+    if let Some(report) = backend_check(&["--max-workspaces", "2"]) {
+        assert!(report.contains("PASS  workspaces.many"), "{report}");
+    }
+}
+
+/// Runs `molecule backend-check` on the backend started with `args`; its report, once it
+/// passed, or `None` when the host binary has no backend-check.
+fn backend_check(args: &[&str]) -> Option<String> {
+    let host = molecule_with("backend-check")?;
     let rig = Rig::new();
-    let backend = rig.command(&[]);
+    let backend = rig.command(args);
     let help = std::process::Command::new(&host)
         .args(["backend-check", "--help"])
         .output()
@@ -45,6 +58,7 @@ fn molecule_backend_check_passes_on_this_backend() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "backend-check failed:\n{report}");
+    Some(report)
 }
 
 #[test]

@@ -15,3 +15,4 @@ mod real_claude;
 mod sessions;
 mod support;
 mod transcripts;
+mod workspaces;
