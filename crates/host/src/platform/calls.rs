@@ -320,7 +320,7 @@ impl PlatformClient {
         call: Call,
         url: reqwest::Url,
         body: &impl Serialize,
-    ) -> Result<super::client::Reply, PlatformError> {
+    ) -> Result<super::reply::Reply, PlatformError> {
         let mut req = self.request(call, Method::POST, url);
         req.body = Some(self.encode(call, body)?);
         self.execute(req).await
@@ -357,7 +357,7 @@ impl PlatformClient {
             .endpoint(&["workspaces", &id, "pending-uploads", file_id, leaf]))
     }
 
-    fn not_a_list(&self, reply: &super::client::Reply, what: &str) -> PlatformError {
+    fn not_a_list(&self, reply: &super::reply::Reply, what: &str) -> PlatformError {
         PlatformError::Decode {
             call: reply.call,
             status: reply.status,

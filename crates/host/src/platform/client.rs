@@ -1,20 +1,18 @@
 //! The request pipeline every platform call goes through: the rate limiter, the headers, one
 //! HTTP exchange with a capped body (or, for the event stream, a body left open), the token
-//! re-read after a 401, and the classification of what came back. The typed calls built on it
-//! are in `calls.rs` and `events.rs`.
+//! re-read after a 401; what came back is read and classified in `reply.rs`. The typed calls
+//! built on it are in `calls.rs` and `events.rs`.
 
 use super::config::PlatformConfig;
-use super::error::{Call, PlatformError, Transport, excerpt, parse_retry_after};
+use super::error::{Call, PlatformError, Transport, excerpt};
 use super::failures::{self, Failures};
 use super::limiter::{CallClass, RateLimitHeaders, RateLimiter};
-use super::rowscan::{Flow, NotAnArray, PageLimits, PageScanner, ScannedPage};
+use super::reply::{Reply, read_rows};
+use super::rowscan::{PageLimits, PageScanner};
 use super::token::{Secret, TokenError, TokenSource, store_token};
 use super::transport::{SharedTransport, read_capped, transport_error};
-use crate::logsafe::{QUOTE_MAX, clean, clean_bytes};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -62,18 +60,6 @@ pub(super) enum Answer {
     Read(Reply),
     /// A 2xx response to a streaming request, its body unread.
     Stream(reqwest::Response),
-}
-
-/// A response whose body has been read.
-pub(super) struct Reply {
-    pub call: Call,
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-    /// The wait the platform asked for, cut to the longest wait (see [`Reply::asked_wait`]).
-    pub retry_after: Option<Duration>,
-    /// The scanned page of a request with `rows` that was answered 2xx (`body` is empty).
-    pub page: Option<Result<ScannedPage, NotAnArray>>,
 }
 
 impl PlatformClient {
@@ -387,101 +373,4 @@ impl PlatformClient {
         let token = self.inner.token.current();
         excerpt(body, token.as_ref().map(Secret::expose))
     }
-
-    /// The error for a reply no call-specific rule claimed.
-    pub(super) fn classify(&self, reply: &Reply) -> PlatformError {
-        let (call, status) = (reply.call, reply.status);
-        let mut excerpt = self.excerpt(&reply.body);
-        match status {
-            429 => PlatformError::RateLimited {
-                call,
-                retry_after: reply.retry_after,
-                excerpt,
-            },
-            500..=599 => PlatformError::Transient {
-                call,
-                cause: Transport::Status(status),
-                retry_after: reply.retry_after,
-                excerpt,
-            },
-            _ => {
-                if let Some(loc) = reply.headers.get(header::LOCATION) {
-                    let location = clean_bytes(loc.as_bytes(), QUOTE_MAX);
-                    if (300..400).contains(&status) {
-                        return PlatformError::Redirected {
-                            call,
-                            status,
-                            location,
-                        };
-                    }
-                    excerpt = format!("redirected to {location}; check --api-url");
-                }
-                PlatformError::Permanent {
-                    call,
-                    status,
-                    excerpt,
-                }
-            }
-        }
-    }
-
-    /// The body as `T`, or a decode error with an excerpt (none when `secret_body`).
-    pub(super) fn decode<T: DeserializeOwned>(
-        &self,
-        reply: &Reply,
-        secret_body: bool,
-    ) -> Result<T, PlatformError> {
-        serde_json::from_slice(&reply.body).map_err(|e| PlatformError::Decode {
-            call: reply.call,
-            status: reply.status,
-            reason: clean(&e.to_string(), 200),
-            excerpt: if secret_body {
-                String::new()
-            } else {
-                self.excerpt(&reply.body)
-            },
-        })
-    }
-}
-
-impl Reply {
-    /// The wait the answer asks for, uncut, and where it was named: `Retry-After` (seconds or
-    /// a date), else a numeric `retry_after` in a JSON body. Only answers that can carry one
-    /// (429, 5xx) are read.
-    fn asked_wait(&self) -> Option<(Duration, &'static str)> {
-        if self.status != 429 && self.status < 500 {
-            return None;
-        }
-        let header = self
-            .headers
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        if let Some(d) = header {
-            return Some((d, "Retry-After"));
-        }
-        let body: Value = serde_json::from_slice(&self.body).ok()?;
-        let secs = body.get("retry_after")?.as_f64()?;
-        (secs.is_finite() && secs >= 0.0)
-            .then(|| (Duration::from_secs_f64(secs.min(86_400.0)), "retry_after"))
-    }
-
-    /// Whether the status is 2xx.
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-}
-
-/// Reads a page of rows through the scanner, stopping as soon as it has its page.
-async fn read_rows(
-    call: Call,
-    mut resp: reqwest::Response,
-    mut scanner: PageScanner,
-) -> Result<Result<ScannedPage, NotAnArray>, PlatformError> {
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(call, &e))? {
-        if scanner.push(&chunk) == Flow::Stop {
-            break;
-        }
-    }
-    Ok(scanner.finish())
 }

@@ -62,6 +62,7 @@ pub mod events;
 pub mod failures;
 pub mod limiter;
 mod post;
+mod reply;
 pub mod retry;
 mod rows;
 pub mod rowscan;
