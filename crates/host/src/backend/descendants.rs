@@ -25,7 +25,8 @@ use super::orphans;
 #[derive(Debug)]
 pub struct Lineage {
     root: i32,
-    known: HashMap<i32, u64>,
+    /// Each remembered process's start time, and when the table it was found in was read.
+    known: HashMap<i32, (u64, Instant)>,
 }
 
 impl Lineage {
@@ -40,8 +41,9 @@ impl Lineage {
     /// The backend's descendants now (zombies included, the leader excluded), remembering
     /// each one so it is still found after its parent has gone.
     pub fn scan(&mut self) -> Vec<ProcInfo> {
+        let read_at = Instant::now();
         match process_table() {
-            Ok(table) => self.scan_in(&table),
+            Ok(table) => self.scan_in(&table, read_at),
             Err(_) => Vec::new(),
         }
     }
@@ -53,15 +55,19 @@ impl Lineage {
     /// backend's end use [`Lineage::scan`], always fresh.
     pub fn scan_recent(&mut self, max_age: Duration) -> Vec<ProcInfo> {
         match recent_table(max_age) {
-            Some(table) => self.scan_in(&table),
+            Some((read_at, table)) => self.scan_in(&table, read_at),
             None => Vec::new(),
         }
     }
 
-    fn scan_in(&mut self, table: &[ProcInfo]) -> Vec<ProcInfo> {
+    /// The members in `table`, read at `read_at`. A remembered process missing from a table
+    /// read before it was found is not forgotten: the table is too old to know it (a shared
+    /// table may predate a child started a moment ago), and forgetting it would let it escape
+    /// once its parent dies.
+    fn scan_in(&mut self, table: &[ProcInfo], read_at: Instant) -> Vec<ProcInfo> {
         let mut seeds = HashSet::from([self.root]);
         for p in table {
-            if self.known.get(&p.pid) == Some(&p.start_time) {
+            if self.known.get(&p.pid).map(|k| k.0) == Some(p.start_time) {
                 seeds.insert(p.pid);
             }
         }
@@ -71,7 +77,16 @@ impl Lineage {
             .into_iter()
             .filter(|p| p.pid != root)
             .collect();
-        self.known = members.iter().map(|p| (p.pid, p.start_time)).collect();
+        let mut known: HashMap<i32, (u64, Instant)> = members
+            .iter()
+            .map(|p| (p.pid, (p.start_time, read_at)))
+            .collect();
+        for (pid, (start, found)) in &self.known {
+            if *found > read_at && !known.contains_key(pid) {
+                known.insert(*pid, (*start, *found));
+            }
+        }
+        self.known = known;
         members
     }
 
@@ -101,15 +116,57 @@ impl Lineage {
 /// The last process table read for [`Lineage::scan_recent`], and when.
 static RECENT: Mutex<Option<(Instant, Arc<Vec<ProcInfo>>)>> = Mutex::new(None);
 
-/// A process table no older than `max_age`, read now if the last one is older.
-fn recent_table(max_age: Duration) -> Option<Arc<Vec<ProcInfo>>> {
+/// A process table no older than `max_age` and when its read began, read now if the last one
+/// is older.
+fn recent_table(max_age: Duration) -> Option<(Instant, Arc<Vec<ProcInfo>>)> {
     let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((at, table)) = recent.as_ref()
         && at.elapsed() <= max_age
     {
-        return Some(table.clone());
+        return Some((*at, table.clone()));
     }
+    let at = Instant::now();
     let table = Arc::new(process_table().ok()?);
-    *recent = Some((Instant::now(), table.clone()));
-    Some(table)
+    *recent = Some((at, table.clone()));
+    Some((at, table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc(pid: i32, ppid: i32, pgid: i32) -> ProcInfo {
+        ProcInfo {
+            pid,
+            ppid,
+            pgid,
+            sid: pgid,
+            state: 'S',
+            start_time: 1000 + pid as u64,
+            name: "p".into(),
+        }
+    }
+
+    #[test]
+    fn a_table_older_than_what_is_known_does_not_forget_a_child() {
+        // Backend 100 starts 200 in a session of its own; a shared table read before that
+        // comes next; then the backend dies and 200 belongs to init.
+        let mut lineage = Lineage::new(100);
+        let before = Instant::now();
+        let found = Instant::now() + Duration::from_millis(1);
+        let members = lineage.scan_in(&[proc(100, 1, 100), proc(200, 100, 200)], found);
+        assert_eq!(members.iter().map(|p| p.pid).collect::<Vec<_>>(), [200]);
+        lineage.scan_in(&[proc(100, 1, 100)], before);
+        let after = lineage.scan_in(&[proc(200, 1, 200)], found + Duration::from_millis(1));
+        assert_eq!(after.iter().map(|p| p.pid).collect::<Vec<_>>(), [200]);
+    }
+
+    #[test]
+    fn a_newer_table_without_a_child_forgets_it() {
+        let mut lineage = Lineage::new(100);
+        let t0 = Instant::now();
+        lineage.scan_in(&[proc(100, 1, 100), proc(200, 100, 200)], t0);
+        lineage.scan_in(&[proc(100, 1, 100)], t0 + Duration::from_millis(1));
+        assert!(lineage.known.is_empty(), "{:?}", lineage.known);
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use molecule_protocol::InitializeResult;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, interval, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -30,7 +30,8 @@ pub(crate) struct ExitReport {
 
 enum Control {
     Stop(Ladder, ExitCause),
-    Scan,
+    /// Remember the backend's descendants now, and say when done.
+    Scan(Option<oneshot::Sender<()>>),
 }
 
 /// A started backend process.
@@ -155,8 +156,13 @@ impl Instance {
                 return Err(failure.into_start_error(report, l.conn.first_junk(), &l.tail));
             }
         };
-        // Remember the descendants it started while getting ready.
-        let _ = l.control.send(Control::Scan);
+        // Remember the descendants it started while getting ready, before any request can
+        // make it exit: once it has exited, a descendant in a session of its own belongs to
+        // init (unless this process is a subreaper) and no scan finds it any more.
+        let (scanned, done) = oneshot::channel();
+        if l.control.send(Control::Scan(Some(scanned))).is_ok() {
+            let _ = done.await;
+        }
         l.conn.routes().set_many(info.capabilities.workspaces() > 1);
         let concurrency = info.capabilities.concurrency() as usize;
         Ok(Arc::new(Instance {
@@ -307,7 +313,12 @@ impl Monitor {
                     return (cause, Some(ladder));
                 }
                 control = self.control.recv() => match control {
-                    Some(Control::Scan) => { self.process.scan(); }
+                    Some(Control::Scan(done)) => {
+                        self.process.scan();
+                        if let Some(done) = done {
+                            let _ = done.send(());
+                        }
+                    }
                     Some(Control::Stop(ladder, cause)) => return (cause, Some(ladder)),
                     // Nobody holds the instance any more.
                     None => return (ExitCause::Stopped, Some(Ladder { eof_wait: Duration::ZERO, term_wait: Duration::ZERO })),
