@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use molecule_host::backoff::Backoff;
 use molecule_host::platform::diagnose;
 use molecule_host::platform::{
     A2aAnswer, Call, PlatformClient, PlatformConfig, PlatformError, RetryPolicy, TokenSource, retry,
@@ -63,7 +64,11 @@ pub async fn run(
         (_, Some(waiter), Some(secs)) => {
             let deadline = started + Duration::from_secs_f64(secs);
             let interval = Duration::from_millis(args.poll_interval_ms);
-            match waiter.wait(deadline, interval).await {
+            let retry = Backoff::new(
+                Duration::from_millis(args.retry_base_ms),
+                Duration::from_secs(5),
+            );
+            match waiter.wait(deadline, interval, retry).await {
                 Ok(Some(m)) => m,
                 Ok(None) => return Err(SendError::Timeout { secs, message_id }),
                 Err(e) => return Err(s.refused(e)),

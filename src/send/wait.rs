@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use molecule_host::backoff::Backoff;
 use molecule_host::platform::{
     ActivityQuery, ActivityRow, PlatformClient, PlatformError, PlatformEvent,
 };
@@ -89,27 +90,42 @@ impl Waiter {
 
     /// Reads the feed when the stream says a row was written, or every `interval` (while the
     /// stream is not live), until the reply is there (`Some`, the A2A message) or `deadline`
-    /// passes (`None`). Transient errors are waited out; others end the wait.
+    /// passes (`None`). A read that fails for a while (5xx, a dropped connection, 429) is tried
+    /// again on `retry`'s schedule: the event that set it off is spent, and resting on the
+    /// stream would wait for the next safety read. Other errors end the wait.
     pub async fn wait(
         mut self,
         deadline: Instant,
         interval: Duration,
+        mut retry: Backoff,
     ) -> Result<Option<Value>, PlatformError> {
         loop {
             let read = Instant::now();
-            match self.read_once().await {
+            let again = match self.read_once().await {
                 Ok(Some(reply)) => return Ok(Some(reply)),
-                Ok(None) => {}
-                Err(PlatformError::CursorGone { .. }) => self.cursor = None,
+                Ok(None) => None,
+                Err(PlatformError::CursorGone { .. }) => {
+                    self.cursor = None;
+                    Some(Duration::ZERO)
+                }
                 Err(e @ (PlatformError::Transient { .. } | PlatformError::RateLimited { .. })) => {
                     tracing::debug!("reading the feed for the reply: {e}");
+                    Some(retry.next_delay().max(e.retry_after().unwrap_or_default()))
                 }
                 Err(e) => return Err(e),
-            }
+            };
             if Instant::now() >= deadline {
                 return Ok(None);
             }
-            let _ = tokio::time::timeout_at(deadline, self.wake.rest(read, interval)).await;
+            match again {
+                Some(delay) => {
+                    tokio::time::sleep_until((Instant::now() + delay).min(deadline)).await
+                }
+                None => {
+                    retry.reset();
+                    let _ = tokio::time::timeout_at(deadline, self.wake.rest(read, interval)).await;
+                }
+            }
         }
     }
 
