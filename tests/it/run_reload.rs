@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use super::connect_host::run_out;
 use super::metrics_status::{get, value};
 use super::run_support::{Fleet, handled, logged, of};
-use super::support::wait::until_some;
+use super::support::wait::{until, until_some};
 
 fn count(host: &super::connect_host::Host, f: &Fleet, i: usize, text: &str) -> usize {
     of(host, f.id(i))
@@ -54,6 +54,11 @@ async fn a_reload_adds_removes_and_restarts_around_a_message_in_flight() {
     let counts = ["added", "removed", "changed", "unchanged"].map(|k| reloaded[k].as_u64());
     assert_eq!(counts, [1, 1, 1, 1].map(Some), "{reloaded}");
     logged(&host, f.id(1), "the workspace stopped").await;
+    // Restarted on a task of its own: its line may follow "reloaded".
+    until("workspace 3 to start again", || {
+        count(&host, &f, 3, "starting the workspace") >= 2
+    })
+    .await;
     assert_eq!(count(&host, &f, 3, "starting the workspace"), 2);
     for i in [2, 3] {
         f.say(i, "after the reload").await;
