@@ -348,7 +348,10 @@ fn dev_figures() {
     std::thread::sleep(Duration::from_secs(3));
     let pid = child.id();
     let host = rss_kib(pid);
-    let echo: u64 = host::children(pid).into_iter().map(rss_kib).sum();
+    let echo: u64 = molecule_host::backend::children(pid)
+        .into_iter()
+        .map(rss_kib)
+        .sum();
     stop(&mut child);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(

@@ -226,7 +226,7 @@ fn ticks(pid: u32) -> u64 {
 async fn idle(f: &Fleet, host: &Child, window: Duration) {
     let n = f.ws.len() as f64;
     let pid = host.id();
-    let kids = host::children(pid);
+    let kids = molecule_host::backend::children(pid);
     let all_ticks = || ticks(pid) + kids.iter().map(|k| ticks(*k)).sum::<u64>();
     let (host0, all0) = (ticks(pid), all_ticks());
     let requests0 = f.emu.stats().requests_total();

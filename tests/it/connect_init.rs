@@ -16,8 +16,9 @@ use molecule_emulator::{
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::connect_host::{Host, Site, TEST_BACKEND, children, write_private};
+use super::connect_host::{Host, Site, TEST_BACKEND, write_private};
 use super::support::wait::until;
+use molecule_host::backend::children;
 
 /// Makes `$2` orphans that each touch `$1/<their pid>` and exit: a subshell starts each in
 /// the background, in a session of its own, and exits at once, so the kernel hands it to the

@@ -81,6 +81,23 @@ pub fn descendants(root: u32) -> io::Result<Vec<ProcInfo>> {
         .collect())
 }
 
+/// The pids of the direct children of `pid` now (every thread's `children` list, which
+/// Linux keeps without reading the whole table); empty when `pid` is gone.
+pub fn children(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default();
+    tasks
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// The processes of `table` reachable from `seeds` (or matching `extra`) through parent links.
 pub fn closure(
     table: &[ProcInfo],

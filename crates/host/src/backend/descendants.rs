@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use molecule_proc::closure;
-pub use molecule_proc::{ProcInfo, descendants, process_table, read_proc, same_process};
+pub use molecule_proc::{ProcInfo, children, descendants, process_table, read_proc, same_process};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};

@@ -52,7 +52,7 @@ mod tenant;
 
 pub use command::{BackendCommand, CommandError, Lookup};
 pub use config::{HOST_CALLS_IN_FLIGHT, RestartPolicy, StderrLimits, SupervisorConfig, Timeouts};
-pub use descendants::{ProcInfo, descendants, process_table};
+pub use descendants::{ProcInfo, children, descendants, process_table};
 pub use env::{EnvConfig, HostVars, TOKEN_VAR, backend_env};
 pub use error::{
     CallError, CrashReport, Evidence, ExitCause, ProtocolViolation, StartError, Unavailable,
