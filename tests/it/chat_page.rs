@@ -8,13 +8,12 @@
 #![allow(clippy::unwrap_used, reason = "a test fails on what it cannot do")]
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 use super::dev_support::{Dev, have};
-use super::support::wait::{DEADLINE, until_some};
+use super::support::wait::until_some;
 
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -133,18 +132,7 @@ impl Browser {
 
     /// Polls `js` until `ok` accepts its value (the page updates itself from its long-poll).
     async fn until(&self, what: &str, js: &str, ok: impl Fn(&Value) -> bool) -> Value {
-        let end = std::time::Instant::now() + DEADLINE;
-        loop {
-            let v = self.script(js).await;
-            if ok(&v) {
-                return v;
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "timed out waiting for {what}: {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_some(what, async || Some(self.script(js).await).filter(&ok)).await
     }
 
     async fn screenshot(&self) -> Vec<u8> {
