@@ -485,6 +485,7 @@ impl Driver {
         let Some(mut host) = self.host.take() else {
             return;
         };
+        // A random moment of the host's work to cut: the fault itself, not a wait for an event.
         tokio::time::sleep(Duration::from_millis(self.rng.u64(0..120))).await;
         assert_running(&mut host, &self.s);
         self.summary.max_rss_kib = self.summary.max_rss_kib.max(peak_rss_kib(host.pid()));

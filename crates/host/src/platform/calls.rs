@@ -95,10 +95,12 @@ impl PlatformClient {
             return Err(self.classify(&reply));
         }
         // Newer platforms answer with a `generation`, and count requests per org, else per
-        // token (platform-api.md §1.3, §4.2).
-        let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
-        if answer.get("generation").is_some() {
-            self.count_per_token();
+        // token (platform-api.md §1.3, §4.2). Read only while it can still change something.
+        if self.may_count_per_token() {
+            let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+            if answer.get("generation").is_some() {
+                self.count_per_token();
+            }
         }
         Ok(())
     }

@@ -92,13 +92,11 @@ impl PlatformClient {
         }
     }
 
-    /// The platform counts requests per token (a newer platform, and no org id sent): a
-    /// client that shared its platform's rate limiter takes one of its own, since the other
-    /// workspaces' requests no longer spend its budget.
+    /// The platform counts requests per token (a newer platform, and no org id sent, which
+    /// [`PlatformClient::may_count_per_token`] checks first): a client that shared its
+    /// platform's rate limiter takes one of its own, since the other workspaces' requests no
+    /// longer spend its budget.
     pub(super) fn count_per_token(&self) {
-        if self.inner.cfg.org_id().is_some() {
-            return;
-        }
         let mut limiter = self.inner.limiter.lock().unwrap_or_else(|e| e.into_inner());
         if limiter.1 {
             *limiter = (
@@ -128,6 +126,13 @@ impl PlatformClient {
     /// The token source.
     pub fn token(&self) -> &TokenSource {
         &self.inner.token
+    }
+
+    /// Whether a heartbeat answer could still make this client take a limiter of its own:
+    /// it shares its platform's and sends no org id.
+    pub(super) fn may_count_per_token(&self) -> bool {
+        let limiter = self.inner.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        limiter.1 && self.inner.cfg.org_id().is_none()
     }
 
     /// The rate limiter.
