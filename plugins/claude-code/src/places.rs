@@ -36,14 +36,9 @@ impl Places {
     /// The places of a process started with `config`, whose first workspace's map is
     /// `sessions` and whose turns run in `env`.
     pub fn new(config: &Config, sessions: SessionStore, env: Vec<(OsString, OsString)>) -> Self {
-        let attachments = config
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("molecule-claude-code"))
-            .join("attachments");
         let first = Place {
             sessions: Mutex::new(sessions),
-            attachments,
+            attachments: attachments(config.state_dir.clone(), "molecule-claude-code"),
             env,
             tools: config.peer_tools.clone(),
         };
@@ -68,10 +63,8 @@ impl Places {
         let sessions =
             SessionStore::open(dir.as_deref(), config.max_sessions, config.session_max_age)
                 .map_err(|e| e.to_string())?;
-        let attachments = dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join(format!("molecule-claude-code-{}", ws.id)))
-            .join("attachments");
+        let temp = format!("molecule-claude-code-{}", ws.id);
+        let attachments = attachments(dir, &temp);
         let tools = config
             .more_peer_tools
             .clone()
@@ -113,6 +106,14 @@ fn workspace_env(env: &[(OsString, OsString)], ws: &Workspace) -> Vec<(OsString,
         out.push((OWN[2].into(), socket.clone().into()));
     }
     out
+}
+
+/// Where a workspace's attachments are written: under its state directory, else under
+/// `temp` in the system's temporary directory.
+fn attachments(state_dir: Option<PathBuf>, temp: &str) -> PathBuf {
+    state_dir
+        .unwrap_or_else(|| std::env::temp_dir().join(temp))
+        .join("attachments")
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
